@@ -1,0 +1,3 @@
+//! The VSC bridge.
+#![forbid(unsafe_code)]
+fn main() {}

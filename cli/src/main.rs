@@ -1,0 +1,3 @@
+//! The `vsc` command line.
+#![forbid(unsafe_code)]
+fn main() {}

@@ -1,0 +1,2 @@
+//! A strict software card.
+#![forbid(unsafe_code)]

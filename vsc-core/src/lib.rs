@@ -1,0 +1,13 @@
+//! The VSC domain: everything about virtual smart cards that is not I/O.
+//!
+//! What this crate does: parse and validate card profiles ([`profile`]), validate holder data
+//! ([`holder`]), build a virtual smart card from them ([`vsc`]), seal and open the VSC container
+//! ([`seal`]), generate passwords and PINs ([`password`], [`pin`]), encode APDUs ([`apdu`]),
+//! turn an opened VSC into card commands ([`agent`]) and drive a personalization as a sans-I/O
+//! state machine ([`perso`]). It also defines the bridge's wire types ([`protocol`]).
+//!
+//! What it does not do: open files, sockets or readers. Callers bring bytes and a
+//! [`transport::Transport`]; the same code runs natively and in the browser (wasm32).
+#![forbid(unsafe_code)]
+
+pub mod secret;

@@ -1,0 +1,2 @@
+//! The page's wasm API over vsc-core.
+#![forbid(unsafe_code)]
