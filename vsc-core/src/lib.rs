@@ -11,3 +11,14 @@
 #![forbid(unsafe_code)]
 
 pub mod secret;
+pub mod apdu;
+pub mod profile;
+pub mod holder;
+pub mod password;
+pub mod pin;
+pub mod seal;
+pub mod vsc;
+pub mod agent;
+pub mod perso;
+pub mod transport;
+pub mod protocol;

@@ -1,0 +1,1 @@
+//! APDU commands and responses (ISO 7816-4 §5).

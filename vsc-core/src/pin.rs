@@ -1,0 +1,1 @@
+//! Individual PINs and PIN mailer data.

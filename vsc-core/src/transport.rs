@@ -1,0 +1,1 @@
+//! The one-method transport trait.

@@ -1,0 +1,1 @@
+//! The virtual smart card model and builder.
