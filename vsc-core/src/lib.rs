@@ -12,6 +12,7 @@
 
 pub mod secret;
 pub mod apdu;
+pub mod tlv;
 pub mod profile;
 pub mod holder;
 pub mod password;
