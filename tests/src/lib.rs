@@ -1,2 +1,29 @@
-//! Shared harness for end-to-end tests: starts and stops pcscd, softcards, the bridge.
+//! Shared harness for the end-to-end tests in `tests/tests/*.rs`.
+//!
+//! It builds workspace binaries on demand ([`cargo_bin`]), gives a test exclusive use of the
+//! machine's PC/SC stack ([`PcscStack`]: a cross-process lock plus a `pcscd` it starts when
+//! none answers), runs software cards behind pcscd's vpcd readers ([`SoftcardProcess`]),
+//! guards any other child process ([`ChildGuard`]) and talks to a reader through an
+//! independent PC/SC client, OpenSC ([`opensc_apdus`]).
+//!
+//! Every process it starts is killed when its guard is dropped; logs (stderr and stdout) go to
+//! temporary files that are printed, and kept on disk, when the test is panicking.
+//!
+//! It does not install anything: `scripts/test` installs pcscd, vpcd and OpenSC first. It
+//! only knows the vpcd readers "Virtual PCD 00 00" and "Virtual PCD 00 01" (TCP ports 35963
+//! and 35964 on 127.0.0.1).
 #![forbid(unsafe_code)]
+
+mod cargo_bin;
+mod child;
+mod opensc;
+mod pcsc_stack;
+mod softcard;
+mod wait;
+
+pub use cargo_bin::cargo_bin;
+pub use child::ChildGuard;
+pub use opensc::opensc_apdus;
+pub use pcsc_stack::PcscStack;
+pub use softcard::{SoftcardOptions, SoftcardProcess};
+pub use wait::{free_port, wait_until};
