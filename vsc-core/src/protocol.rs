@@ -1,1 +1,879 @@
-//! The bridge wire types.
+//! The bridge wire types (bridge protocol v1, `docs/bridge-protocol.md`), shared by the page
+//! (`web`, through wasm) and the bridge (`vsc-bridge`).
+//!
+//! What this module does: define the requests a page sends ([`Request`], [`Op`]), the replies
+//! ([`Reply`], [`ReplyBody`], [`ProtocolError`]) and the events ([`Event`]) the bridge sends,
+//! their JSON encoding, and the status-word pattern of `transmit`'s `expect` ([`SwPattern`]).
+//!
+//! What it does not do: sockets, PC/SC, authentication decisions. APDU bytes travel as
+//! [`HexBytes`], which zeroizes on drop and never prints its content in `Debug` (an APDU may
+//! carry a PIN or a key).
+
+use crate::secret::{SecretBytes, SecretString};
+use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+
+/// The protocol version this module speaks (`hello`'s `protocol` field).
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The largest WebSocket message the bridge accepts (bytes); larger ones close with 1009.
+pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
+
+/// The WebSocket path of the bridge endpoint.
+pub const ENDPOINT_PATH: &str = "/v1";
+
+/// A request id chosen by the client and echoed in the reply.
+pub type RequestId = u32;
+
+/// A session handle returned by `connect`; valid only on the socket that opened it.
+pub type SessionId = u32;
+
+/// Bytes carried as a hex string on the wire (upper- or lower-case accepted, upper-case sent).
+///
+/// Zeroized on drop; `Debug` shows only the length.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct HexBytes(SecretBytes);
+
+impl HexBytes {
+    /// Wraps `bytes` (moved, not copied).
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Self(SecretBytes::new(bytes))
+    }
+
+    /// The bytes. Do not log them: they may be a PIN or a key.
+    pub fn expose(&self) -> &[u8] {
+        self.0.expose()
+    }
+
+    /// Number of bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<Vec<u8>> for HexBytes {
+    fn from(bytes: Vec<u8>) -> Self {
+        Self::new(bytes)
+    }
+}
+
+impl From<&[u8]> for HexBytes {
+    fn from(bytes: &[u8]) -> Self {
+        Self::new(bytes.to_vec())
+    }
+}
+
+impl fmt::Debug for HexBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HexBytes(<{} bytes>)", self.len())
+    }
+}
+
+impl Serialize for HexBytes {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let text = zeroize::Zeroizing::new(hex::encode_upper(self.expose()));
+        serializer.serialize_str(&text)
+    }
+}
+
+impl<'de> Deserialize<'de> for HexBytes {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct HexVisitor;
+        impl de::Visitor<'_> for HexVisitor {
+            type Value = HexBytes;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string of hex digits with an even length")
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<HexBytes, E> {
+                hex::decode(text)
+                    .map(HexBytes::new)
+                    .map_err(|_| E::custom("not a hex string of even length"))
+            }
+        }
+        deserializer.deserialize_str(HexVisitor)
+    }
+}
+
+/// A status-word pattern of `transmit`'s `expect`: four hex digits where `X` (or `x`) matches
+/// any nibble, e.g. `"9000"`, `"61XX"`, `"63CX"` (protocol section "Messages", `transmit`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SwPattern {
+    value: u16,
+    mask: u16,
+}
+
+/// A text that is not a status-word pattern.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a status word pattern: expected 4 characters, each a hex digit or X (e.g. \"9000\", \"61XX\")")]
+pub struct BadSwPattern(String);
+
+impl SwPattern {
+    /// A pattern matching exactly `sw`.
+    pub const fn exact(sw: u16) -> Self {
+        Self {
+            value: sw,
+            mask: 0xFFFF,
+        }
+    }
+
+    /// Parses `"9000"`, `"61XX"` and the like.
+    pub fn parse(text: &str) -> Result<Self, BadSwPattern> {
+        let bad = || BadSwPattern(text.chars().take(16).collect());
+        let chars: Vec<char> = text.chars().collect();
+        if chars.len() != 4 {
+            return Err(bad());
+        }
+        let (mut value, mut mask) = (0u16, 0u16);
+        for c in chars {
+            value <<= 4;
+            mask <<= 4;
+            if c == 'X' || c == 'x' {
+                continue;
+            }
+            let nibble = c.to_digit(16).ok_or_else(bad)?;
+            value |= nibble as u16;
+            mask |= 0xF;
+        }
+        Ok(Self { value, mask })
+    }
+
+    /// Whether the status word `sw` (SW1 << 8 | SW2) matches.
+    pub fn matches(&self, sw: u16) -> bool {
+        sw & self.mask == self.value
+    }
+
+    /// Whether a whole response APDU (data + SW1 SW2) ends with a matching status word; a
+    /// response shorter than 2 bytes never matches.
+    pub fn matches_response(&self, response: &[u8]) -> bool {
+        status_word(response).is_some_and(|sw| self.matches(sw))
+    }
+}
+
+/// The status word (SW1 << 8 | SW2) ending a response APDU, if it has one (ISO 7816-4 §5.1).
+pub fn status_word(response: &[u8]) -> Option<u16> {
+    match response {
+        [.., sw1, sw2] => Some(u16::from_be_bytes([*sw1, *sw2])),
+        _ => None,
+    }
+}
+
+impl fmt::Display for SwPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for shift in [12u16, 8, 4, 0] {
+            if (self.mask >> shift) & 0xF == 0 {
+                f.write_str("X")?;
+            } else {
+                write!(f, "{:X}", (self.value >> shift) & 0xF)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for SwPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SwPattern({self})")
+    }
+}
+
+impl std::str::FromStr for SwPattern {
+    type Err = BadSwPattern;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::parse(text)
+    }
+}
+
+impl Serialize for SwPattern {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for SwPattern {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Self::parse(&text).map_err(de::Error::custom)
+    }
+}
+
+/// One operation a page asks of the bridge (the `op` field and its fields).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    /// Opens the conversation; `token` authenticates a paired page.
+    Hello {
+        /// Must be [`PROTOCOL_VERSION`].
+        protocol: u32,
+        /// A token from an earlier `pair_finish` by the same origin.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<WireSecret>,
+    },
+    /// Asks the bridge to show a one-time pairing code to the operator.
+    PairBegin {},
+    /// Exchanges the code the clerk typed for a token.
+    PairFinish {
+        /// The code shown by the bridge (digits; spaces and dashes ignored).
+        code: WireSecret,
+    },
+    /// Lists the readers.
+    Readers {},
+    /// Opens an exclusive session on a reader's card.
+    Connect {
+        /// The reader's name, exactly as `readers` lists it.
+        reader: String,
+    },
+    /// Sends a batch of APDUs in one PC/SC transaction.
+    Transmit {
+        /// The session from `connect`.
+        session: SessionId,
+        /// The command APDUs, in order.
+        apdus: Vec<HexBytes>,
+        /// Per APDU, the status word expected (`null` or missing: anything goes).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expect: Option<Vec<Option<SwPattern>>>,
+    },
+    /// Ends a session; the card is reset.
+    Disconnect {
+        /// The session from `connect`.
+        session: SessionId,
+    },
+    /// Extension (`--sim` only): inserts or removes the simulated reader's card.
+    SimCard {
+        /// `true` inserts the card, `false` removes it.
+        present: bool,
+    },
+}
+
+impl Op {
+    /// The op's wire name, for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Hello { .. } => "hello",
+            Op::PairBegin {} => "pair_begin",
+            Op::PairFinish { .. } => "pair_finish",
+            Op::Readers {} => "readers",
+            Op::Connect { .. } => "connect",
+            Op::Transmit { .. } => "transmit",
+            Op::Disconnect { .. } => "disconnect",
+            Op::SimCard { .. } => "sim_card",
+        }
+    }
+}
+
+/// A secret text field on the wire (token, pairing code): zeroized, redacted in `Debug`.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct WireSecret(pub SecretString);
+
+impl WireSecret {
+    /// Wraps `text`.
+    pub fn new(text: impl Into<String>) -> Self {
+        Self(SecretString::new(text.into()))
+    }
+
+    /// The text. Do not log it.
+    pub fn expose(&self) -> &str {
+        self.0.expose()
+    }
+}
+
+impl fmt::Debug for WireSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WireSecret(<redacted>)")
+    }
+}
+
+impl Serialize for WireSecret {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.expose())
+    }
+}
+
+impl<'de> Deserialize<'de> for WireSecret {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Self::new)
+    }
+}
+
+/// A request: `{"id": <u32>, "op": "<op>", ...}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Request {
+    /// Echoed in the reply.
+    pub id: RequestId,
+    /// What is asked.
+    #[serde(flatten)]
+    pub op: Op,
+}
+
+/// A frame that is not a valid request; answered with `bad_request`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct BadRequest {
+    /// The request's id, when the frame had a usable one.
+    pub id: Option<RequestId>,
+    /// What is wrong, for the page's developer.
+    pub message: String,
+}
+
+impl Request {
+    /// Parses one text frame. A frame whose `id` is readable but whose op is not gets a
+    /// [`BadRequest`] carrying that id, so the reply can name it.
+    pub fn parse(text: &str) -> Result<Request, BadRequest> {
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| BadRequest {
+            id: None,
+            message: format!("the frame is not JSON: {e}"),
+        })?;
+        let serde_json::Value::Object(mut map) = value else {
+            return Err(BadRequest {
+                id: None,
+                message: "a request must be a JSON object".into(),
+            });
+        };
+        let id = match map.remove("id") {
+            Some(serde_json::Value::Number(n)) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+            _ => None,
+        };
+        let Some(id) = id else {
+            return Err(BadRequest {
+                id: None,
+                message: "a request needs an \"id\" that is an integer from 0 to 4294967295".into(),
+            });
+        };
+        match map.get("op") {
+            Some(serde_json::Value::String(_)) => {}
+            _ => {
+                return Err(BadRequest {
+                    id: Some(id),
+                    message: "a request needs an \"op\" string".into(),
+                })
+            }
+        }
+        let op = Op::deserialize(serde_json::Value::Object(map)).map_err(|e| BadRequest {
+            id: Some(id),
+            message: format!("bad request: {e}"),
+        })?;
+        Ok(Request { id, op })
+    }
+
+    /// The JSON text of this request.
+    pub fn to_json(&self) -> String {
+        to_json_text(self)
+    }
+}
+
+/// Error codes of the protocol (the `error.code` of a failed reply).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame is not a valid request (bad JSON, unknown op, missing or mistyped field).
+    BadRequest,
+    /// `hello` asked for a protocol version this bridge does not speak.
+    UnsupportedProtocol,
+    /// Too many pairing attempts from this origin; wait a minute.
+    RateLimited,
+    /// The pairing code is wrong, expired, or was never issued.
+    PairingFailed,
+    /// The connection is not authenticated (no `hello`, no valid token, no trusted origin).
+    NotAuthenticated,
+    /// No reader with that name.
+    UnknownReader,
+    /// The reader holds no card.
+    NoCard,
+    /// Another client (or program) holds the reader.
+    Busy,
+    /// No such session on this connection.
+    UnknownSession,
+    /// The card was removed; the session is over.
+    CardRemoved,
+    /// The reader or card failed to carry an APDU.
+    TransmitFailed,
+    /// Extension: PC/SC failed for another reason (pcscd not running, reader error).
+    ReaderError,
+}
+
+impl ErrorCode {
+    /// The wire name, e.g. `"not_authenticated"`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::UnsupportedProtocol => "unsupported_protocol",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::PairingFailed => "pairing_failed",
+            ErrorCode::NotAuthenticated => "not_authenticated",
+            ErrorCode::UnknownReader => "unknown_reader",
+            ErrorCode::NoCard => "no_card",
+            ErrorCode::Busy => "busy",
+            ErrorCode::UnknownSession => "unknown_session",
+            ErrorCode::CardRemoved => "card_removed",
+            ErrorCode::TransmitFailed => "transmit_failed",
+            ErrorCode::ReaderError => "reader_error",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The `error` object of a failed reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ProtocolError {
+    /// Machine-readable code.
+    pub code: ErrorCode,
+    /// Text for a person.
+    pub message: String,
+}
+
+impl ProtocolError {
+    /// An error with `code` and `message`.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// A reader as `readers` and `readers_changed` list it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReaderInfo {
+    /// The PC/SC reader name.
+    pub name: String,
+    /// Whether a card is in the reader.
+    pub card_present: bool,
+    /// The card's ATR, when a card is present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub atr: Option<HexBytes>,
+}
+
+/// The transmission protocol of a connected card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CardProtocol {
+    /// ISO 7816-3 T=0.
+    T0,
+    /// ISO 7816-3 T=1.
+    T1,
+}
+
+/// `hello`'s reply fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HelloReply {
+    /// The bridge's name and version, e.g. `"vsc-bridge 0.1.0"`.
+    pub bridge: String,
+    /// The protocol version, [`PROTOCOL_VERSION`].
+    pub protocol: u32,
+    /// Whether the connection is now authenticated (valid token or trusted origin).
+    pub paired: bool,
+}
+
+/// `pair_finish`'s reply fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairFinishReply {
+    /// The token to present in later `hello`s from the same origin.
+    pub token: WireSecret,
+}
+
+/// `readers`' reply fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadersReply {
+    /// All readers the bridge sees.
+    pub readers: Vec<ReaderInfo>,
+}
+
+/// `connect`'s reply fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectReply {
+    /// The session handle for `transmit` and `disconnect`.
+    pub session: SessionId,
+    /// The card's ATR.
+    pub atr: HexBytes,
+    /// The protocol the card and reader agreed on.
+    pub protocol: CardProtocol,
+}
+
+/// `transmit`'s reply fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransmitReply {
+    /// One response (data + SW1 SW2) per APDU sent, verbatim.
+    pub responses: Vec<HexBytes>,
+    /// Index of the APDU whose status word did not match its `expect` pattern (its response is
+    /// the last one in `responses`); absent when every APDU was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_at: Option<u32>,
+}
+
+/// The fields of a successful reply, one variant per reply shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ReplyBody {
+    /// `hello`.
+    Hello(HelloReply),
+    /// `connect`.
+    Connect(ConnectReply),
+    /// `transmit`.
+    Transmit(TransmitReply),
+    /// `readers`.
+    Readers(ReadersReply),
+    /// `pair_finish`.
+    PairFinish(PairFinishReply),
+    /// Ops with no reply fields (`pair_begin`, `disconnect`, `sim_card`).
+    Empty {},
+}
+
+/// A reply: `{"id": n, "ok": true, ...fields}` or `{"id": n, "ok": false, "error": {...}}`.
+///
+/// `id` is `null` only when the request's id could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// The request's id.
+    pub id: Option<RequestId>,
+    /// The outcome.
+    pub result: Result<ReplyBody, ProtocolError>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireReply {
+    id: Option<RequestId>,
+    ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    error: Option<ProtocolError>,
+}
+
+impl Reply {
+    /// A successful reply.
+    pub fn ok(id: RequestId, body: ReplyBody) -> Self {
+        Self {
+            id: Some(id),
+            result: Ok(body),
+        }
+    }
+
+    /// A failed reply.
+    pub fn err(id: Option<RequestId>, error: ProtocolError) -> Self {
+        Self {
+            id,
+            result: Err(error),
+        }
+    }
+
+    /// The JSON text of this reply.
+    pub fn to_json(&self) -> String {
+        let (head, body) = match &self.result {
+            Ok(body) => (
+                WireReply {
+                    id: self.id,
+                    ok: true,
+                    error: None,
+                },
+                Some(body),
+            ),
+            Err(e) => (
+                WireReply {
+                    id: self.id,
+                    ok: false,
+                    error: Some(e.clone()),
+                },
+                None,
+            ),
+        };
+        let mut value = serde_json::to_value(head).unwrap_or(serde_json::Value::Null);
+        if let (Some(body), serde_json::Value::Object(map)) = (body, &mut value) {
+            if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(body) {
+                for (key, field) in fields {
+                    map.entry(key).or_insert(field);
+                }
+            }
+        }
+        value.to_string()
+    }
+}
+
+/// An event the bridge sends unasked: `{"event": "<name>", ...}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// A reader or a card came or went; the full new list.
+    ReadersChanged {
+        /// All readers the bridge now sees.
+        readers: Vec<ReaderInfo>,
+    },
+    /// The card of a session was removed; the session is over.
+    CardRemoved {
+        /// The session that ended.
+        session: SessionId,
+    },
+}
+
+impl Event {
+    /// The JSON text of this event.
+    pub fn to_json(&self) -> String {
+        to_json_text(self)
+    }
+}
+
+/// Anything the bridge sends: a reply or an event (for clients parsing frames).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerMessage {
+    /// A reply to a request.
+    Reply(Reply),
+    /// An event.
+    Event(Event),
+}
+
+/// A frame from the bridge that this module cannot read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the bridge sent a frame this page cannot read: {0}")]
+pub struct BadServerMessage(String);
+
+impl ServerMessage {
+    /// Parses one text frame sent by the bridge.
+    pub fn parse(text: &str) -> Result<ServerMessage, BadServerMessage> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| BadServerMessage(e.to_string()))?;
+        if value.get("event").is_some() {
+            return Event::deserialize(value)
+                .map(ServerMessage::Event)
+                .map_err(|e| BadServerMessage(e.to_string()));
+        }
+        let head = WireReply::deserialize(&value).map_err(|e| BadServerMessage(e.to_string()))?;
+        let result = if head.ok {
+            let mut fields = value;
+            if let serde_json::Value::Object(map) = &mut fields {
+                map.remove("id");
+                map.remove("ok");
+            }
+            Ok(ReplyBody::deserialize(fields).map_err(|e| BadServerMessage(e.to_string()))?)
+        } else {
+            Err(head.error.ok_or_else(|| {
+                BadServerMessage("a failed reply without an \"error\" object".into())
+            })?)
+        };
+        Ok(ServerMessage::Reply(Reply {
+            id: head.id,
+            result,
+        }))
+    }
+}
+
+fn to_json_text<T: Serialize>(value: &T) -> String {
+    // Serializing these types cannot fail: every map key is a string.
+    serde_json::to_string(value).unwrap_or_else(|_| String::from("{}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sw_pattern_matches_nibbles() {
+        let p = SwPattern::parse("61XX").unwrap();
+        assert!(p.matches(0x6100));
+        assert!(p.matches(0x61FF));
+        assert!(!p.matches(0x6200));
+        let p = SwPattern::parse("63cx").unwrap();
+        assert!(p.matches(0x63C2));
+        assert!(!p.matches(0x63D2));
+        assert!(SwPattern::parse("9000").unwrap().matches(0x9000));
+        assert!(!SwPattern::parse("9000").unwrap().matches(0x9001));
+        assert!(SwPattern::parse("XXXX").unwrap().matches(0x1234));
+        assert_eq!(SwPattern::parse("6cXx").unwrap().to_string(), "6CXX");
+        assert_eq!(SwPattern::exact(0x9000).to_string(), "9000");
+    }
+
+    #[test]
+    fn sw_pattern_rejects_bad_text() {
+        for bad in ["", "900", "90000", "90G0", "9 00", "۹000", "+900"] {
+            assert!(SwPattern::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn sw_pattern_on_responses() {
+        let p = SwPattern::parse("9000").unwrap();
+        assert!(p.matches_response(&[0x01, 0x90, 0x00]));
+        assert!(!p.matches_response(&[0x90]));
+        assert!(!p.matches_response(&[]));
+        assert_eq!(status_word(&[0x6A, 0x82]), Some(0x6A82));
+    }
+
+    #[test]
+    fn parses_every_op() {
+        let r = Request::parse(r#"{"id":1,"op":"hello","protocol":1,"token":"abc"}"#).unwrap();
+        assert_eq!(r.id, 1);
+        match r.op {
+            Op::Hello {
+                protocol: 1,
+                token: Some(t),
+            } => assert_eq!(t.expose(), "abc"),
+            other => panic!("{other:?}"),
+        }
+        let r = Request::parse(r#"{"id":2,"op":"pair_begin"}"#).unwrap();
+        assert_eq!(r.op, Op::PairBegin {});
+        let r = Request::parse(r#"{"id":3,"op":"transmit","session":7,"apdus":["00a4040c","9000"],"expect":["9000",null]}"#).unwrap();
+        match r.op {
+            Op::Transmit {
+                session: 7,
+                apdus,
+                expect: Some(expect),
+            } => {
+                assert_eq!(apdus[0].expose(), &[0x00, 0xA4, 0x04, 0x0C]);
+                assert_eq!(expect, vec![Some(SwPattern::exact(0x9000)), None]);
+            }
+            other => panic!("{other:?}"),
+        }
+        let r = Request::parse(r#"{"id":4,"op":"sim_card","present":false}"#).unwrap();
+        assert_eq!(r.op, Op::SimCard { present: false });
+    }
+
+    #[test]
+    fn bad_requests_keep_the_id_when_readable() {
+        let e = Request::parse("not json").unwrap_err();
+        assert_eq!(e.id, None);
+        let e = Request::parse("[1,2]").unwrap_err();
+        assert_eq!(e.id, None);
+        let e = Request::parse(r#"{"op":"readers"}"#).unwrap_err();
+        assert_eq!(e.id, None);
+        let e = Request::parse(r#"{"id":-1,"op":"readers"}"#).unwrap_err();
+        assert_eq!(e.id, None);
+        let e = Request::parse(r#"{"id":5,"op":"fly"}"#).unwrap_err();
+        assert_eq!(e.id, Some(5));
+        let e = Request::parse(r#"{"id":6,"op":"connect","reader":7}"#).unwrap_err();
+        assert_eq!(e.id, Some(6));
+        let e =
+            Request::parse(r#"{"id":7,"op":"transmit","session":1,"apdus":["0G"]}"#).unwrap_err();
+        assert_eq!(e.id, Some(7));
+        let e = Request::parse(r#"{"id":8}"#).unwrap_err();
+        assert_eq!(e.id, Some(8));
+    }
+
+    #[test]
+    fn requests_round_trip() {
+        let request = Request {
+            id: 9,
+            op: Op::Transmit {
+                session: 2,
+                apdus: vec![HexBytes::new(vec![0, 0x20, 0, 0x81])],
+                expect: Some(vec![SwPattern::parse("63CX").ok()]),
+            },
+        };
+        let text = request.to_json();
+        assert!(text.contains(r#""op":"transmit""#), "{text}");
+        assert!(text.contains(r#""00200081""#), "{text}");
+        assert_eq!(Request::parse(&text).unwrap(), request);
+    }
+
+    #[test]
+    fn replies_serialize_flat_and_parse_back() {
+        let reply = Reply::ok(
+            3,
+            ReplyBody::Connect(ConnectReply {
+                session: 1,
+                atr: HexBytes::new(vec![0x3B, 0x8A]),
+                protocol: CardProtocol::T1,
+            }),
+        );
+        let text = reply.to_json();
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value["id"], 3);
+        assert_eq!(value["ok"], true);
+        assert_eq!(value["atr"], "3B8A");
+        assert_eq!(value["protocol"], "T1");
+        assert_eq!(
+            ServerMessage::parse(&text).unwrap(),
+            ServerMessage::Reply(reply)
+        );
+
+        let reply = Reply::err(None, ProtocolError::new(ErrorCode::BadRequest, "no"));
+        let text = reply.to_json();
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value["id"], serde_json::Value::Null);
+        assert_eq!(value["error"]["code"], "bad_request");
+        assert_eq!(
+            ServerMessage::parse(&text).unwrap(),
+            ServerMessage::Reply(reply)
+        );
+
+        let empty = Reply::ok(4, ReplyBody::Empty {});
+        assert_eq!(empty.to_json(), r#"{"id":4,"ok":true}"#);
+        assert_eq!(
+            ServerMessage::parse(&empty.to_json()).unwrap(),
+            ServerMessage::Reply(empty)
+        );
+
+        for body in [
+            ReplyBody::Hello(HelloReply {
+                bridge: "b".into(),
+                protocol: 1,
+                paired: true,
+            }),
+            ReplyBody::Transmit(TransmitReply {
+                responses: vec![HexBytes::new(vec![0x90, 0])],
+                stopped_at: Some(0),
+            }),
+            ReplyBody::Readers(ReadersReply {
+                readers: vec![ReaderInfo {
+                    name: "r".into(),
+                    card_present: false,
+                    atr: None,
+                }],
+            }),
+            ReplyBody::PairFinish(PairFinishReply {
+                token: WireSecret::new("t"),
+            }),
+        ] {
+            let reply = Reply::ok(1, body);
+            assert_eq!(
+                ServerMessage::parse(&reply.to_json()).unwrap(),
+                ServerMessage::Reply(reply)
+            );
+        }
+    }
+
+    #[test]
+    fn events_serialize_with_their_name() {
+        let event = Event::CardRemoved { session: 4 };
+        assert_eq!(event.to_json(), r#"{"event":"card_removed","session":4}"#);
+        assert_eq!(
+            ServerMessage::parse(&event.to_json()).unwrap(),
+            ServerMessage::Event(event)
+        );
+        let event = Event::ReadersChanged {
+            readers: vec![ReaderInfo {
+                name: "VSC Simulated Reader 0".into(),
+                card_present: true,
+                atr: Some(HexBytes::new(vec![0x3B])),
+            }],
+        };
+        assert_eq!(
+            ServerMessage::parse(&event.to_json()).unwrap(),
+            ServerMessage::Event(event)
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let apdu = HexBytes::new(b"123456".to_vec());
+        assert!(!format!("{apdu:?}").contains("123456"));
+        let secret = WireSecret::new("hunter2");
+        assert!(!format!("{secret:?}").contains("hunter2"));
+        let op = Op::PairFinish {
+            code: WireSecret::new("12345678"),
+        };
+        assert!(!format!("{op:?}").contains("12345678"));
+    }
+
+    #[test]
+    fn error_codes_use_wire_names() {
+        let text = serde_json::to_string(&ErrorCode::NotAuthenticated).unwrap();
+        assert_eq!(text, "\"not_authenticated\"");
+        assert_eq!(ErrorCode::NotAuthenticated.as_str(), "not_authenticated");
+        assert_eq!(ErrorCode::ReaderError.to_string(), "reader_error");
+    }
+}
