@@ -3,10 +3,11 @@
 # Shared by scripts/run and scripts/test (sourced, not run): printing steps, installing what is
 # missing on Debian 12, building the page's wasm, and stopping every process a run started.
 #
-# Processes are tracked by an environment marker: the sourcing script exports VSC_RUN_ID, every
-# process it starts (and everything those start: cargo, test binaries, pcscd, softcards,
-# vsc-bridge, chromedriver, chromium) inherits it, and vsc_stop_run_processes kills whatever
-# still carries it, even processes whose parent already exited.
+# Processes are tracked by an environment marker: the sourcing script appends its run id to
+# VSC_RUN_IDS, every process it starts (and everything those start: cargo, test binaries,
+# pcscd, softcards, vsc-bridge, chromedriver, chromium) inherits it, and stop_run_processes
+# kills whatever still carries the id, even processes whose parent already exited. A run
+# started by another (scripts/test runs scripts/run) adds its own id, so both can clean up.
 
 VSC_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VSC_START_SECONDS=$SECONDS
@@ -119,14 +120,14 @@ build_web() {
         "$VSC_ROOT/target/$VSC_WASM_TARGET/release/vsc_web.wasm"
 }
 
-# run_processes: pids of live processes carrying this run's VSC_RUN_ID, except this shell.
+# run_processes: pids of live processes carrying this run's id, except this shell.
 run_processes() {
     local dir pid
     for dir in /proc/[0-9]*; do
         pid="${dir#/proc/}"
         [ "$pid" = "$$" ] && continue
         [ "$pid" = "$BASHPID" ] && continue
-        if grep -qxzF "VSC_RUN_ID=$VSC_RUN_ID" "$dir/environ" 2>/dev/null; then
+        if grep -qzE "^VSC_RUN_IDS=(.* )?$VSC_RUN_ID( .*)?\$" "$dir/environ" 2>/dev/null; then
             echo "$pid"
         fi
     done
@@ -154,9 +155,29 @@ stop_run_processes() {
     done
 }
 
-# start_run: export the run marker, go to the repository root.
+# pcscd_running: whether a pcscd process is alive (its socket alone may be a leftover).
+pcscd_running() {
+    local comm
+    for comm in /proc/[0-9]*/comm; do
+        [ "$(cat "$comm" 2>/dev/null)" = "pcscd" ] && return 0
+    done
+    return 1
+}
+
+# http_get HOST PORT PATH: prints the raw HTTP/1.1 response (status line, headers, body), with
+# bash's /dev/tcp so that no HTTP client needs to be installed.
+http_get() {
+    local host="$1" port="$2" path="$3"
+    exec 3<>"/dev/tcp/$host/$port" || return 1
+    printf 'GET %s HTTP/1.1\r\nHost: %s:%s\r\nConnection: close\r\n\r\n' "$path" "$host" "$port" >&3
+    cat <&3
+    exec 3<&-
+}
+
+# start_run: add this run's id to the exported marker, go to the repository root.
 start_run() {
     VSC_RUN_ID="$(basename "$0")-$$-$(date +%s)"
-    export VSC_RUN_ID
+    VSC_RUN_IDS="${VSC_RUN_IDS:+$VSC_RUN_IDS }$VSC_RUN_ID"
+    export VSC_RUN_IDS
     cd "$VSC_ROOT" || die "cannot enter $VSC_ROOT"
 }
