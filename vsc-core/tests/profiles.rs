@@ -1,0 +1,801 @@
+//! Card profiles and holder-data validation, through the public API only.
+
+use std::collections::BTreeMap;
+
+use vsc_core::holder::{parse_csv, validate_record, FieldError, RowError};
+use vsc_core::profile::{
+    Access, AgentKind, DataArea, FieldKind, KeyKind, Profile, ProfileError, ProfileProblem,
+};
+
+const GENERIC: &str = include_str!("../../profiles/iso7816-generic.toml");
+
+fn generic() -> Profile {
+    Profile::builtin("iso7816-generic").expect("the shipped profile parses")
+}
+
+// ---------------------------------------------------------------------------------------
+// The shipped profile
+
+#[test]
+fn shipped_profile_describes_the_generic_card() {
+    assert_eq!(Profile::builtin_ids(), &["iso7816-generic"]);
+    let p = generic();
+    assert_eq!(p.id, "iso7816-generic");
+    assert!(!p.name.is_empty() && !p.description.is_empty());
+    assert_eq!(p.agent, AgentKind::Iso7816Fs);
+    assert_eq!(p.card.max_command_data, 255);
+    assert_eq!(p.card.max_response_data, 256);
+    assert!(!p.card.extended_apdus);
+    assert_eq!(p.df.fid, 0x5000);
+    assert_eq!(p.df.aid, [0xF0, 0x56, 0x53, 0x43, 0x00, 0x01]);
+    assert_eq!(p.df.aid[0] >> 4, 0xF, "proprietary AID");
+
+    let efs = [
+        (p.uid, 0x5001, Access::Always),
+        (p.public, 0x5002, Access::Always),
+        (p.private, 0x5003, Access::Pin),
+        (p.keys, 0x5004, Access::Never),
+    ];
+    for (ef, fid, read) in efs {
+        assert_eq!(ef.fid, fid);
+        assert_eq!(ef.read, read, "{fid:04X}");
+        assert_eq!(ef.update, Access::Never, "{fid:04X}");
+    }
+    assert_eq!(p.uid.size, 16);
+
+    assert_eq!((p.pin.reference, p.pin.length, p.pin.retries), (0x81, 6, 3));
+    assert_eq!(
+        (p.reset.reference, p.reset.length, p.reset.retries),
+        (0x82, 16, 10)
+    );
+
+    let names: Vec<_> = p.fields.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "holder_name",
+            "holder_id",
+            "issuer_name",
+            "expiry_date",
+            "email",
+            "date_of_birth",
+            "address"
+        ]
+    );
+    let holder_name = p.field("holder_name").unwrap();
+    assert_eq!(holder_name.tag, [0x5F, 0x20]);
+    assert!(holder_name.required && holder_name.area == DataArea::Public);
+    assert!(p.field("holder_id").unwrap().required);
+    assert_eq!(
+        p.field("issuer_name").unwrap().default.as_deref(),
+        Some("VSC Demo Issuer")
+    );
+    let expiry = p.field("expiry_date").unwrap();
+    assert_eq!(
+        (expiry.kind, expiry.area),
+        (FieldKind::Date, DataArea::Public)
+    );
+    let email = p.field("email").unwrap();
+    assert_eq!(
+        (email.kind, email.area),
+        (FieldKind::Email, DataArea::Private)
+    );
+    let dob = p.field("date_of_birth").unwrap();
+    assert_eq!((dob.kind, dob.area), (FieldKind::Date, DataArea::Private));
+    assert_eq!(p.field("address").unwrap().area, DataArea::Private);
+    assert!(p.field("nope").is_none());
+
+    assert_eq!(p.keys_objects.len(), 1);
+    assert_eq!(p.keys_objects[0].name, "card_key");
+    assert_eq!(p.keys_objects[0].kind, KeyKind::Aes256);
+
+    // The documented worst cases, and that they fit.
+    assert_eq!(p.worst_case_area_len(DataArea::Public), 664);
+    assert_eq!(p.worst_case_area_len(DataArea::Private), 1333);
+    assert!(p.worst_case_area_len(DataArea::Public) <= p.public.size);
+    assert!(p.worst_case_area_len(DataArea::Private) <= p.private.size);
+    assert_eq!(p.keys_len(), 34);
+}
+
+#[test]
+fn hash_is_sha256_of_the_exact_text() {
+    let p = Profile::parse(GENERIC).unwrap();
+    assert_eq!(p, generic());
+    assert_eq!(p.hash().to_vec(), sha256(GENERIC.as_bytes()));
+    // A comment changes the hash but not the meaning.
+    let commented = format!("{GENERIC}\n# trailing comment\n");
+    let q = Profile::parse(&commented).unwrap();
+    assert_ne!(p.hash(), q.hash());
+    assert_eq!(p.fields, q.fields);
+}
+
+fn sha256(bytes: &[u8]) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes).to_vec()
+}
+
+// ---------------------------------------------------------------------------------------
+// Invalid profiles: each case names the right line
+
+/// Replaces `from` (which must occur exactly once) in the shipped profile.
+fn edit(from: &str, to: &str) -> String {
+    assert_eq!(GENERIC.matches(from).count(), 1, "{from:?} must be unique");
+    GENERIC.replacen(from, to, 1)
+}
+
+/// The 1-based line of the first occurrence of `needle` in `text`.
+fn line_of(text: &str, needle: &str) -> usize {
+    let at = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle:?} not in text"));
+    text[..at].matches('\n').count() + 1
+}
+
+fn problems(text: &str) -> Vec<ProfileProblem> {
+    match Profile::parse(text) {
+        Ok(_) => panic!("profile unexpectedly valid"),
+        Err(ProfileError { problems }) => problems,
+    }
+}
+
+/// Asserts that parsing `text` fails with exactly one problem, on the line of `at`, whose
+/// message contains `message`.
+fn assert_one_problem(text: &str, at: &str, message: &str) {
+    let problems = problems(text);
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    assert_eq!(problems[0].line, line_of(text, at), "{problems:#?}");
+    assert!(
+        problems[0].message.contains(message),
+        "{:?} does not contain {message:?}",
+        problems[0].message
+    );
+}
+
+#[test]
+fn syntax_errors_name_their_line() {
+    let text = edit("max_command_data = 255", "max_command_data = = 255");
+    assert_one_problem(&text, "max_command_data = =", "");
+    let text = edit("name = \"address\"", "name = \"address");
+    assert_one_problem(&text, "name = \"address", "");
+}
+
+#[test]
+fn unknown_keys_name_their_line() {
+    let text = edit("size = 1024", "size = 1024\nsise = 12");
+    assert_one_problem(&text, "sise = 12", "unknown field `sise`");
+    let text = edit(
+        "[areas.keys]",
+        "[areas.password]\nfid = \"5005\"\n\n[areas.keys]",
+    );
+    assert_one_problem(&text, "[areas.password]", "unknown field `password`");
+    let text = edit("kind = \"aes256\"", "kind = \"aes256\"\ncolour = \"red\"");
+    assert_one_problem(&text, "colour", "unknown field `colour`");
+}
+
+#[test]
+fn wrong_types_name_their_line() {
+    let text = edit("size = 1024", "size = \"1024\"");
+    assert_one_problem(&text, "size = \"1024\"", "");
+}
+
+#[test]
+fn missing_keys_are_reported() {
+    let text = edit("max_response_data = 256\n", "");
+    let problems = problems(&text);
+    assert_eq!(problems.len(), 1);
+    assert!(
+        problems[0].message.contains("max_response_data"),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn ef_size_limits() {
+    let text = edit("size = 1024", "size = 70000");
+    assert_one_problem(
+        &text,
+        "size = 70000",
+        "areas.public.size 70000 exceeds 32767",
+    );
+    let text = edit("size = 1024", "size = 0");
+    assert_one_problem(
+        &text,
+        "size = 0",
+        "areas.public.size 0 is below the minimum 1",
+    );
+    let text = edit("size = 16 ", "size = 8 ");
+    assert_one_problem(&text, "size = 8 ", "16-byte UUID");
+}
+
+#[test]
+fn fids_must_be_valid_unique_and_not_reserved() {
+    let text = edit("fid = \"5003\"", "fid = \"5002\"");
+    assert_one_problem(
+        &text,
+        "fid = \"5002\"\n# The private",
+        "already used by areas.public.fid",
+    );
+    let text = edit("fid = \"5000\"", "fid = \"5004\"");
+    assert_one_problem(&text, "fid = \"5004\"\nsize = 64", "already used by df.fid");
+    for reserved in ["3F00", "3FFF", "FFFF", "3f00"] {
+        let text = edit("fid = \"5001\"", &format!("fid = \"{reserved}\""));
+        assert_one_problem(&text, &format!("fid = \"{reserved}\""), "is reserved");
+    }
+    let text = edit("fid = \"5001\"", "fid = \"501\"");
+    assert_one_problem(&text, "fid = \"501\"", "not hex bytes");
+    let text = edit("fid = \"5001\"", "fid = \"500100\"");
+    assert_one_problem(&text, "fid = \"500100\"", "not a file identifier");
+}
+
+#[test]
+fn aid_length_is_5_to_16_bytes() {
+    let text = edit("aid = \"F0 56 53 43 00 01\"", "aid = \"F0 56 53 43\"");
+    assert_one_problem(&text, "aid = ", "df.aid has 4 bytes");
+    let long = "F0".repeat(17);
+    let text = edit("aid = \"F0 56 53 43 00 01\"", &format!("aid = \"{long}\""));
+    assert_one_problem(&text, "aid = ", "df.aid has 17 bytes");
+    let text = edit(
+        "aid = \"F0 56 53 43 00 01\"",
+        "aid = \"F056534300010203040506070809\"",
+    );
+    assert!(Profile::parse(&text).is_ok(), "16 bytes, no spaces");
+}
+
+#[test]
+fn credentials_are_checked() {
+    let text = edit("length = 6 ", "length = 3 ");
+    assert_one_problem(&text, "length = 3 ", "pin.length 3 is below the minimum 4");
+    let text = edit("length = 6 ", "length = 13 ");
+    assert_one_problem(&text, "length = 13 ", "pin.length 13 exceeds 12");
+    let text = edit("retries = 3 ", "retries = 0 ");
+    assert_one_problem(
+        &text,
+        "retries = 0 ",
+        "pin.retries 0 is below the minimum 1",
+    );
+    let text = edit("retries = 10", "retries = 16");
+    assert_one_problem(&text, "retries = 16", "reset.retries 16 exceeds 15");
+    let text = edit("length = 16 ", "length = 7 ");
+    assert_one_problem(
+        &text,
+        "length = 7 ",
+        "reset.length 7 is below the minimum 8",
+    );
+    let text = edit("reference = \"82\"", "reference = \"81\"");
+    assert_one_problem(
+        &text,
+        "reference = \"81\"\nlength = 16",
+        "same as pin.reference",
+    );
+    let text = edit("reference = \"81\"", "reference = \"C1\"");
+    assert_one_problem(&text, "reference = \"C1\"", "not a credential reference");
+}
+
+#[test]
+fn apdu_limits() {
+    let text = edit("max_command_data = 255", "max_command_data = 1024");
+    assert_one_problem(&text, "max_command_data = 1024", "exceeds 255");
+    let extended = text.replace("extended_apdus = false", "extended_apdus = true");
+    assert!(Profile::parse(&extended).is_ok());
+    let text = edit("max_command_data = 255", "max_command_data = 0");
+    assert_one_problem(&text, "max_command_data = 0", "below the minimum 1");
+    let text = edit("max_command_data = 255", "max_command_data = 70000")
+        .replace("extended_apdus = false", "extended_apdus = true");
+    assert_one_problem(&text, "max_command_data = 70000", "exceeds 65535");
+    let text = edit("max_response_data = 256", "max_response_data = 300");
+    assert_one_problem(&text, "max_response_data = 300", "exceeds 256");
+}
+
+#[test]
+fn tags_must_be_valid_primitive_and_unique_per_area() {
+    let text = edit("tag = \"C2\"", "tag = \"DF01\"");
+    assert_one_problem(&text, "tag = \"DF01\"", "not a valid BER-TLV tag");
+    let text = edit("tag = \"C2\"", "tag = \"5F\"");
+    assert_one_problem(&text, "tag = \"5F\"", "not a valid BER-TLV tag");
+    let text = edit("tag = \"C2\"", "tag = \"00\"");
+    assert_one_problem(&text, "tag = \"00\"", "not a valid BER-TLV tag");
+    let text = edit("tag = \"C2\"", "tag = \"7F20\"");
+    assert_one_problem(&text, "tag = \"7F20\"", "constructed");
+    let text = edit("tag = \"C2\"", "tag = \"C1\"");
+    assert_one_problem(
+        &text,
+        "tag = \"C1\"         # private class: the issuing",
+        "already used by field \"holder_id\"",
+    );
+    // The same tag in another area is fine.
+    let text = edit("tag = \"C4\"", "tag = \"C1\"");
+    assert!(Profile::parse(&text).is_ok());
+    let text = edit("tag = \"C6\"", "tag = \"E6\"");
+    assert_one_problem(&text, "tag = \"E6\"", "constructed");
+}
+
+#[test]
+fn field_rules() {
+    let text = edit("column = \"holder_id\"", "column = \"holder_name\"");
+    assert_one_problem(
+        &text,
+        "column = \"holder_name\"\nkind = \"text\"\nrequired = true\nmax_len = 32",
+        "column names must be unique",
+    );
+    let text = edit(
+        "area = \"public\"\ntag = \"C1\"",
+        "area = \"keys\"\ntag = \"C1\"",
+    );
+    assert_one_problem(&text, "area = \"keys\"", "use \"public\" or \"private\"");
+    let text = edit(
+        "default = \"VSC Demo Issuer\"",
+        "default = \"VSC Demo Issuer\"\nrequired = true",
+    );
+    assert_one_problem(&text, "default = ", "required field has no default");
+    let text = edit("kind = \"email\"", "kind = \"phone\"");
+    assert_one_problem(&text, "kind = \"phone\"", "unknown");
+    let text = edit("name = \"holder_id\"", "name = \"holder_name\"");
+    assert_one_problem(
+        &text,
+        "name = \"holder_name\"\nlabel = \"Holder ID",
+        "field names must be unique",
+    );
+    let text = edit("name = \"holder_id\"", "name = \"Holder ID\"");
+    assert_one_problem(&text, "name = \"Holder ID\"", "is not valid");
+    let text = edit("max_len = 32", "max_len = 0");
+    assert_one_problem(&text, "max_len = 0", "below the minimum 1");
+    let text = edit("max_len = 32\n", "");
+    assert_one_problem(
+        &text,
+        "kind = \"text\"\nrequired = true\n\n",
+        "max_len is missing",
+    );
+    let text = edit(
+        "kind = \"date\"\n\n[[fields]]\nname = \"email\"",
+        "kind = \"date\"\nmax_len = 8\n\n[[fields]]\nname = \"email\"",
+    );
+    assert_one_problem(&text, "max_len = 8", "always 10 characters");
+    let text = edit("default = \"VSC Demo Issuer\"", "default = \"\"");
+    assert_one_problem(&text, "default = \"\"", "not a valid value");
+    let text = edit(
+        "default = \"VSC Demo Issuer\"",
+        &format!("default = \"{}\"", "x".repeat(65)),
+    );
+    assert_one_problem(&text, "default = \"xxx", "65 characters long");
+}
+
+#[test]
+fn areas_must_hold_their_worst_case() {
+    let text = edit("size = 1024", "size = 663");
+    assert_one_problem(&text, "size = 663", "need up to 664 bytes");
+    assert!(Profile::parse(&edit("size = 1024", "size = 664")).is_ok());
+    let text = edit("size = 2048", "size = 1000");
+    assert_one_problem(&text, "size = 1000", "need up to 1333 bytes");
+    let text = edit("size = 64 ", "size = 33 ");
+    assert_one_problem(&text, "size = 33 ", "key objects need 34 bytes");
+}
+
+#[test]
+fn access_rules_protect_private_data_and_keys() {
+    let text = edit("read = \"pin\"", "read = \"always\"");
+    assert_one_problem(&text, "read = \"always\"       #", "personal data");
+    let text = edit("read = \"never\"", "read = \"pin\"");
+    assert_one_problem(&text, "read = \"pin\"     #", "secret keys");
+    let text = edit("read = \"never\"", "read = \"sometimes\"");
+    assert_one_problem(&text, "read = \"sometimes\"", "not an access condition");
+}
+
+#[test]
+fn every_problem_is_reported_at_once_in_line_order() {
+    let text = edit("size = 1024", "size = 70000")
+        .replace("length = 6 ", "length = 2 ")
+        .replace("tag = \"C2\"", "tag = \"DF01\"")
+        .replace("agent = \"iso7816-fs\"", "agent = \"piv\"");
+    let problems = problems(&text);
+    let lines: Vec<usize> = problems.iter().map(|p| p.line).collect();
+    assert_eq!(
+        lines,
+        [
+            line_of(&text, "agent = \"piv\""),
+            line_of(&text, "size = 70000"),
+            line_of(&text, "length = 2 "),
+            line_of(&text, "tag = \"DF01\""),
+        ],
+        "{problems:#?}"
+    );
+    let message = Profile::parse(&text).unwrap_err().to_string();
+    assert!(
+        message.starts_with("the card profile has 4 problem(s)"),
+        "{message}"
+    );
+    assert!(message.contains(&format!(
+        "line {}: areas.public.size 70000 exceeds 32767",
+        lines[1]
+    )));
+}
+
+#[test]
+fn garbage_never_panics() {
+    for text in [
+        "",
+        "\u{0}",
+        "[[[",
+        "id = 5",
+        "fields = 3",
+        &GENERIC[..GENERIC.len() / 2],
+    ] {
+        assert!(Profile::parse(text).is_err(), "{text:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// CSV
+
+const HEADER: &str = "holder_name,holder_id,issuer_name,expiry_date,email,date_of_birth,address";
+
+fn rows(errors: &[RowError]) -> Vec<(usize, &str)> {
+    errors.iter().map(|e| (e.row, e.column.as_str())).collect()
+}
+
+#[test]
+fn good_rows_keep_utf8_quotes_commas_and_line_breaks() {
+    let csv = format!(
+        "\u{FEFF}{HEADER}\n\
+         Émile Nguyễn-Müller 田中,E-001,,2030-12-31,emile@example.org,1990-02-28,\"1 Rue de l'Église, 75001 Paris\"\n\
+         \"O'Brien, Siobhán\",E-002,ACME Corp,,  siobhan@example.ie  ,2000-02-29,\"Flat 2\n10 Main St, Dublin\"\n\
+         Ada Lovelace,E-003,,,,,\n"
+    );
+    let holders = parse_csv(&generic(), &csv).expect("valid CSV");
+    assert_eq!(holders.len(), 3);
+
+    let emile = &holders[0];
+    assert_eq!(emile.value("holder_name"), Some("Émile Nguyễn-Müller 田中"));
+    assert_eq!(
+        emile.value("issuer_name"),
+        Some("VSC Demo Issuer"),
+        "default"
+    );
+    assert_eq!(
+        emile.value("address"),
+        Some("1 Rue de l'Église, 75001 Paris")
+    );
+    let public: Vec<_> = emile
+        .public_values()
+        .map(|(f, v)| (f.name.as_str(), v))
+        .collect();
+    assert_eq!(
+        public,
+        [
+            ("holder_name", "Émile Nguyễn-Müller 田中"),
+            ("holder_id", "E-001"),
+            ("issuer_name", "VSC Demo Issuer"),
+            ("expiry_date", "2030-12-31"),
+        ]
+    );
+    let private: Vec<_> = emile
+        .private_values()
+        .map(|(f, v)| (f.name.as_str(), v))
+        .collect();
+    assert_eq!(
+        private,
+        [
+            ("email", "emile@example.org"),
+            ("date_of_birth", "1990-02-28"),
+            ("address", "1 Rue de l'Église, 75001 Paris"),
+        ]
+    );
+
+    let obrien = &holders[1];
+    assert_eq!(obrien.value("holder_name"), Some("O'Brien, Siobhán"));
+    assert_eq!(obrien.value("issuer_name"), Some("ACME Corp"));
+    assert_eq!(
+        obrien.value("expiry_date"),
+        None,
+        "empty optional is omitted"
+    );
+    assert_eq!(obrien.value("email"), Some("siobhan@example.ie"), "trimmed");
+    assert_eq!(obrien.value("address"), Some("Flat 2\n10 Main St, Dublin"));
+
+    let ada = &holders[2];
+    assert_eq!(ada.private_values().count(), 0);
+    assert_eq!(ada.public_values().count(), 3);
+}
+
+#[test]
+fn columns_may_come_in_any_order_and_optional_ones_may_be_missing() {
+    let csv = "holder_id,holder_name\nX1,Zoë\n";
+    let holders = parse_csv(&generic(), csv).unwrap();
+    assert_eq!(holders[0].value("holder_name"), Some("Zoë"));
+    assert_eq!(holders[0].value("holder_id"), Some("X1"));
+    assert_eq!(holders[0].value("issuer_name"), Some("VSC Demo Issuer"));
+}
+
+#[test]
+fn private_values_are_redacted_in_debug() {
+    let csv = format!("{HEADER}\nAda,1,,,ada@example.org,1815-12-10,12 St James's Square\n");
+    let holders = parse_csv(&generic(), &csv).unwrap();
+    let debug = format!("{holders:?}");
+    assert!(debug.contains("Ada"), "public values are plain");
+    for secret in ["ada@example.org", "1815-12-10", "James"] {
+        assert!(!debug.contains(secret), "{debug}");
+    }
+}
+
+#[test]
+fn every_bad_row_is_reported_with_row_column_and_reason() {
+    let csv = format!(
+        "{HEADER}\n\
+         ,E-1,,,,,\n\
+         Ann,,,,,,\n\
+         Bob,E-3,,2023-02-29,,,\n\
+         Cy,E-4,,,not-an-email,,\n\
+         Di,E-5,,,,1990-13-01,\n\
+         {},E-6,,,,,\n\
+         Ed,E-7,,31/12/2030,,,\n\
+         Flo,\"E-8\u{7}\",,,,,\n\
+         \"Gus\nMultiline OK\",E-9,,,a@b@c.org,,\n\
+         Hal,E-10,too,many,,,,\n\
+         Ivy,E-11,,,,,{}\n",
+        "N".repeat(65),
+        "A".repeat(201),
+    );
+    let errors = parse_csv(&generic(), &csv).unwrap_err();
+    assert_eq!(
+        rows(&errors),
+        [
+            (2, "holder_name"),
+            (3, "holder_id"),
+            (4, "expiry_date"),
+            (5, "email"),
+            (6, "date_of_birth"),
+            (7, "holder_name"),
+            (8, "expiry_date"),
+            (9, "holder_id"),
+            (10, "email"),
+            (12, ""),
+            (13, "address"),
+        ],
+        "{errors:#?}"
+    );
+    let reason = |row: usize| errors.iter().find(|e| e.row == row).unwrap().reason.clone();
+    assert_eq!(reason(2), "is required but empty (Cardholder name)");
+    assert_eq!(
+        reason(3),
+        "is required but empty (Holder ID (staff or customer number))"
+    );
+    assert_eq!(
+        reason(4),
+        "'2023-02-29' is not a valid date (YYYY-MM-DD, e.g. 1990-01-31)"
+    );
+    assert_eq!(
+        reason(5),
+        "is not a valid email address (e.g. name@example.org)"
+    );
+    assert_eq!(
+        reason(6),
+        "is not a valid date (YYYY-MM-DD, e.g. 1990-01-31)"
+    );
+    assert_eq!(
+        reason(7),
+        "is 65 characters long; at most 64 fit on the card"
+    );
+    assert!(reason(8).starts_with("'31/12/2030' is not a valid date"));
+    assert_eq!(
+        reason(9),
+        "contains a control character (U+0007); remove it"
+    );
+    assert!(reason(12).contains("has 8 values but the header has 7 columns"));
+    assert_eq!(
+        reason(13),
+        "is 201 characters long; at most 200 fit on the card"
+    );
+
+    // Display puts it together for a clerk.
+    assert_eq!(
+        errors[4].to_string(),
+        "row 6: date_of_birth: is not a valid date (YYYY-MM-DD, e.g. 1990-01-31)"
+    );
+    // Private values never appear in any message.
+    let all: String = errors.iter().map(|e| e.to_string() + "\n").collect();
+    for secret in ["not-an-email", "1990-13-01", "a@b@c.org", "AAAA"] {
+        assert!(!all.contains(secret), "{secret} leaked: {all}");
+    }
+}
+
+#[test]
+fn a_private_field_with_a_control_character_is_rejected_without_echo() {
+    let csv = format!("{HEADER}\nAl,1,,,,,\"12\u{1b}[31m Street\"\n");
+    let errors = parse_csv(&generic(), &csv).unwrap_err();
+    assert_eq!(rows(&errors), [(2, "address")]);
+    assert!(!errors[0].reason.contains("Street"));
+}
+
+#[test]
+fn several_errors_in_one_row_are_all_reported() {
+    let csv = format!("{HEADER}\n,,,2023-02-30,x,1990-02-30,\n");
+    let errors = parse_csv(&generic(), &csv).unwrap_err();
+    assert_eq!(
+        rows(&errors),
+        [
+            (2, "holder_name"),
+            (2, "holder_id"),
+            (2, "expiry_date"),
+            (2, "email"),
+            (2, "date_of_birth"),
+        ]
+    );
+}
+
+#[test]
+fn header_problems() {
+    let errors = parse_csv(&generic(), "holder_name,phone,nickname\nA,1,2\n").unwrap_err();
+    assert_eq!(
+        rows(&errors),
+        [(1, "phone"), (1, "nickname"), (1, "holder_id")],
+        "{errors:#?}"
+    );
+    assert!(errors[0].reason.starts_with(
+        "is not a column of profile iso7816-generic; expected holder_name, holder_id"
+    ));
+    assert!(errors[2]
+        .reason
+        .starts_with("required column is missing from the header"));
+
+    let errors = parse_csv(&generic(), "holder_name,holder_id,holder_id\nA,1,2\n").unwrap_err();
+    assert_eq!(rows(&errors), [(1, "holder_id")]);
+    assert!(errors[0].reason.contains("more than once"));
+
+    let errors = parse_csv(&generic(), "holder_name,holder_id,\nA,1,\n").unwrap_err();
+    assert_eq!(rows(&errors), [(1, "")]);
+    assert!(errors[0].reason.contains("header column 3 has no name"));
+}
+
+#[test]
+fn header_and_row_problems_are_reported_together() {
+    let csv = "holder_name,holder_id,phone\nA,,1\nB,2,3\n,3,4\n";
+    let errors = parse_csv(&generic(), csv).unwrap_err();
+    assert_eq!(
+        rows(&errors),
+        [(1, "phone"), (2, "holder_id"), (4, "holder_name")]
+    );
+}
+
+#[test]
+fn a_missing_required_column_is_reported_once_not_per_row() {
+    let csv = "holder_name\nA\nB\nC\n";
+    let errors = parse_csv(&generic(), csv).unwrap_err();
+    assert_eq!(rows(&errors), [(1, "holder_id")]);
+}
+
+#[test]
+fn empty_files_and_files_without_data_rows() {
+    for text in ["", "   \n\n", "\u{FEFF}"] {
+        let errors = parse_csv(&generic(), text).unwrap_err();
+        assert_eq!(rows(&errors), [(1, "")]);
+        assert!(
+            errors[0].reason.starts_with("the file is empty"),
+            "{errors:?}"
+        );
+    }
+    for text in [
+        HEADER.to_owned(),
+        format!("{HEADER}\n"),
+        format!("{HEADER}\n,,,,,,\n\n"),
+    ] {
+        let errors = parse_csv(&generic(), &text).unwrap_err();
+        assert_eq!(rows(&errors), [(1, "")]);
+        assert!(errors[0].reason.contains("no data rows"), "{errors:?}");
+    }
+}
+
+#[test]
+fn row_numbers_are_file_lines_even_after_multiline_values() {
+    let csv = format!("{HEADER}\nA,1,,,,,\"line 1\nline 2\nline 3\"\nB,2,,2023-02-29,,,\n");
+    let errors = parse_csv(&generic(), &csv).unwrap_err();
+    assert_eq!(rows(&errors), [(5, "expiry_date")]);
+}
+
+#[test]
+fn crlf_files_work() {
+    let csv = format!("{HEADER}\r\nA,1,,,,,\r\nB,2,,,,,\r\n");
+    let holders = parse_csv(&generic(), &csv).unwrap();
+    assert_eq!(holders.len(), 2);
+    assert_eq!(holders[1].value("holder_id"), Some("2"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Form input
+
+fn form(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+#[test]
+fn form_records_validate_like_csv_rows() {
+    let p = generic();
+    let data = validate_record(
+        &p,
+        &form(&[
+            ("holder_name", "  Émile Nguyễn-Müller 田中 "),
+            ("holder_id", "E-1"),
+            ("email", "e@example.org"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(data.value("holder_name"), Some("Émile Nguyễn-Müller 田中"));
+    assert_eq!(data.value("issuer_name"), Some("VSC Demo Issuer"));
+    assert_eq!(data.value("email"), Some("e@example.org"));
+    assert_eq!(data.value("date_of_birth"), None);
+
+    let errors = validate_record(
+        &p,
+        &form(&[
+            ("holder_name", ""),
+            ("date_of_birth", "2023-02-29"),
+            ("favourite_colour", "blue"),
+        ]),
+    )
+    .unwrap_err();
+    let columns: Vec<_> = errors.iter().map(|e| e.column.as_str()).collect();
+    assert_eq!(
+        columns,
+        [
+            "favourite_colour",
+            "holder_name",
+            "holder_id",
+            "date_of_birth"
+        ]
+    );
+    assert_eq!(
+        errors[3],
+        FieldError {
+            column: "date_of_birth".into(),
+            reason: "is not a valid date (YYYY-MM-DD, e.g. 1990-01-31)".into(),
+        }
+    );
+    assert_eq!(
+        errors[3].to_string(),
+        "date_of_birth: is not a valid date (YYYY-MM-DD, e.g. 1990-01-31)"
+    );
+}
+
+#[test]
+fn digits_fields_accept_only_ascii_digits() {
+    let text = edit(
+        "kind = \"text\"\nrequired = true\nmax_len = 32",
+        "kind = \"digits\"\nrequired = true\nmax_len = 8",
+    );
+    let p = Profile::parse(&text).unwrap();
+    let ok = validate_record(&p, &form(&[("holder_name", "A"), ("holder_id", "00123")])).unwrap();
+    assert_eq!(ok.value("holder_id"), Some("00123"));
+    for bad in ["12a", "١٢٣", "-1", "1 2", "1.0"] {
+        let errors =
+            validate_record(&p, &form(&[("holder_name", "A"), ("holder_id", bad)])).unwrap_err();
+        assert_eq!(errors.len(), 1, "{bad}");
+        assert!(
+            errors[0]
+                .reason
+                .ends_with("must contain only the digits 0-9"),
+            "{bad}"
+        );
+    }
+    let errors = validate_record(
+        &p,
+        &form(&[("holder_name", "A"), ("holder_id", "123456789")]),
+    )
+    .unwrap_err();
+    assert_eq!(
+        errors[0].reason,
+        "is 9 characters long; at most 8 fit on the card"
+    );
+}
+
+#[test]
+fn max_len_counts_characters_not_bytes() {
+    let p = generic();
+    let name = "田".repeat(64); // 192 bytes, 64 characters
+    let ok = validate_record(&p, &form(&[("holder_name", &name), ("holder_id", "1")])).unwrap();
+    assert_eq!(ok.value("holder_name"), Some(name.as_str()));
+    let too_long = "田".repeat(65);
+    let errors =
+        validate_record(&p, &form(&[("holder_name", &too_long), ("holder_id", "1")])).unwrap_err();
+    assert_eq!(errors[0].column, "holder_name");
+}
