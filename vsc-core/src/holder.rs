@@ -243,11 +243,20 @@ fn check_header(
                 ),
             });
         } else if !profile.fields.iter().any(|f| &f.column == column) {
+            let separator_hint = match [';', '\t'].into_iter().find(|&c| column.contains(c)) {
+                Some(';') => {
+                    "; the file seems to use ';' between values: save it as comma-separated CSV"
+                }
+                Some(_) => {
+                    "; the file seems to use tabs between values: save it as comma-separated CSV"
+                }
+                None => "",
+            };
             errors.push(RowError {
                 row,
                 column: column.clone(),
                 reason: format!(
-                    "is not a column of profile {}; expected {}",
+                    "is not a column of profile {}; expected {}{separator_hint}",
                     profile.id,
                     column_list(profile)
                 ),

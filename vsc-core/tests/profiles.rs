@@ -646,6 +646,17 @@ fn header_problems() {
 }
 
 #[test]
+fn a_semicolon_separated_file_gets_a_hint() {
+    let csv = "holder_name;holder_id\nA;1\n";
+    let errors = parse_csv(&generic(), csv).unwrap_err();
+    assert_eq!(errors[0].column, "holder_name;holder_id");
+    assert!(
+        errors[0].reason.ends_with("save it as comma-separated CSV"),
+        "{errors:?}"
+    );
+}
+
+#[test]
 fn header_and_row_problems_are_reported_together() {
     let csv = "holder_name,holder_id,phone\nA,,1\nB,2,3\n,3,4\n";
     let errors = parse_csv(&generic(), csv).unwrap_err();
