@@ -66,6 +66,14 @@ const FIXED_HEADER_LEN: usize =
     16 + 1 + 32 + 1 + 3 * LEN_FIELD + SALT_LEN + NONCE_LEN + CHECK_LEN + LEN_FIELD;
 /// The three length prefixes inside the plaintext.
 const PLAINTEXT_OVERHEAD: usize = 3 * LEN_FIELD;
+/// The largest file the limits allow: no valid VSC declares a greater length.
+const MAX_FILE_LEN: usize = PREFIX_LEN
+    + FIXED_HEADER_LEN
+    + MAX_PROFILE_ID_LEN
+    + 4 * MAX_AREA_LEN
+    + PLAINTEXT_OVERHEAD
+    + TAG_LEN
+    + CHECKSUM_LEN;
 const KDF_ID_HKDF: u8 = 1;
 const KDF_ID_ARGON2ID: u8 = 2;
 /// HKDF info string: names the format version and what the output is for.
@@ -325,7 +333,8 @@ pub fn seal_with_kdf(
         + TAG_LEN
         + CHECKSUM_LEN;
     // Bounded by the area limits above, so it fits in u32.
-    let total_u32 = u32::try_from(total).map_err(|_| SealError::Crypto("size".into()))?;
+    let total_u32 = u32::try_from(total)
+        .map_err(|_| SealError::Crypto("the sealed VSC would not fit a 32-bit length".into()))?;
 
     // Exact capacity: the buffer never reallocates, so no plaintext copy is left behind, and
     // it is wiped if anything fails after the plaintext went in.
@@ -530,6 +539,11 @@ fn check_envelope(bytes: &[u8]) -> Result<&[u8], OpenError> {
         return Err(OpenError::Corrupted("its length field is damaged"));
     }
     let declared = declared as usize;
+    if declared > MAX_FILE_LEN {
+        return Err(OpenError::Malformed(format!(
+            "declared length {declared} exceeds the largest possible VSC ({MAX_FILE_LEN} bytes)"
+        )));
+    }
     if bytes.len() < declared {
         return Err(OpenError::Truncated {
             expected: declared,

@@ -468,7 +468,30 @@ fn hostile_lengths_are_malformed_not_allocated() {
         fix_checksum(&mut bytes);
         assert!(matches!(read_header(&bytes), Err(OpenError::Malformed(_))));
     }
-    // A length field that matches its complement but is too small to hold a VSC is malformed.
+    // A length field that matches its complement but no VSC can have is malformed, not a
+    // truncation: too large for the limits, or too small to hold a VSC.
+    // The largest possible VSC is 4,194,555 bytes (docs/vsc-format.md, Limits).
+    for (declared, too_large) in [
+        (0x7fff_0000u32, true),
+        (4_194_556, true),
+        (4_194_555, false),
+    ] {
+        let mut bytes = hkdf_sealed();
+        bytes[9..13].copy_from_slice(&declared.to_be_bytes());
+        bytes[13..17].copy_from_slice(&(!declared).to_be_bytes());
+        let err = read_header(&bytes).unwrap_err();
+        if too_large {
+            assert!(
+                matches!(err, OpenError::Malformed(_)),
+                "{declared}: {err:?}"
+            );
+        } else {
+            assert!(
+                matches!(err, OpenError::Truncated { .. }),
+                "{declared}: {err:?}"
+            );
+        }
+    }
     let mut bytes = hkdf_sealed();
     bytes[9..13].copy_from_slice(&20u32.to_be_bytes());
     bytes[13..17].copy_from_slice(&(!20u32).to_be_bytes());
