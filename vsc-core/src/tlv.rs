@@ -82,8 +82,11 @@ pub fn encode_all<'a>(objects: impl Iterator<Item = (&'a [u8], &'a [u8])> + Clon
     out
 }
 
+/// One data object borrowed from its encoding: `(tag bytes, value)`.
+pub type Object<'a> = (&'a [u8], &'a [u8]);
+
 /// Walks a sequence of data objects, borrowing tags and values from `bytes`.
-pub fn walk(bytes: &[u8]) -> Result<Vec<(&[u8], &[u8])>, TlvError> {
+pub fn walk(bytes: &[u8]) -> Result<Vec<Object<'_>>, TlvError> {
     let mut objects = Vec::new();
     let mut at = 0;
     while at < bytes.len() {
@@ -135,8 +138,11 @@ mod tests {
     fn round_trip_with_long_lengths() {
         let long = vec![0x41; 300];
         let mid = vec![0x42; 200];
-        let objects: Vec<(&[u8], &[u8])> =
-            vec![(&[0x5F, 0x20], b"Jo"), (&[0x80], &mid), (&[0xDF, 0x01], &long)];
+        let objects: Vec<(&[u8], &[u8])> = vec![
+            (&[0x5F, 0x20], b"Jo"),
+            (&[0x80], &mid),
+            (&[0xDF, 0x01], &long),
+        ];
         let bytes = encode_all(objects.iter().copied());
         assert_eq!(&bytes.expose()[..5], [0x5F, 0x20, 0x02, b'J', b'o']);
         assert_eq!(&bytes.expose()[5..8], [0x80, 0x81, 200]);

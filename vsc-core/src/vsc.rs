@@ -1,1 +1,367 @@
-//! The virtual smart card model and builder.
+//! The virtual smart card: its model, its builder (claim 2) and its opener (claim 7).
+//!
+//! A [`Vsc`] is the image of one real card's logical file structure for one holder: the five
+//! areas of claim 3, each encoded as the EF content the card will hold:
+//!
+//! | area | EF content |
+//! |---|---|
+//! | uid | the 16 bytes of the UUIDv4 |
+//! | public | BER-TLV data objects, one per public profile field that has a value |
+//! | private | BER-TLV data objects, one per private profile field that has a value |
+//! | keys | BER-TLV data objects, one per key of the profile (e.g. 32 random bytes for AES-256) |
+//! | password | `80` the card password (the VSC password, canonical form), `81` the reset code |
+//!
+//! The password area is not written to an EF: it becomes the card's credentials. The card's
+//! holder PIN starts as the card password and is then replaced by the individual PIN
+//! (claim 5); the reset code stays with the VSC so a PIN can be set again later.
+
+use rand_core::CryptoRngCore;
+use uuid::Uuid;
+
+use crate::holder::HolderData;
+use crate::password::Password;
+use crate::profile::{DataArea, KeyKind, Profile};
+use crate::seal::{self, OpenError, SealError, VscImage};
+use crate::secret::{SecretBytes, SecretString};
+use crate::tlv;
+
+/// Tag of the card password in the password area.
+const TAG_CARD_PASSWORD: &[u8] = &[0x80];
+/// Tag of the reset code in the password area.
+const TAG_RESET_CODE: &[u8] = &[0x81];
+
+/// An opened (or freshly built) virtual smart card.
+#[derive(Debug, Clone)]
+pub struct Vsc {
+    profile: Profile,
+    uid: Uuid,
+    public: Vec<u8>,
+    private: SecretBytes,
+    keys: SecretBytes,
+    password: SecretBytes,
+}
+
+/// A VSC built and sealed in one step, as a batch build produces it.
+#[derive(Debug)]
+pub struct SealedVsc {
+    /// The VSC's UID (also its file name, `<uid>.vsc`).
+    pub uid: Uuid,
+    /// The generated password, for the separate channel to the branch.
+    pub password: Password,
+    /// The sealed container bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// Why a VSC could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The holder's data does not fit the EF the profile gives its area.
+    #[error("the {area} area needs {needed} bytes but profile {profile} gives its EF only {size}: shorten the data or enlarge the EF in the profile")]
+    AreaTooLarge {
+        /// Area name.
+        area: &'static str,
+        /// Encoded size.
+        needed: usize,
+        /// EF size.
+        size: usize,
+        /// Profile id.
+        profile: String,
+    },
+    /// Sealing failed.
+    #[error(transparent)]
+    Seal(#[from] SealError),
+}
+
+/// Why a sealed VSC could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenVscError {
+    /// The container itself could not be opened (wrong password, damaged file, ...).
+    #[error(transparent)]
+    Container(#[from] OpenError),
+    /// The VSC names a profile this program does not ship.
+    #[error("this VSC was built with profile \"{0}\", which this program does not know: install that profile or use the issuer's program version")]
+    UnknownProfile(String),
+    /// The decrypted areas are not what the profile describes.
+    #[error("the VSC's {area} area is malformed ({reason}): the file was produced by a faulty program; ask the issuer for a new VSC")]
+    BadArea {
+        /// Area name.
+        area: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl Vsc {
+    /// Creates the file structure from the profile, assigns a generated password and a UUIDv4,
+    /// places the holder's data objects and a fresh key per profile key (claim 2, steps 2-10).
+    pub fn build(
+        profile: &Profile,
+        holder: &HolderData,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<(Vsc, Password), BuildError> {
+        let password = Password::generate(rng);
+        let mut uid_bytes = [0u8; 16];
+        rng.fill_bytes(&mut uid_bytes);
+        let uid = uuid::Builder::from_random_bytes(uid_bytes).into_uuid();
+
+        let public = tlv::encode_all(
+            holder
+                .public_values()
+                .map(|(field, value)| (field.tag.as_slice(), value.as_bytes())),
+        );
+        let private = tlv::encode_all(
+            holder
+                .private_values()
+                .map(|(field, value)| (field.tag.as_slice(), value.as_bytes())),
+        );
+        let key_values: Vec<SecretBytes> = profile
+            .keys_objects
+            .iter()
+            .map(|key| match key.kind {
+                KeyKind::Aes256 => {
+                    let mut k = SecretBytes::new(vec![0u8; 32]);
+                    rng.fill_bytes(k.expose_mut());
+                    k
+                }
+            })
+            .collect();
+        let keys = tlv::encode_all(
+            profile
+                .keys_objects
+                .iter()
+                .zip(&key_values)
+                .map(|(spec, value)| (spec.tag.as_slice(), value.expose())),
+        );
+        let mut reset_code = SecretBytes::new(vec![0u8; usize::from(profile.reset.length)]);
+        rng.fill_bytes(reset_code.expose_mut());
+        let card_password = crate::password::canonical_generated(password.expose())
+            .expect("a generated password is always canonical");
+        let password_area = tlv::encode_all(
+            [
+                (TAG_CARD_PASSWORD, card_password.expose().as_bytes()),
+                (TAG_RESET_CODE, reset_code.expose()),
+            ]
+            .into_iter(),
+        );
+        let vsc = Vsc {
+            profile: profile.clone(),
+            uid,
+            public: public.expose().to_vec(),
+            private,
+            keys,
+            password: password_area,
+        };
+        vsc.check_sizes()?;
+        Ok((vsc, password))
+    }
+
+    /// Builds and seals in one step, for batch building.
+    pub fn build_sealed(
+        profile: &Profile,
+        holder: &HolderData,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<SealedVsc, BuildError> {
+        let (vsc, password) = Vsc::build(profile, holder, rng)?;
+        let bytes = vsc.seal(&password, rng)?;
+        Ok(SealedVsc {
+            uid: vsc.uid,
+            password,
+            bytes,
+        })
+    }
+
+    fn check_sizes(&self) -> Result<(), BuildError> {
+        let p = &self.profile;
+        for (area, len, size) in [
+            ("public", self.public.len(), p.public.size),
+            ("private", self.private.len(), p.private.size),
+            ("keys", self.keys.len(), p.keys.size),
+        ] {
+            if len > size {
+                return Err(BuildError::AreaTooLarge {
+                    area,
+                    needed: len,
+                    size,
+                    profile: p.id.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores the VSC as a sealed container (claim 2, step 12) under `password`.
+    pub fn seal(
+        &self,
+        password: &Password,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<Vec<u8>, SealError> {
+        seal::seal(&self.image(), password, rng)
+    }
+
+    /// The plain image the container stores.
+    pub fn image(&self) -> VscImage {
+        VscImage {
+            uid: self.uid,
+            profile_id: self.profile.id.clone(),
+            profile_hash: self.profile.hash(),
+            public: self.public.clone(),
+            private: self.private.clone(),
+            keys: self.keys.clone(),
+            password: self.password.clone(),
+        }
+    }
+
+    /// Loads a sealed VSC with its password (claim 7), resolving its profile among the
+    /// shipped ones.
+    pub fn open(bytes: &[u8], password: &str) -> Result<Vsc, OpenVscError> {
+        let header = seal::read_header(bytes)?;
+        let profile = Profile::builtin(&header.profile_id)
+            .ok_or_else(|| OpenVscError::UnknownProfile(header.profile_id.clone()))?;
+        Vsc::open_with_profile(bytes, password, &profile)
+    }
+
+    /// Loads a sealed VSC with its password against a given profile.
+    pub fn open_with_profile(
+        bytes: &[u8],
+        password: &str,
+        profile: &Profile,
+    ) -> Result<Vsc, OpenVscError> {
+        let image = seal::open(bytes, password, &profile.hash())?;
+        let vsc = Vsc {
+            profile: profile.clone(),
+            uid: image.uid,
+            public: image.public,
+            private: image.private,
+            keys: image.keys,
+            password: image.password,
+        };
+        vsc.check_areas()?;
+        Ok(vsc)
+    }
+
+    fn check_areas(&self) -> Result<(), OpenVscError> {
+        let bad = |area, reason: String| OpenVscError::BadArea { area, reason };
+        for (area, bytes) in [
+            ("public", self.public.as_slice()),
+            ("private", self.private.expose()),
+            ("keys", self.keys.expose()),
+            ("password", self.password.expose()),
+        ] {
+            tlv::walk(bytes).map_err(|e| bad(area, e.to_string()))?;
+        }
+        if self.card_password().is_empty() || self.reset_code().is_empty() {
+            return Err(bad(
+                "password",
+                "the card password or reset code is missing".into(),
+            ));
+        }
+        self.check_sizes().map_err(|e| bad("data", e.to_string()))
+    }
+
+    /// The card profile this VSC images.
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    /// The VSC's unique identifier.
+    pub fn uid(&self) -> Uuid {
+        self.uid
+    }
+
+    /// Content of the uid EF: the UUID's 16 bytes.
+    pub fn uid_area(&self) -> [u8; 16] {
+        *self.uid.as_bytes()
+    }
+
+    /// Content of the public EF.
+    pub fn public_area(&self) -> &[u8] {
+        &self.public
+    }
+
+    /// Content of the private EF (secret).
+    pub fn private_area(&self) -> &SecretBytes {
+        &self.private
+    }
+
+    /// Content of the keys EF (secret).
+    pub fn keys_area(&self) -> &SecretBytes {
+        &self.keys
+    }
+
+    fn password_object(&self, tag: &[u8]) -> SecretBytes {
+        tlv::walk(self.password.expose())
+            .ok()
+            .and_then(|objects| objects.into_iter().find(|(t, _)| *t == tag))
+            .map(|(_, value)| SecretBytes::from_slice(value))
+            .unwrap_or_default()
+    }
+
+    /// The card password: the holder PIN's value until the individual PIN replaces it.
+    pub fn card_password(&self) -> SecretBytes {
+        self.password_object(TAG_CARD_PASSWORD)
+    }
+
+    /// The reset code (the card's reset credential), kept by the VSC.
+    pub fn reset_code(&self) -> SecretBytes {
+        self.password_object(TAG_RESET_CODE)
+    }
+
+    /// The public fields as `(field name, value)`, in area order.
+    pub fn public_fields(&self) -> Vec<(String, String)> {
+        self.fields(DataArea::Public, &self.public)
+            .into_iter()
+            .map(|(name, value)| (name, value.expose().to_owned()))
+            .collect()
+    }
+
+    /// The private fields as `(field name, value)`, values secret.
+    pub fn private_fields(&self) -> Vec<(String, SecretString)> {
+        self.fields(DataArea::Private, self.private.expose())
+    }
+
+    fn fields(&self, area: DataArea, bytes: &[u8]) -> Vec<(String, SecretString)> {
+        let objects = tlv::walk(bytes).unwrap_or_default();
+        objects
+            .into_iter()
+            .map(|(tag, value)| {
+                let name = self
+                    .profile
+                    .fields
+                    .iter()
+                    .find(|f| f.area == area && f.tag == tag)
+                    .map(|f| f.name.clone())
+                    .unwrap_or_else(|| format!("tag {}", hex::encode_upper(tag)));
+                let text = String::from_utf8_lossy(value).into_owned();
+                (name, SecretString::new(text))
+            })
+            .collect()
+    }
+
+    /// The value of one public field, if present.
+    pub fn public_value(&self, field: &str) -> Option<String> {
+        self.public_fields()
+            .into_iter()
+            .find(|(name, _)| name == field)
+            .map(|(_, value)| value)
+    }
+
+    /// Each key as `(key name, fingerprint)`: the first 8 bytes of SHA-256 of the key, in hex.
+    pub fn key_fingerprints(&self) -> Vec<(String, String)> {
+        use sha2::Digest;
+        let objects = tlv::walk(self.keys.expose()).unwrap_or_default();
+        objects
+            .into_iter()
+            .map(|(tag, value)| {
+                let name = self
+                    .profile
+                    .keys_objects
+                    .iter()
+                    .find(|k| k.tag == tag)
+                    .map(|k| k.name.clone())
+                    .unwrap_or_else(|| format!("tag {}", hex::encode_upper(tag)));
+                let digest = sha2::Sha256::digest(value);
+                (name, hex::encode_upper(&digest[..8]))
+            })
+            .collect()
+    }
+}

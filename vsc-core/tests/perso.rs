@@ -1,0 +1,273 @@
+//! The personalization engine against the strict softcard, in-process: full runs, re-runs,
+//! refusals, response fixups (61xx/6Cxx) and a power loss at every APDU.
+
+use std::collections::BTreeMap;
+
+use rand_core::OsRng;
+use softcard::{Card, FaultyCard, Tear};
+use vsc_core::agent::CardState;
+use vsc_core::holder::{self, HolderData};
+use vsc_core::perso::{self, Outcome, PersoError, Personalization, Step};
+use vsc_core::pin::Pin;
+use vsc_core::profile::Profile;
+use vsc_core::transport::{Transport, TransportError};
+use vsc_core::vsc::Vsc;
+
+struct InProcess<'a>(&'a mut Card);
+
+impl Transport for InProcess<'_> {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
+        Ok(self.0.transmit(apdu))
+    }
+}
+
+struct Torn<'a>(&'a mut FaultyCard);
+
+impl Transport for Torn<'_> {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
+        self.0
+            .transmit(apdu)
+            .map_err(|_| TransportError::CardRemoved)
+    }
+}
+
+fn profile() -> Profile {
+    Profile::builtin("iso7816-generic").expect("the generic profile ships")
+}
+
+fn holder(name: &str) -> HolderData {
+    let mut values = BTreeMap::new();
+    values.insert("holder_name".to_owned(), name.to_owned());
+    values.insert("holder_id".to_owned(), "ID-4711".to_owned());
+    values.insert("expiry_date".to_owned(), "2031-12-31".to_owned());
+    values.insert("email".to_owned(), "emile@example.org".to_owned());
+    values.insert("date_of_birth".to_owned(), "1990-02-28".to_owned());
+    values.insert(
+        "address".to_owned(),
+        "12 rue de l'Église, 75004 Paris, France; a long address to need several APDUs ".repeat(2),
+    );
+    holder::validate_record(&profile(), &values).expect("valid holder data")
+}
+
+fn vsc(name: &str) -> Vsc {
+    Vsc::build(&profile(), &holder(name), &mut OsRng).unwrap().0
+}
+
+fn personalize(vsc: &Vsc, card: &mut Card) -> Result<Outcome, PersoError> {
+    let engine = Personalization::new(vsc.clone(), &mut OsRng);
+    perso::run(engine, &mut InProcess(card), |_| {})
+}
+
+/// The card holds exactly the VSC: every EF equals its area (zero-padded), the application is
+/// activated, the PIN is the outcome's and the reset code the VSC's.
+fn assert_card_holds(card: &Card, vsc: &Vsc, pin: &Pin) {
+    let p = vsc.profile();
+    let aid = &p.df.aid;
+    assert_eq!(
+        card.life_cycle(aid, None),
+        Some(0x05),
+        "application activated"
+    );
+    for (ef, content) in [
+        (&p.uid, vsc.uid_area().to_vec()),
+        (&p.public, vsc.public_area().to_vec()),
+        (&p.private, vsc.private_area().expose().to_vec()),
+        (&p.keys, vsc.keys_area().expose().to_vec()),
+    ] {
+        let on_card = card.file_content(aid, ef.fid).expect("EF exists");
+        assert_eq!(on_card.len(), ef.size);
+        assert_eq!(&on_card[..content.len()], &content[..], "EF {:04X}", ef.fid);
+        assert!(on_card[content.len()..].iter().all(|&b| b == 0));
+        assert_eq!(card.life_cycle(aid, Some(ef.fid)), Some(0x05));
+    }
+    assert!(card.credential_matches(aid, p.pin.reference, pin.expose().as_bytes()));
+    assert!(card.credential_matches(aid, p.reset.reference, vsc.reset_code().expose()));
+}
+
+#[test]
+fn personalizes_a_blank_card_and_the_card_equals_the_vsc() {
+    let vsc = vsc("Émile Nguyễn-Müller 田中");
+    let mut card = Card::blank();
+    let mut progress = Vec::new();
+    let engine = Personalization::new(vsc.clone(), &mut OsRng);
+    let outcome = perso::run(engine, &mut InProcess(&mut card), |p| {
+        progress.push(p.clone())
+    })
+    .expect("personalization succeeds");
+    assert_eq!(outcome.found, CardState::Blank);
+    assert_eq!(
+        outcome.steps,
+        [
+            Step::CheckCard,
+            Step::Write,
+            Step::Activate,
+            Step::Verify,
+            Step::SetPin
+        ]
+    );
+    assert_eq!(outcome.holder_name, "Émile Nguyễn-Müller 田中");
+    assert_eq!(outcome.pin.expose().len(), 6);
+    assert_card_holds(&card, &vsc, &outcome.pin);
+    assert!(progress
+        .windows(2)
+        .all(|w| w[0].apdus_done <= w[1].apdus_done));
+    let last = progress.last().unwrap();
+    assert_eq!(last.apdus_done, outcome.apdus);
+    // Nothing is writable any more: the card refuses UPDATE BINARY on the public EF.
+    card.reset();
+    let mut select = vec![0x00, 0xA4, 0x04, 0x0C, vsc.profile().df.aid.len() as u8];
+    select.extend_from_slice(&vsc.profile().df.aid);
+    assert_eq!(card.transmit(&select), [0x90, 0x00]);
+    let fid = vsc.profile().public.fid.to_be_bytes();
+    assert_eq!(
+        card.transmit(&[0x00, 0xA4, 0x00, 0x0C, 0x02, fid[0], fid[1]]),
+        [0x90, 0x00]
+    );
+    assert_eq!(
+        card.transmit(&[0x00, 0xD6, 0x00, 0x00, 0x01, 0x41]),
+        [0x69, 0x82]
+    );
+}
+
+#[test]
+fn running_again_on_its_own_card_sets_a_new_pin_through_the_reset_code() {
+    let vsc = vsc("Ada Lovelace");
+    let mut card = Card::blank();
+    let first = personalize(&vsc, &mut card).unwrap();
+    card.reset();
+    let second = personalize(&vsc, &mut card).unwrap();
+    assert_eq!(second.found, CardState::Personalized { owner: vsc.uid() });
+    assert_eq!(
+        second.steps,
+        [Step::CheckCard, Step::ResetPin, Step::Verify]
+    );
+    assert_ne!(first.pin, second.pin, "a new PIN was generated");
+    assert_card_holds(&card, &vsc, &second.pin);
+}
+
+#[test]
+fn a_card_holding_another_vsc_is_refused_with_its_uid() {
+    let mine = vsc("Alice");
+    let other = vsc("Bob");
+    let mut card = Card::blank();
+    personalize(&other, &mut card).unwrap();
+    card.reset();
+    let error = personalize(&mine, &mut card).unwrap_err();
+    let text = error.to_string();
+    assert!(matches!(error, PersoError::ForeignCard { owner, .. } if owner == other.uid()));
+    assert!(text.contains(&other.uid().to_string()), "{text}");
+
+    // Unfinished by another VSC: also refused, and left alone.
+    let mut card = Card::blank();
+    let mut faulty = FaultyCard::new(card, Tear::Before(12));
+    let engine = Personalization::new(other.clone(), &mut OsRng);
+    assert!(perso::run(engine, &mut Torn(&mut faulty), |_| {}).is_err());
+    card = faulty.into_card();
+    let error = personalize(&mine, &mut card).unwrap_err();
+    assert!(error.to_string().contains("unfinished"), "{error}");
+    assert!(error.to_string().contains(&other.uid().to_string()));
+    assert_eq!(
+        card.file_content(&other.profile().df.aid, other.profile().uid.fid)
+            .unwrap(),
+        other.uid_area().to_vec()
+    );
+}
+
+#[test]
+fn long_responses_through_get_response_and_wrong_le() {
+    let vsc = vsc("Grace Hopper");
+    let mut card = Card::blank();
+    card.set_max_response(Some(32));
+    let outcome = personalize(&vsc, &mut card).unwrap();
+    card.set_max_response(None);
+    assert_card_holds(&card, &vsc, &outcome.pin);
+
+    // A reader that asks for 256 bytes on every first READ BINARY: the card answers 6Cxx.
+    struct GreedyLe<'a> {
+        card: &'a mut Card,
+        seen: std::collections::HashSet<Vec<u8>>,
+        wrong_le: usize,
+    }
+    impl Transport for GreedyLe<'_> {
+        fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
+            if apdu.len() == 5 && apdu[1] == 0xB0 && self.seen.insert(apdu.to_vec()) {
+                let mut greedy = apdu.to_vec();
+                greedy[4] = 0;
+                let response = self.card.transmit(&greedy);
+                if response.len() == 2 && response[0] == 0x6C {
+                    self.wrong_le += 1;
+                    return Ok(response);
+                }
+            }
+            Ok(self.card.transmit(apdu))
+        }
+    }
+    let vsc = self::vsc("Katherine Johnson");
+    let mut card = Card::blank();
+    let mut transport = GreedyLe {
+        card: &mut card,
+        seen: Default::default(),
+        wrong_le: 0,
+    };
+    let engine = Personalization::new(vsc.clone(), &mut OsRng);
+    let outcome = perso::run(engine, &mut transport, |_| {}).unwrap();
+    assert!(
+        transport.wrong_le > 0,
+        "the card answered 6Cxx at least once"
+    );
+    assert_card_holds(&card, &vsc, &outcome.pin);
+}
+
+/// Pull the card before and after every APDU of a first run: the torn run never reports
+/// success, and the next run with the same VSC finishes and verifies.
+#[test]
+fn a_power_loss_at_any_apdu_is_recovered_by_the_next_run() {
+    let vsc = vsc("Tear Test");
+    let mut reference = Card::blank();
+    let total = personalize(&vsc, &mut reference).unwrap().apdus as u64;
+    assert!(total > 20);
+    for k in 0..total {
+        for tear in [Tear::Before(k), Tear::After(k)] {
+            let mut faulty = FaultyCard::new(Card::blank(), tear);
+            let engine = Personalization::new(vsc.clone(), &mut OsRng);
+            let torn = perso::run(engine, &mut Torn(&mut faulty), |_| {});
+            assert!(
+                matches!(torn, Err(PersoError::Transport { .. })),
+                "k={k}: a torn run must not report success: {torn:?}"
+            );
+            let mut card = faulty.into_card();
+            let outcome = personalize(&vsc, &mut card)
+                .unwrap_or_else(|e| panic!("k={k}: the next run failed: {e}"));
+            assert_card_holds(&card, &vsc, &outcome.pin);
+        }
+    }
+}
+
+#[test]
+fn a_tear_during_the_recovery_run_is_recovered_too() {
+    let vsc = vsc("Twice Torn");
+    for k in [3u64, 9, 16, 20, 27] {
+        let mut faulty = FaultyCard::new(Card::blank(), Tear::After(k));
+        let engine = Personalization::new(vsc.clone(), &mut OsRng);
+        assert!(perso::run(engine, &mut Torn(&mut faulty), |_| {}).is_err());
+        let mut faulty = FaultyCard::new(faulty.into_card(), Tear::Before(k % 10 + 3));
+        let engine = Personalization::new(vsc.clone(), &mut OsRng);
+        let second = perso::run(engine, &mut Torn(&mut faulty), |_| {});
+        assert!(second.is_err(), "k={k}: {second:?}");
+        let mut card = faulty.into_card();
+        let outcome = personalize(&vsc, &mut card).unwrap();
+        assert_card_holds(&card, &vsc, &outcome.pin);
+    }
+}
+
+#[test]
+fn the_pin_never_appears_in_debug_output_of_the_outcome_or_engine() {
+    let vsc = vsc("Debug Check");
+    let mut card = Card::blank();
+    let engine = Personalization::new(vsc.clone(), &mut OsRng);
+    let engine_debug = format!("{engine:?}");
+    let outcome = perso::run(engine, &mut InProcess(&mut card), |_| {}).unwrap();
+    let text = format!("{outcome:?}{engine_debug}{vsc:?}");
+    assert!(!text.contains(outcome.pin.expose()), "{text}");
+    assert!(!text.contains("emile@example.org"));
+}
