@@ -271,3 +271,59 @@ fn the_pin_never_appears_in_debug_output_of_the_outcome_or_engine() {
     assert!(!text.contains(outcome.pin.expose()), "{text}");
     assert!(!text.contains("emile@example.org"));
 }
+
+/// The generic profile with other card capabilities: small APDUs (several chunks per area) or
+/// extended APDUs (one chunk per area). The card and the read-back must agree either way.
+#[test]
+fn chunking_follows_the_profile_capabilities() {
+    let text = include_str!("../../profiles/iso7816-generic.toml");
+    for (command, response, extended) in [(32, 24, false), (1024, 1024, true)] {
+        let changed = text
+            .replace(
+                "max_command_data = 255",
+                &format!("max_command_data = {command}"),
+            )
+            .replace(
+                "max_response_data = 256",
+                &format!("max_response_data = {response}"),
+            )
+            .replace(
+                "extended_apdus = false",
+                &format!("extended_apdus = {extended}"),
+            );
+        let profile = Profile::parse(&changed).expect("the changed profile is valid");
+        let mut values = BTreeMap::new();
+        values.insert("holder_name".to_owned(), "Chunk Test".to_owned());
+        values.insert("holder_id".to_owned(), "C-1".to_owned());
+        values.insert("address".to_owned(), "Long Street 1, ".repeat(12));
+        let holder = holder::validate_record(&profile, &values).unwrap();
+        let vsc = Vsc::build(&profile, &holder, &mut OsRng).unwrap().0;
+        let mut card = Card::blank();
+        let mut apdus = Vec::new();
+        struct Recording<'a>(&'a mut Card, &'a mut Vec<Vec<u8>>);
+        impl Transport for Recording<'_> {
+            fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
+                self.1.push(apdu.to_vec());
+                Ok(self.0.transmit(apdu))
+            }
+        }
+        let engine = Personalization::new(vsc.clone(), &mut OsRng);
+        let outcome = perso::run(engine, &mut Recording(&mut card, &mut apdus), |_| {}).unwrap();
+        assert_card_holds(&card, &vsc, &outcome.pin);
+        // UPDATE BINARY data: header, then Lc in one byte (short) or three (extended).
+        let writes: Vec<usize> = apdus
+            .iter()
+            .filter(|a| a[1] == 0xD6)
+            .map(|a| if a[4] == 0 { a.len() - 7 } else { a.len() - 5 })
+            .collect();
+        assert!(writes.iter().all(|&n| n <= command), "{writes:?}");
+        let area_bytes =
+            vsc.public_area().len() + vsc.private_area().len() + vsc.keys_area().len() + 16;
+        assert_eq!(writes.iter().sum::<usize>(), area_bytes);
+        if extended {
+            assert_eq!(writes.len(), 4, "one extended APDU per area: {writes:?}");
+        } else {
+            assert!(writes.len() >= area_bytes / command, "{writes:?}");
+        }
+    }
+}
