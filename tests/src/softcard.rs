@@ -21,9 +21,11 @@ const CARD_TIMEOUT: Duration = Duration::from_secs(15);
 pub struct SoftcardOptions {
     /// `--state FILE`: the card's persistent state (a blank card is created if missing).
     pub state_file: Option<PathBuf>,
-    /// `--tear-before K`: the card disappears before processing the K-th APDU (exit code 3).
+    /// `--tear-before K`: the card disappears before processing APDU K (counted from 0; exit
+    /// code 3).
     pub tear_before: Option<u64>,
-    /// `--tear-after K`: the card disappears after processing the K-th APDU (exit code 3).
+    /// `--tear-after K`: the card disappears after processing APDU K (counted from 0), without
+    /// answering it (exit code 3).
     pub tear_after: Option<u64>,
     /// `--apdu-log FILE`: every command and response, one line each.
     pub apdu_log: Option<PathBuf>,
