@@ -1,0 +1,163 @@
+//! `vsc personalize`: one VSC onto the card in a PC/SC reader, verified, with a new PIN.
+//!
+//! The personalization engine (`vsc_core::perso`) decides everything: what the card holds,
+//! what to write, what to check. This command connects to the reader for exclusive use, runs
+//! the engine over PC/SC in one transaction, shows each step on standard error, and hands the
+//! new PIN to the clerk exactly once: in the PIN mailer file, or on the terminal (then cleared).
+//! Engine errors are printed as they are: they say what to do next.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use pcsc::Disposition;
+use rand_core::OsRng;
+use vsc_core::agent::CardState;
+use vsc_core::perso::{self, Personalization, Step};
+use vsc_core::pin::PinMailer;
+
+use crate::atomic_file::{self, Existing};
+use crate::error::CliError;
+use crate::password_input::{self, PasswordArgs};
+use crate::pcsc_transport::{self, PcscTransport};
+use crate::vsc_file;
+
+/// Options of `vsc personalize`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The sealed VSC file.
+    file: PathBuf,
+    #[command(flatten)]
+    password: PasswordArgs,
+    /// The reader holding the card, exactly as `vsc readers` lists it.
+    #[arg(long, value_name = "NAME")]
+    reader: String,
+    /// Write the PIN mailer (a printable HTML page) to FILE. Without it the PIN is shown once
+    /// on the terminal.
+    #[arg(long, value_name = "FILE")]
+    pin_mailer: Option<PathBuf>,
+    /// The profile the VSC was built with, if it is not a built-in one (id or file path).
+    #[arg(long, value_name = "NAME|PATH")]
+    profile: Option<String>,
+}
+
+/// Runs `vsc personalize`.
+pub fn run(args: &Args) -> Result<(), CliError> {
+    match &args.pin_mailer {
+        None if !std::io::stdout().is_terminal() => {
+            return Err(CliError::Input(
+                "standard output is not a terminal, so the PIN cannot be shown once without \
+                 landing in a file or a log: give --pin-mailer FILE"
+                    .into(),
+            ))
+        }
+        Some(path) => check_writable_dir(path)?,
+        None => {}
+    }
+    let bytes = vsc_file::read(&args.file)?;
+    let password = password_input::read(&args.password, "VSC password")?;
+    let vsc = vsc_file::open(&args.file, &bytes, &password, args.profile.as_deref())?;
+    drop(password);
+
+    let context = pcsc_transport::context()?;
+    let mut card = pcsc_transport::connect(&context, &args.reader)?;
+    let started = Instant::now();
+    let result = {
+        let transaction = card.transaction().map_err(|e| {
+            CliError::Pcsc(format!(
+                "cannot start a transaction on the card in {:?} ({e}): put the card back and \
+                 run again",
+                args.reader
+            ))
+        })?;
+        let mut transport = PcscTransport::new(&transaction);
+        let engine = Personalization::new(vsc, &mut OsRng);
+        eprintln!("{}...", Step::CheckCard.label());
+        let mut shown = Step::CheckCard;
+        let result = perso::run(engine, &mut transport, |progress| {
+            if progress.step != shown {
+                shown = progress.step;
+                eprintln!("{}...", shown.label());
+            }
+        });
+        drop(transport);
+        // A card pulled mid-run cannot end its transaction; the run's error says what to do.
+        let _ = transaction.end(Disposition::LeaveCard);
+        result
+    };
+    let _ = card.disconnect(Disposition::LeaveCard);
+    let outcome = result?;
+
+    if let CardState::Personalized { .. } = outcome.found {
+        eprintln!("the card already held this VSC: it was re-verified and given a new PIN");
+    }
+    println!(
+        "VSC {} personalized for {} on the card in {:?} ({} APDUs, {:.2} s): verified",
+        outcome.uid,
+        outcome.holder_name,
+        args.reader,
+        outcome.apdus,
+        started.elapsed().as_secs_f64()
+    );
+    let mailer = outcome.pin_mailer();
+    match &args.pin_mailer {
+        Some(path) => {
+            atomic_file::write(
+                path,
+                mailer.to_html().expose().as_bytes(),
+                Existing::Replace,
+            )
+            .map_err(|e| {
+                CliError::Input(format!(
+                    "the card is personalized and verified, but its PIN mailer could not \
+                         be written ({e}); the PIN is lost: run `vsc personalize` again with \
+                         the same VSC to set a new one"
+                ))
+            })?;
+            eprintln!(
+                "PIN mailer written to {}: print it, hand it to the holder, then delete the file",
+                path.display()
+            );
+        }
+        None => show_once(&mailer),
+    }
+    Ok(())
+}
+
+/// Fails early (before touching the card) when the PIN mailer's directory does not exist.
+fn check_writable_dir(path: &Path) -> Result<(), CliError> {
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    if dir.is_dir() {
+        Ok(())
+    } else {
+        Err(CliError::Input(format!(
+            "the directory {} for the PIN mailer does not exist: create it first, so the PIN is \
+             not lost after the card is written",
+            dir.display()
+        )))
+    }
+}
+
+/// Shows the PIN on the terminal, waits for Enter, then clears the screen and its scrollback.
+fn show_once(mailer: &PinMailer) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "\n  PIN for {} (VSC {}):\n\n      {}\n\n  Give it to the holder only; it is stored nowhere.",
+        mailer.holder_name,
+        mailer.uid,
+        mailer.pin.expose()
+    );
+    if std::io::stdin().is_terminal() {
+        let _ = write!(out, "  Press Enter to clear it from the screen. ");
+        let _ = out.flush();
+        let mut line = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut line);
+        // ANSI: erase the screen, erase the scrollback, cursor home.
+        let _ = write!(out, "\x1b[2J\x1b[3J\x1b[H");
+    }
+    let _ = out.flush();
+}

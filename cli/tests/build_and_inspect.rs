@@ -1,0 +1,312 @@
+//! `vsc build` and `vsc inspect` end to end, through the binary (no PC/SC needed).
+
+mod common;
+
+use common::{build_batch, ok, run, run_with_stdin, s, texts, GOOD_CSV};
+
+#[test]
+fn build_writes_one_vsc_per_row_and_the_passwords_file() {
+    let batch = build_batch(GOOD_CSV);
+    assert_eq!(batch.vscs.len(), 3);
+    let mut names: Vec<String> = std::fs::read_dir(&batch.out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let mut expected: Vec<String> = batch
+        .vscs
+        .iter()
+        .map(|v| format!("{}.vsc", v.uid))
+        .collect();
+    expected.push("passwords.csv".into());
+    expected.sort();
+    assert_eq!(
+        names, expected,
+        "only the VSCs and passwords.csv, no temporary file"
+    );
+    for vsc in &batch.vscs {
+        assert!(uuid::Uuid::parse_str(&vsc.uid).is_ok_and(|u| u.get_version_num() == 4));
+        // 28 Crockford base32 characters in groups of four.
+        assert_eq!(vsc.password.len(), 34, "{}", vsc.password);
+        let bytes = std::fs::read(&vsc.file).unwrap();
+        assert_eq!(
+            vsc_core::seal::read_header(&bytes).unwrap().uid.to_string(),
+            vsc.uid
+        );
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(batch.out.join("passwords.csv"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(
+        mode & 0o077,
+        0,
+        "passwords.csv is readable by its owner only"
+    );
+}
+
+#[test]
+fn utf8_names_survive_and_inspect_shows_them() {
+    let batch = build_batch(GOOD_CSV);
+    let first = ok(&run(&["inspect", s(&batch.vscs[0].file)]));
+    assert!(
+        first.contains("holder_name      Émile Nguyễn-Müller 🙂 田中\n"),
+        "{first}"
+    );
+    assert!(
+        first.contains("issuer_name      Banque Étoile\n"),
+        "{first}"
+    );
+    let second = ok(&run(&["inspect", s(&batch.vscs[1].file)]));
+    assert!(second.contains("holder_name      O'Brien\n"), "{second}");
+    // The default issuer from the profile fills an empty column.
+    assert!(
+        second.contains("issuer_name      VSC Demo Issuer\n"),
+        "{second}"
+    );
+}
+
+#[test]
+fn bad_rows_are_each_reported_and_nothing_is_built() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("bad.csv");
+    std::fs::write(
+        &csv,
+        "holder_name,holder_id,email,date_of_birth\n\
+         Good Row,G-1,good@example.org,1990-01-01\n\
+         Bad Date,B-1,bad@example.org,1990-02-30\n\
+         ,B-2,,\n\
+         Bad Mail,B-3,not-an-email,\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let output = run(&[
+        "build",
+        "--profile",
+        "iso7816-generic",
+        "--csv",
+        s(&csv),
+        "--out",
+        s(&out),
+    ]);
+    let (stdout, stderr) = texts(&output);
+    assert_eq!(output.status.code(), Some(2), "{stdout}{stderr}");
+    for (row, column) in [(3, "date_of_birth"), (4, "holder_name"), (5, "email")] {
+        assert!(
+            stderr.contains(&format!("bad.csv: row {row}, column {column}: ")),
+            "row {row} column {column} not reported:\n{stderr}"
+        );
+    }
+    assert!(
+        !stderr.contains("row 2"),
+        "the good row is not reported:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("3 problem(s)") && stderr.contains("nothing was built"),
+        "{stderr}"
+    );
+    assert!(
+        !out.exists(),
+        "nothing is written, not even the output directory"
+    );
+}
+
+#[test]
+fn an_existing_passwords_file_is_kept_unless_forced() {
+    let batch = build_batch(GOOD_CSV);
+    let csv = batch.dir.path().join("holders.csv");
+    let before = std::fs::read(batch.out.join("passwords.csv")).unwrap();
+    let args = [
+        "build",
+        "--profile",
+        "iso7816-generic",
+        "--csv",
+        s(&csv),
+        "--out",
+        s(&batch.out),
+    ];
+    let output = run(&args);
+    let (_, stderr) = texts(&output);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr.contains("passwords.csv already exists"), "{stderr}");
+    assert_eq!(
+        std::fs::read(batch.out.join("passwords.csv")).unwrap(),
+        before
+    );
+    assert_eq!(
+        std::fs::read_dir(&batch.out).unwrap().count(),
+        4,
+        "nothing added"
+    );
+
+    let mut forced = args.to_vec();
+    forced.push("--force");
+    let summary = ok(&run(&forced));
+    assert!(
+        summary.starts_with("built 3 VSC(s) with profile iso7816-generic"),
+        "{summary}"
+    );
+    assert_ne!(
+        std::fs::read(batch.out.join("passwords.csv")).unwrap(),
+        before
+    );
+    assert_eq!(std::fs::read_dir(&batch.out).unwrap().count(), 7);
+}
+
+#[test]
+fn inspect_without_password_shows_only_the_clear_part() {
+    let batch = build_batch(GOOD_CSV);
+    let out = ok(&run(&["inspect", s(&batch.vscs[0].file)]));
+    assert!(
+        out.contains(&format!("uid:      {}\n", batch.vscs[0].uid)),
+        "{out}"
+    );
+    assert!(out.contains("profile:  iso7816-generic"), "{out}");
+    assert!(out.contains("holder_id        E-1\n"), "{out}");
+    assert!(out.contains("private area: encrypted"), "{out}");
+    assert!(!out.contains("emile@example.org"), "{out}");
+}
+
+#[test]
+fn inspect_with_password_shows_every_area_with_secrets_redacted() {
+    let batch = build_batch(GOOD_CSV);
+    let vsc = &batch.vscs[0];
+    let output = run(&[
+        "inspect",
+        s(&vsc.file),
+        "--password-file",
+        s(&vsc.password_file),
+    ]);
+    let out = ok(&output);
+    let (_, err) = texts(&output);
+    assert!(
+        out.contains("email            emile@example.org\n"),
+        "{out}"
+    );
+    assert!(out.contains("date_of_birth    1980-02-29\n"), "{out}");
+    assert!(
+        out.contains("address          1 rue de l'Église\n"),
+        "{out}"
+    );
+    let key_line = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("card_key"))
+        .unwrap_or_else(|| panic!("no key line:\n{out}"));
+    let fingerprint = key_line.split_whitespace().nth(1).unwrap();
+    assert_eq!(
+        fingerprint.len(),
+        16,
+        "8 bytes of SHA-256 in hex: {key_line}"
+    );
+    assert!(out.contains("password area: present"), "{out}");
+    let canonical = vsc.password.replace('-', "");
+    for text in [&out, &err] {
+        assert!(
+            !text.contains(&vsc.password) && !text.contains(&canonical),
+            "password printed"
+        );
+    }
+
+    // The same through standard input.
+    let piped = run_with_stdin(
+        &["inspect", s(&vsc.file), "--password-file", "-"],
+        &vsc.password,
+    );
+    assert!(ok(&piped).contains("email            emile@example.org"));
+}
+
+#[test]
+fn a_wrong_password_is_refused_without_echoing_it() {
+    let batch = build_batch(GOOD_CSV);
+    let wrong = &batch.vscs[1];
+    let output = run(&[
+        "inspect",
+        s(&batch.vscs[0].file),
+        "--password-file",
+        s(&wrong.password_file),
+    ]);
+    let (out, err) = texts(&output);
+    assert_eq!(output.status.code(), Some(1), "{out}{err}");
+    assert!(err.contains("wrong password"), "{err}");
+    assert!(!err.contains(&wrong.password) && !out.contains(&wrong.password));
+    assert!(
+        !out.contains("emile@example.org"),
+        "nothing private shown: {out}"
+    );
+}
+
+#[test]
+fn a_password_on_the_command_line_is_never_accepted() {
+    let batch = build_batch(GOOD_CSV);
+    let vsc = &batch.vscs[0];
+    let file = s(&vsc.file);
+    for args in [
+        vec!["inspect", file, "--password", vsc.password.as_str()],
+        vec!["inspect", file, &format!("--password={}", vsc.password)],
+        vec!["script", file, "--password", vsc.password.as_str()],
+    ] {
+        let output = run(&args);
+        let (out, err) = texts(&output);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {out}{err}");
+        assert!(
+            err.contains("passwords never go on the command line"),
+            "{err}"
+        );
+        assert!(!err.contains(&vsc.password) && !out.contains("emile@example.org"));
+    }
+    // Without a password file and with no terminal to prompt on, commands that need the
+    // password say how to give it.
+    let output = run(&["script", file]);
+    let (_, err) = texts(&output);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(err.contains("--password-file"), "{err}");
+}
+
+#[test]
+fn script_marks_sensitive_commands_and_says_where_the_pin_is() {
+    let batch = build_batch(GOOD_CSV);
+    let vsc = &batch.vscs[0];
+    let script = batch.dir.path().join("script.txt");
+    let mailer = batch.dir.path().join("mailer.html");
+    let output = run(&[
+        "script",
+        s(&vsc.file),
+        "--password-file",
+        s(&vsc.password_file),
+        "--out",
+        s(&script),
+        "--pin-mailer",
+        s(&mailer),
+    ]);
+    ok(&output);
+    let (_, err) = texts(&output);
+    assert!(
+        err.contains("6-digit PIN") && err.contains("inside the script"),
+        "{err}"
+    );
+    let text = std::fs::read_to_string(&script).unwrap();
+    assert!(text.lines().any(|l| l == "reset"));
+    assert!(text.contains(&format!("# VSC {}", vsc.uid)));
+    let sensitive = text
+        .lines()
+        .filter(|l| l.starts_with("# SENSITIVE"))
+        .count();
+    assert!(sensitive >= 6, "{text}");
+    let html = std::fs::read_to_string(&mailer).unwrap();
+    assert!(html.contains("Émile Nguyễn-Müller 🙂 田中"));
+    let pin: String = html
+        .split("aria-label=\"PIN\">")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    assert_eq!(pin.len(), 6);
+    let pin_hex: Vec<String> = pin.bytes().map(|b| format!("{b:02X}")).collect();
+    assert!(
+        text.contains(&pin_hex.join(" ")),
+        "the PIN is in the script"
+    );
+    assert!(!err.contains(&pin), "the PIN is not printed on stderr");
+}
