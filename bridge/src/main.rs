@@ -1,3 +1,239 @@
-//! The VSC bridge.
+//! `vsc-bridge`: the only native program a branch office installs. It lets an authenticated
+//! personalization page push APDU batches to a card in a local PC/SC reader, over a WebSocket on
+//! the loopback interface, and nothing else (protocol: `docs/bridge-protocol.md`; what it
+//! defends against: `docs/threat-model.md`).
+//!
+//! It does not understand cards: it moves APDUs between a page and a reader, checks who is
+//! asking, and resets the card when a session ends. `--sim` replaces PC/SC with a built-in
+//! simulated reader holding a software card.
 #![forbid(unsafe_code)]
-fn main() {}
+
+mod app;
+mod backend;
+mod cli;
+mod connection;
+mod http;
+mod logging;
+mod origin;
+mod pairing;
+mod pairing_store;
+mod pcsc_backend;
+mod server;
+mod sessions;
+mod sim_backend;
+mod static_files;
+
+use app::{App, Config};
+use backend::Backend;
+use clap::Parser;
+use cli::{Cli, Command, LogLevel, PairingsAction, RunArgs};
+use pairing_store::PairingStore;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing_subscriber::filter::LevelFilter;
+
+/// A reason the bridge cannot start or a subcommand fails (the operator's setup is at fault).
+#[derive(Debug, thiserror::Error)]
+enum StartError {
+    #[error(
+        "--listen {0} is not a loopback address; the bridge only listens on 127.0.0.1 or [::1]"
+    )]
+    NotLoopback(std::net::SocketAddr),
+    #[error("{addr} is already in use (is another vsc-bridge running?); stop it or choose another port with --listen")]
+    PortTaken { addr: std::net::SocketAddr },
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Origin(#[from] origin::BadOrigin),
+    #[error("--serve {0}: not a directory")]
+    ServeDir(PathBuf),
+    #[error("no config directory: neither XDG_CONFIG_HOME nor HOME is set; pass --config-dir")]
+    NoConfigDir,
+    #[error("--max-connections must be at least 1")]
+    NoConnections,
+    #[error("--idle-timeout must be at least 1 second")]
+    NoIdle,
+    #[error(transparent)]
+    Store(#[from] pairing_store::StoreError),
+    #[error(transparent)]
+    Log(#[from] logging::LogFileError),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("no pairing with id {0:?}; see `vsc-bridge pairings list`")]
+    NoSuchPairing(String),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vsc-bridge: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), StartError> {
+    let config_dir = match cli.config_dir {
+        Some(dir) => dir,
+        None => PairingStore::default_dir().ok_or(StartError::NoConfigDir)?,
+    };
+    let store = PairingStore::new(config_dir);
+    match cli.command {
+        Some(Command::Pairings {
+            action: PairingsAction::List,
+        }) => {
+            let pairings = store.list()?;
+            if pairings.is_empty() {
+                println!("no paired pages ({})", store.path().display());
+            }
+            for p in pairings {
+                println!(
+                    "{}  {}  created {} (unix time)",
+                    p.id, p.origin, p.created_unix
+                );
+            }
+            Ok(())
+        }
+        Some(Command::Pairings {
+            action: PairingsAction::Revoke { id },
+        }) => {
+            if store.revoke(&id)? {
+                println!("revoked {id}");
+                Ok(())
+            } else {
+                Err(StartError::NoSuchPairing(id))
+            }
+        }
+        None => serve(cli.run, store),
+    }
+}
+
+fn serve(args: RunArgs, store: PairingStore) -> Result<(), StartError> {
+    let level = match args.log_level {
+        LogLevel::Error => LevelFilter::ERROR,
+        LogLevel::Warn => LevelFilter::WARN,
+        LogLevel::Info => LevelFilter::INFO,
+        LogLevel::Debug => LevelFilter::DEBUG,
+    };
+    logging::init(level, args.log_file.as_deref())?;
+    if !args.listen.ip().is_loopback() {
+        return Err(StartError::NotLoopback(args.listen));
+    }
+    if args.max_connections == 0 {
+        return Err(StartError::NoConnections);
+    }
+    if args.idle_timeout == 0 {
+        return Err(StartError::NoIdle);
+    }
+    if let Some(dir) = &args.serve {
+        if !dir.is_dir() {
+            return Err(StartError::ServeDir(dir.clone()));
+        }
+    }
+    let mut trusted = Vec::new();
+    for o in &args.trust_origin {
+        trusted.push(origin::normalize_origin(o)?);
+    }
+    let mut allowed = trusted.clone();
+    for o in &args.allow_origin {
+        allowed.push(origin::normalize_origin(o)?);
+    }
+
+    let listener =
+        std::net::TcpListener::bind(args.listen).map_err(|source| match source.kind() {
+            std::io::ErrorKind::AddrInUse => StartError::PortTaken { addr: args.listen },
+            _ => StartError::Listen {
+                addr: args.listen,
+                source,
+            },
+        })?;
+    let local = listener.local_addr().map_err(|source| StartError::Listen {
+        addr: args.listen,
+        source,
+    })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|source| StartError::Listen {
+            addr: local,
+            source,
+        })?;
+    if args.serve.is_some() {
+        allowed.extend(origin::HandshakePolicy::own_origins(local.port()));
+    }
+
+    let config = Config {
+        allowed_origins: allowed,
+        trusted_origins: trusted,
+        serve_dir: args.serve.clone(),
+        pairing_code_file: args.pairing_code_file.clone(),
+        idle_timeout: Duration::from_secs(args.idle_timeout),
+        max_sockets: args.max_connections,
+        port: local.port(),
+        pairing_code_ttl: Duration::from_secs(args.pairing_code_ttl),
+    };
+    let backend: Arc<dyn Backend> = if args.sim {
+        Arc::new(sim_backend::SimBackend::default())
+    } else {
+        Arc::new(pcsc_backend::PcscBackend::default())
+    };
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(16)
+        .enable_all()
+        .build()
+        .map_err(StartError::Runtime)?;
+    runtime.block_on(async move {
+        let listener =
+            tokio::net::TcpListener::from_std(listener).map_err(|source| StartError::Listen {
+                addr: local,
+                source,
+            })?;
+        tracing::info!(
+            origins = ?config.allowed_origins,
+            trusted = ?config.trusted_origins,
+            sim = args.sim,
+            "starting"
+        );
+        let app = App::new(config, backend, store);
+        tokio::spawn(Arc::clone(&app).watch_readers());
+        eprintln!(
+            "vsc-bridge listening on ws://{local}{}",
+            vsc_core::protocol::ENDPOINT_PATH
+        );
+        if args.serve.is_some() {
+            eprintln!("vsc-bridge serving the page at http://{local}/");
+        }
+        tokio::select! {
+            () = server::run(Arc::clone(&app), listener) => {}
+            () = shutdown_signal() => {
+                tracing::info!("stopping: resetting open sessions");
+                app.end_all_sessions().await;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,2 @@
+//! Bridge benchmark (placeholder until written).
+fn main() {}

@@ -1,0 +1,177 @@
+//! The bridge's shared state: configuration, the reader backend, sessions, pairing, and the
+//! reader watcher that turns backend notifications into `readers_changed` and `card_removed`
+//! events.
+
+use crate::backend::Backend;
+use crate::origin::HandshakePolicy;
+use crate::pairing::Pairing;
+use crate::pairing_store::PairingStore;
+use crate::sessions::{lock, ConnId, SessionEntry, Sessions};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{broadcast, Notify, Semaphore};
+use vsc_core::protocol::{Event, ReaderInfo, SessionId};
+
+/// What the operator configured.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Allowed origins (normalized), including trusted ones and the bridge's own when serving.
+    pub allowed_origins: Vec<String>,
+    /// Origins authenticated without pairing.
+    pub trusted_origins: Vec<String>,
+    /// The page's directory, when the bridge serves it.
+    pub serve_dir: Option<PathBuf>,
+    /// Where to write pairing codes, besides the console.
+    pub pairing_code_file: Option<PathBuf>,
+    /// Close a socket that sent nothing for this long.
+    pub idle_timeout: Duration,
+    /// At most this many WebSocket connections at once.
+    pub max_sockets: usize,
+    /// The port actually bound (for the `Host` check).
+    pub port: u16,
+    /// How long a pairing code stays valid.
+    pub pairing_code_ttl: Duration,
+}
+
+/// Everything the connections share.
+pub struct App {
+    /// The configuration.
+    pub config: Config,
+    /// The readers.
+    pub backend: Arc<dyn Backend>,
+    /// Open sessions.
+    pub sessions: Sessions,
+    /// Pending pairing codes and attempt counters.
+    pub pairing: Mutex<Pairing>,
+    /// Paired tokens.
+    pub store: PairingStore,
+    /// `Host`/`Origin` rules.
+    pub policy: HandshakePolicy,
+    /// WebSocket connection slots.
+    pub sockets: Arc<Semaphore>,
+    /// `readers_changed` events (JSON) for every authenticated connection.
+    pub readers_events: broadcast::Sender<Arc<str>>,
+    next_conn: AtomicU64,
+}
+
+impl App {
+    /// The shared state for one listening bridge.
+    pub fn new(config: Config, backend: Arc<dyn Backend>, store: PairingStore) -> Arc<App> {
+        let policy = HandshakePolicy::new(config.port, config.allowed_origins.clone());
+        let sockets = Arc::new(Semaphore::new(config.max_sockets));
+        let (readers_events, _) = broadcast::channel(16);
+        Arc::new(App {
+            pairing: Mutex::new(Pairing::new(config.pairing_code_ttl)),
+            config,
+            backend,
+            sessions: Sessions::default(),
+            store,
+            policy,
+            sockets,
+            readers_events,
+            next_conn: AtomicU64::new(1),
+        })
+    }
+
+    /// A fresh connection id.
+    pub fn next_conn_id(&self) -> ConnId {
+        self.next_conn.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Whether `origin` was pre-trusted by the operator.
+    pub fn is_trusted(&self, origin: &str) -> bool {
+        self.config.trusted_origins.iter().any(|t| t == origin)
+    }
+
+    /// Ends a session already removed from the registry: resets the card on a blocking thread,
+    /// then frees the reader.
+    pub async fn end_session(&self, id: SessionId, entry: SessionEntry, why: &str) {
+        let channel = Arc::clone(&entry.channel);
+        let reset = tokio::task::spawn_blocking(move || {
+            if let Some(channel) = lock(&channel).take() {
+                channel.disconnect_reset();
+            }
+        })
+        .await;
+        if reset.is_err() {
+            tracing::error!(session = id, "resetting the card failed unexpectedly");
+        }
+        self.sessions.release(&entry.reader);
+        tracing::info!(session = id, reader = %entry.reader, conn = entry.conn, why, "session ended, card reset");
+    }
+
+    /// Ends every session of `conn` (its socket closed).
+    pub async fn end_sessions_of(&self, conn: ConnId, why: &str) {
+        for id in self.sessions.of_conn(conn) {
+            if let Some(entry) = self.sessions.take(id, Some(conn)) {
+                self.end_session(id, entry, why).await;
+            }
+        }
+    }
+
+    /// Ends every session (shutdown).
+    pub async fn end_all_sessions(&self) {
+        for (id, _) in self.sessions.all() {
+            if let Some(entry) = self.sessions.take(id, None) {
+                self.end_session(id, entry, "the bridge is stopping").await;
+            }
+        }
+    }
+
+    /// Reads the reader list on a blocking thread.
+    pub async fn readers(&self) -> Result<Vec<ReaderInfo>, crate::backend::BackendError> {
+        let backend = Arc::clone(&self.backend);
+        tokio::task::spawn_blocking(move || backend.readers())
+            .await
+            .unwrap_or_else(|_| {
+                Err(crate::backend::BackendError::Service(
+                    "the reader query crashed".into(),
+                ))
+            })
+    }
+
+    /// Watches the backend: broadcasts `readers_changed` when the list differs, and ends the
+    /// sessions whose card is gone with a `card_removed` event to their owner.
+    pub async fn watch_readers(self: Arc<Self>) {
+        let changed = Arc::new(Notify::new());
+        self.backend.watch(Arc::clone(&changed));
+        let mut last = self.readers().await.ok();
+        loop {
+            changed.notified().await;
+            // Let a burst of PC/SC events settle into one snapshot.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let readers = match self.readers().await {
+                Ok(readers) => readers,
+                Err(e) => {
+                    tracing::warn!(%e, "cannot list readers after a change");
+                    Vec::new()
+                }
+            };
+            for (id, reader) in self.sessions.all() {
+                if readers.iter().any(|r| r.name == reader && r.card_present) {
+                    continue;
+                }
+                if let Some(entry) = self.sessions.take(id, None) {
+                    let _ = entry.events.send(Event::CardRemoved { session: id });
+                    self.end_session(id, entry, "the card was removed").await;
+                }
+            }
+            if last.as_ref() != Some(&readers) {
+                tracing::info!(
+                    readers = readers.len(),
+                    with_card = readers.iter().filter(|r| r.card_present).count(),
+                    "readers changed"
+                );
+                let json: Arc<str> = Event::ReadersChanged {
+                    readers: readers.clone(),
+                }
+                .to_json()
+                .into();
+                let _ = self.readers_events.send(json);
+                last = Some(readers);
+            }
+        }
+    }
+}

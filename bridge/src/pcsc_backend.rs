@@ -1,0 +1,271 @@
+//! The PC/SC backend (PC/SC Part 5 `SCard*` calls through the `pcsc` crate, served by pcscd).
+//!
+//! Reader listing uses one shared context, re-established when pcscd restarts; each card
+//! session gets its own context so sessions on different readers never wait on each other.
+//! A watcher thread blocks in `SCardGetStatusChange` on every reader plus the
+//! `\\?PnP?\Notification` pseudo-reader and reports changes. A batch of more than one APDU runs
+//! inside one `SCardBeginTransaction`/`SCardEndTransaction`; a session ends with
+//! `SCardDisconnect(SCARD_RESET_CARD)`.
+
+use crate::backend::{run_batch, Backend, BackendError, BatchFailure, BatchOutcome, CardChannel};
+use pcsc::{Card, Context, Disposition, Protocols, ReaderState, Scope, ShareMode, State};
+use std::ffi::CString;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+use vsc_core::protocol::{CardProtocol, HexBytes, ReaderInfo, SwPattern};
+use zeroize::Zeroizing;
+
+/// PC/SC readers through pcscd.
+#[derive(Default)]
+pub struct PcscBackend {
+    context: Mutex<Option<Context>>,
+}
+
+fn service_error(e: pcsc::Error) -> BackendError {
+    match e {
+        pcsc::Error::NoService | pcsc::Error::ServiceStopped => {
+            BackendError::Service("pcscd is not running; start it (systemctl start pcscd)".into())
+        }
+        other => BackendError::Service(other.to_string()),
+    }
+}
+
+fn list_reader_names(context: &Context) -> Result<Vec<CString>, pcsc::Error> {
+    match context.list_readers_owned() {
+        Ok(names) => Ok(names),
+        Err(pcsc::Error::NoReadersAvailable) => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
+fn query_readers(context: &Context) -> Result<Vec<ReaderInfo>, pcsc::Error> {
+    let names = list_reader_names(context)?;
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut states: Vec<ReaderState> = names
+        .iter()
+        .map(|n| ReaderState::new(n.clone(), State::UNAWARE))
+        .collect();
+    match context.get_status_change(Duration::ZERO, &mut states) {
+        Ok(()) | Err(pcsc::Error::Timeout) => {}
+        Err(pcsc::Error::UnknownReader) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    }
+    Ok(states
+        .iter()
+        .filter(|s| !s.event_state().intersects(State::UNKNOWN | State::IGNORE))
+        .map(|s| {
+            let present = s.event_state().contains(State::PRESENT);
+            ReaderInfo {
+                name: s.name().to_string_lossy().into_owned(),
+                card_present: present,
+                atr: (present && !s.atr().is_empty()).then(|| HexBytes::from(s.atr())),
+            }
+        })
+        .collect())
+}
+
+impl Backend for PcscBackend {
+    fn readers(&self) -> Result<Vec<ReaderInfo>, BackendError> {
+        let mut guard = self.context.lock().unwrap_or_else(|p| p.into_inner());
+        for _ in 0..2 {
+            if guard.is_none() {
+                *guard = Some(Context::establish(Scope::User).map_err(service_error)?);
+            }
+            let Some(context) = guard.as_ref() else {
+                continue;
+            };
+            match query_readers(context) {
+                Ok(readers) => return Ok(readers),
+                // pcscd restarted under us: a fresh context, once.
+                Err(
+                    pcsc::Error::InvalidHandle
+                    | pcsc::Error::NoService
+                    | pcsc::Error::ServiceStopped,
+                ) => {
+                    *guard = None;
+                }
+                Err(e) => return Err(service_error(e)),
+            }
+        }
+        Err(BackendError::Service(
+            "pcscd does not answer; is it running?".into(),
+        ))
+    }
+
+    fn connect(&self, reader: &str) -> Result<Box<dyn CardChannel>, BackendError> {
+        let name =
+            CString::new(reader).map_err(|_| BackendError::UnknownReader(reader.to_owned()))?;
+        let context = Context::establish(Scope::User).map_err(service_error)?;
+        if !list_reader_names(&context)
+            .map_err(service_error)?
+            .contains(&name)
+        {
+            return Err(BackendError::UnknownReader(reader.to_owned()));
+        }
+        let card = context
+            .connect(&name, ShareMode::Exclusive, Protocols::ANY)
+            .map_err(|e| match e {
+                pcsc::Error::UnknownReader | pcsc::Error::ReaderUnavailable => {
+                    BackendError::UnknownReader(reader.to_owned())
+                }
+                pcsc::Error::NoSmartcard | pcsc::Error::RemovedCard => {
+                    BackendError::NoCard("the reader is empty".into())
+                }
+                pcsc::Error::UnpoweredCard
+                | pcsc::Error::UnresponsiveCard
+                | pcsc::Error::UnsupportedCard => {
+                    BackendError::NoCard(format!("the card does not answer ({e})"))
+                }
+                pcsc::Error::SharingViolation => BackendError::Busy,
+                other => service_error(other),
+            })?;
+        let status = card
+            .status2_owned()
+            .map_err(|e| BackendError::NoCard(e.to_string()))?;
+        let protocol = match status.protocol2() {
+            Some(pcsc::Protocol::T0) => CardProtocol::T0,
+            _ => CardProtocol::T1,
+        };
+        Ok(Box::new(PcscChannel {
+            card,
+            atr: status.atr().to_vec(),
+            protocol,
+        }))
+    }
+
+    fn watch(&self, changed: Arc<Notify>) {
+        let spawned = std::thread::Builder::new()
+            .name("pcsc-watcher".into())
+            .spawn(move || watch_loop(&changed));
+        if let Err(e) = spawned {
+            tracing::error!(%e, "cannot start the PC/SC watcher thread; readers_changed events are off");
+        }
+    }
+}
+
+/// Blocks in `SCardGetStatusChange` forever, notifying `changed` on every change.
+fn watch_loop(changed: &Notify) {
+    loop {
+        let context = match Context::establish(Scope::User) {
+            Ok(c) => c,
+            Err(_) => {
+                std::thread::sleep(Duration::from_secs(1));
+                continue;
+            }
+        };
+        watch_with(&context, changed);
+        changed.notify_one();
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Watches with one context until it fails.
+fn watch_with(context: &Context, changed: &Notify) {
+    let mut states = vec![ReaderState::new(pcsc::PNP_NOTIFICATION(), State::UNAWARE)];
+    loop {
+        // Keep the watched set equal to the reader list (plus the PnP pseudo-reader).
+        let names = match list_reader_names(context) {
+            Ok(names) => names,
+            Err(_) => return,
+        };
+        states.retain(|s| {
+            s.name() == pcsc::PNP_NOTIFICATION() || names.iter().any(|n| n.as_c_str() == s.name())
+        });
+        for name in &names {
+            if !states.iter().any(|s| s.name() == name.as_c_str()) {
+                states.push(ReaderState::new(name.clone(), State::UNAWARE));
+            }
+        }
+        match context.get_status_change(Duration::from_secs(30), &mut states) {
+            Ok(()) => {
+                let mut any = false;
+                for state in &mut states {
+                    if state.event_state().contains(State::CHANGED) {
+                        any = true;
+                    }
+                    state.sync_current_state();
+                }
+                if any {
+                    changed.notify_one();
+                }
+            }
+            Err(pcsc::Error::Timeout) => {}
+            Err(pcsc::Error::UnknownReader) => {
+                // A reader vanished between listing and waiting: list again.
+                changed.notify_one();
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+/// One exclusive PC/SC card connection.
+struct PcscChannel {
+    card: Card,
+    atr: Vec<u8>,
+    protocol: CardProtocol,
+}
+
+fn transmit_error(e: pcsc::Error) -> BackendError {
+    match e {
+        pcsc::Error::RemovedCard
+        | pcsc::Error::NoSmartcard
+        | pcsc::Error::ResetCard
+        | pcsc::Error::UnknownReader
+        | pcsc::Error::ReaderUnavailable => BackendError::CardRemoved(format!(" ({e})")),
+        other => BackendError::Transmit(other.to_string()),
+    }
+}
+
+fn transmit_one(card: &Card, apdu: &[u8], buffer: &mut [u8]) -> Result<HexBytes, BackendError> {
+    let response = card.transmit(apdu, buffer).map_err(transmit_error)?;
+    let out = HexBytes::from(response);
+    let used = response.len();
+    zeroize::Zeroize::zeroize(&mut buffer[..used]);
+    Ok(out)
+}
+
+impl CardChannel for PcscChannel {
+    fn atr(&self) -> Vec<u8> {
+        self.atr.clone()
+    }
+
+    fn protocol(&self) -> CardProtocol {
+        self.protocol
+    }
+
+    fn transmit_batch(
+        &mut self,
+        apdus: &[HexBytes],
+        expect: &[Option<SwPattern>],
+    ) -> Result<BatchOutcome, BatchFailure> {
+        let mut buffer = Zeroizing::new(vec![0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED]);
+        if apdus.len() <= 1 {
+            // A single SCardTransmit is atomic already; skip the two transaction round trips.
+            return run_batch(apdus, expect, |apdu| {
+                transmit_one(&self.card, apdu, &mut buffer)
+            });
+        }
+        let transaction = self.card.transaction().map_err(|e| BatchFailure {
+            error: transmit_error(e),
+            completed: 0,
+        })?;
+        let outcome = run_batch(apdus, expect, |apdu| {
+            transmit_one(&transaction, apdu, &mut buffer)
+        });
+        if let Err((_, e)) = transaction.end(Disposition::LeaveCard) {
+            tracing::warn!(%e, "ending the PC/SC transaction failed");
+        }
+        outcome
+    }
+
+    fn disconnect_reset(self: Box<Self>) {
+        if let Err((card, e)) = self.card.disconnect(Disposition::ResetCard) {
+            tracing::warn!(%e, "resetting the card on disconnect failed; dropping the handle (which resets too)");
+            drop(card);
+        }
+    }
+}

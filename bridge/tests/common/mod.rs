@@ -1,0 +1,395 @@
+//! Helpers for the bridge's end-to-end tests: start `vsc-bridge` as a process, speak the
+//! protocol with a blocking WebSocket client (raw JSON, independent of `vsc_core::protocol`),
+//! and send raw HTTP handshakes.
+#![allow(dead_code)]
+
+use serde_json::{json, Value};
+use std::collections::VecDeque;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+use tungstenite::client::IntoClientRequest;
+use tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tungstenite::{Message, WebSocket};
+use vsc_tests::{cargo_bin, free_port, wait_until, ChildGuard};
+
+/// The page origin the tests allow.
+pub const ORIGIN: &str = "https://issuer.example";
+
+/// The simulated reader's name.
+pub const SIM_READER: &str = "VSC Simulated Reader 0";
+
+/// A running bridge, killed on drop.
+pub struct Bridge {
+    pub child: ChildGuard,
+    pub port: u16,
+    pub dir: TempDir,
+}
+
+impl Bridge {
+    /// Starts `vsc-bridge --listen 127.0.0.1:<free> --allow-origin ORIGIN --config-dir ...
+    /// --pairing-code-file ... --log-file ... --log-level debug <extra>` and waits until it listens.
+    pub fn start(extra: &[&str]) -> Bridge {
+        let dir = tempfile::Builder::new()
+            .prefix("vsc-bridge-test-")
+            .tempdir()
+            .unwrap();
+        let port = free_port();
+        let mut command = Command::new(cargo_bin("vsc-bridge"));
+        command
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["--allow-origin", ORIGIN])
+            .arg("--config-dir")
+            .arg(dir.path().join("config"))
+            .arg("--pairing-code-file")
+            .arg(dir.path().join("code.txt"))
+            .arg("--log-file")
+            .arg(dir.path().join("bridge.log"))
+            .args(["--log-level", "debug"])
+            .args(extra);
+        let mut child = ChildGuard::spawn(command, &dir.path().join("stderr.log"));
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !child.log_text().contains("listening on") {
+            if let Some(code) = child.wait_exit(Duration::from_millis(20)) {
+                panic!("vsc-bridge exited with {code}:\n{}", child.log_text());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "vsc-bridge did not start:\n{}",
+                child.log_text()
+            );
+        }
+        Bridge { child, port, dir }
+    }
+
+    /// The `--config-dir`.
+    pub fn config_dir(&self) -> PathBuf {
+        self.dir.path().join("config")
+    }
+
+    /// Everything the bridge logged: stderr and the log file.
+    pub fn log(&self) -> String {
+        let file = std::fs::read_to_string(self.dir.path().join("bridge.log")).unwrap_or_default();
+        format!("{}\n{file}", self.child.log_text())
+    }
+
+    /// The last pairing code written to `--pairing-code-file`.
+    pub fn code(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("code.txt"))
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+
+    /// A WebSocket client from [`ORIGIN`].
+    pub fn connect(&self) -> Client {
+        self.connect_as(ORIGIN)
+    }
+
+    /// A WebSocket client from `origin`; panics if the handshake fails.
+    pub fn connect_as(&self, origin: &str) -> Client {
+        Client::connect(self.port, origin).unwrap_or_else(|e| panic!("handshake failed: {e}"))
+    }
+
+    /// Sends a raw upgrade request and returns the HTTP status code of the answer.
+    pub fn handshake_status(&self, path: &str, host: Option<&str>, origin: Option<&str>) -> u16 {
+        let mut request = format!(
+            "GET {path} HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        );
+        if let Some(host) = host {
+            request.push_str(&format!("Host: {host}\r\n"));
+        }
+        if let Some(origin) = origin {
+            request.push_str(&format!("Origin: {origin}\r\n"));
+        }
+        request.push_str("\r\n");
+        self.http_status(&request).0
+    }
+
+    /// Sends a raw HTTP request; returns the status code and the whole answer.
+    pub fn http_status(&self, request: &str) -> (u16, Vec<u8>) {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match stream.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+                Err(_) => break,
+            }
+            // A 101 keeps the socket open: stop at the end of the head.
+            if answer.starts_with(b"HTTP/1.1 101") && answer.windows(4).any(|w| w == b"\r\n\r\n") {
+                break;
+            }
+        }
+        let text = String::from_utf8_lossy(&answer);
+        let status = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no HTTP status in {text:?}"));
+        (status, answer)
+    }
+
+    /// The host header value naming this bridge.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Pairs `client` (hello, pair_begin, the code from the file, pair_finish); returns the token.
+    pub fn pair(&self, client: &mut Client) -> String {
+        let hello = client.ok("hello", json!({"protocol": 1}));
+        assert_eq!(hello["paired"], false);
+        client.ok("pair_begin", json!({}));
+        let code = self.code();
+        let reply = client.ok("pair_finish", json!({"code": code}));
+        reply["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Runs `vsc-bridge pairings <args>` against this bridge's config dir.
+    pub fn pairings(&self, args: &[&str]) -> (bool, String) {
+        let out = Command::new(cargo_bin("vsc-bridge"))
+            .arg("pairings")
+            .args(args)
+            .arg("--config-dir")
+            .arg(self.config_dir())
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    }
+}
+
+/// A blocking WebSocket client speaking the bridge protocol as raw JSON.
+pub struct Client {
+    pub ws: WebSocket<TcpStream>,
+    next_id: u32,
+    events: VecDeque<Value>,
+}
+
+impl Client {
+    /// Opens `ws://127.0.0.1:<port>/v1` with `Origin: origin`.
+    pub fn connect(port: u16, origin: &str) -> Result<Client, Box<tungstenite::Error>> {
+        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        stream.set_nodelay(true).unwrap();
+        let mut request = format!("ws://127.0.0.1:{port}/v1")
+            .into_client_request()
+            .map_err(Box::new)?;
+        request
+            .headers_mut()
+            .insert("Origin", origin.parse().unwrap());
+        let config = WebSocketConfig::default().max_message_size(Some(64 << 20));
+        let (ws, _) = tungstenite::client::client_with_config(request, stream, Some(config))
+            .map_err(|e| match e {
+                tungstenite::HandshakeError::Failure(e) => Box::new(e),
+                tungstenite::HandshakeError::Interrupted(_) => {
+                    Box::new(tungstenite::Error::ConnectionClosed)
+                }
+            })?;
+        Ok(Client {
+            ws,
+            next_id: 1,
+            events: VecDeque::new(),
+        })
+    }
+
+    /// Sends `{"id", "op", ...fields}` and returns the reply (events seen meanwhile are queued).
+    pub fn request(&mut self, op: &str, fields: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut request = fields;
+        request["id"] = json!(id);
+        request["op"] = json!(op);
+        self.send_text(&request.to_string());
+        self.reply_to(Some(id))
+    }
+
+    /// Reads until the reply with `id` (`None`: a reply with `"id": null`).
+    pub fn reply_to(&mut self, id: Option<u32>) -> Value {
+        loop {
+            let value = self.read_json();
+            if value.get("event").is_some() {
+                self.events.push_back(value);
+                continue;
+            }
+            assert_eq!(
+                value["id"],
+                id.map_or(Value::Null, |id| json!(id)),
+                "unexpected reply {value}"
+            );
+            return value;
+        }
+    }
+
+    /// A request that must succeed; its reply.
+    pub fn ok(&mut self, op: &str, fields: Value) -> Value {
+        let reply = self.request(op, fields);
+        assert_eq!(reply["ok"], true, "{op} failed: {reply}");
+        reply
+    }
+
+    /// A request that must fail; its error code.
+    pub fn err(&mut self, op: &str, fields: Value) -> String {
+        let reply = self.request(op, fields);
+        assert_eq!(reply["ok"], false, "{op} should have failed: {reply}");
+        reply["error"]["code"].as_str().unwrap().to_owned()
+    }
+
+    /// `transmit` of hex APDUs on `session`; the reply.
+    pub fn transmit(&mut self, session: &Value, apdus: &[&str]) -> Value {
+        self.ok("transmit", json!({"session": session, "apdus": apdus}))
+    }
+
+    /// Sends a text frame.
+    pub fn send_text(&mut self, text: &str) {
+        self.ws.send(Message::text(text)).unwrap();
+    }
+
+    /// Reads the next text frame as JSON.
+    pub fn read_json(&mut self) -> Value {
+        loop {
+            match self.ws.read().unwrap() {
+                Message::Text(text) => return serde_json::from_str(text.as_str()).unwrap(),
+                Message::Close(frame) => panic!("the bridge closed the socket: {frame:?}"),
+                _ => continue,
+            }
+        }
+    }
+
+    /// The next event, waiting up to `timeout`.
+    pub fn next_event(&mut self, timeout: Duration) -> Option<Value> {
+        if let Some(event) = self.events.pop_front() {
+            return Some(event);
+        }
+        self.ws.get_mut().set_read_timeout(Some(timeout)).unwrap();
+        let result = self.ws.read();
+        self.ws
+            .get_mut()
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        match result {
+            Ok(Message::Text(text)) => {
+                let value: Value = serde_json::from_str(text.as_str()).unwrap();
+                assert!(
+                    value.get("event").is_some(),
+                    "expected an event, got {value}"
+                );
+                Some(value)
+            }
+            Ok(other) => panic!("unexpected frame {other:?}"),
+            Err(tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                None
+            }
+            Err(e) => panic!("socket error while waiting for an event: {e}"),
+        }
+    }
+
+    /// Waits for an event named `name` (skipping others) within `timeout`.
+    pub fn wait_event(
+        &mut self,
+        name: &str,
+        timeout: Duration,
+        mut accept: impl FnMut(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "no {name} event within {timeout:?}");
+            if let Some(event) = self.next_event(left) {
+                if event["event"] == name && accept(&event) {
+                    return event;
+                }
+            }
+        }
+    }
+
+    /// Reads until the bridge closes the socket; the close frame it sent.
+    pub fn wait_closed(&mut self) -> Option<CloseFrame> {
+        loop {
+            match self.ws.read() {
+                Ok(Message::Close(frame)) => return frame,
+                Ok(_) => continue,
+                Err(e) => panic!("the socket ended without a close frame: {e}"),
+            }
+        }
+    }
+}
+
+/// Waits until `path`'s content satisfies `f`.
+pub fn wait_file(path: &std::path::Path, what: &str, f: impl Fn(&str) -> bool) {
+    wait_until(Duration::from_secs(10), what, || {
+        std::fs::read_to_string(path).is_ok_and(|t| f(&t))
+    });
+}
+
+/// APDUs that give the blank card a DF whose holder PIN is `pin` (ASCII), and verify it
+/// (docs/card-os.md: CREATE FILE, CHANGE REFERENCE DATA P1=01 in creation state, VERIFY).
+pub fn setup_pin_apdus(aid: &[u8], pin: &[u8]) -> Vec<String> {
+    let mut fcp = vec![
+        0x82,
+        0x01,
+        0x38,
+        0x83,
+        0x02,
+        0xDF,
+        0x01,
+        0x84,
+        aid.len() as u8,
+    ];
+    fcp.extend_from_slice(aid);
+    let mut create = vec![
+        0x00,
+        0xE0,
+        0x00,
+        0x00,
+        (fcp.len() + 2) as u8,
+        0x62,
+        fcp.len() as u8,
+    ];
+    create.extend_from_slice(&fcp);
+    vec![
+        hex::encode_upper(create),
+        format!("00240181{:02X}{}", pin.len(), hex::encode_upper(pin)),
+        verify_apdu(pin),
+    ]
+}
+
+/// VERIFY (ISO 7816-4 §11.5.6) of the holder PIN, reference 81.
+pub fn verify_apdu(pin: &[u8]) -> String {
+    format!("00200081{:02X}{}", pin.len(), hex::encode_upper(pin))
+}
+
+/// SELECT by DF name (ISO 7816-4 §11.2.2, P1=04, no response data).
+pub fn select_aid_apdu(aid: &[u8]) -> String {
+    format!("00A4040C{:02X}{}", aid.len(), hex::encode_upper(aid))
+}
+
+/// VERIFY with no data: 9000 when the PIN is verified in this session, 63Cx otherwise.
+pub const VERIFY_STATUS: &str = "00200081";
+
+/// The status word (last 4 hex digits) of a hex response.
+pub fn sw(response: &Value) -> String {
+    let text = response.as_str().unwrap().to_ascii_uppercase();
+    text[text.len() - 4..].to_owned()
+}
