@@ -68,8 +68,10 @@ install_apt_packages() {
 install_rust_parts() {
     command -v cargo >/dev/null 2>&1 ||
         die "cargo not found: install Rust with rustup (https://rustup.rs) and open a new shell"
+    command -v rustup >/dev/null 2>&1 ||
+        die "rustup not found: this project needs Rust installed by rustup (https://rustup.rs) for the wasm32 target"
     local installed component
-    installed="$(rustup component list --installed 2>/dev/null || true)"
+    installed="$(rustup component list --installed)"
     for component in rustfmt clippy; do
         if grep -q "^$component" <<<"$installed"; then
             ok "rustup component $component present"

@@ -172,11 +172,13 @@ fn wait_for_context(child: &mut Child, log: &Path) -> Context {
 }
 
 fn take_lock() -> File {
+    // Another user's lock file is not writable but can still be locked through a read-only fd.
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(LOCK_PATH)
+        .or_else(|_| File::open(LOCK_PATH))
         .unwrap_or_else(|e| panic!("cannot open the PC/SC stack lock {LOCK_PATH}: {e}"));
     flock(&file, FlockOperation::LockExclusive)
         .unwrap_or_else(|e| panic!("cannot lock {LOCK_PATH}: {e}"));
