@@ -220,8 +220,52 @@ fn transmit_error(e: pcsc::Error) -> BackendError {
     }
 }
 
+/// Classifies a failed transmit: asks the reader whether the card is still there, since some
+/// drivers report a pulled card as a communication error.
+fn classify_failure(card: &Card, e: pcsc::Error) -> BackendError {
+    match transmit_error(e) {
+        BackendError::Transmit(message) => match card.status2_owned() {
+            Err(status_error) => match transmit_error(status_error) {
+                removed @ BackendError::CardRemoved(_) => removed,
+                _ => BackendError::Transmit(message),
+            },
+            Ok(status) if status.status().intersects(pcsc::Status::ABSENT) => {
+                BackendError::CardRemoved(format!(" ({e})"))
+            }
+            Ok(_) => BackendError::Transmit(message),
+        },
+        other => other,
+    }
+}
+
+/// A response without SW1 SW2: the card was pulled if the reader says so within a moment,
+/// otherwise the card misbehaved.
+fn missing_status_word(card: &Card) -> BackendError {
+    for _ in 0..20 {
+        match card.status2_owned() {
+            Err(e) => {
+                if let removed @ BackendError::CardRemoved(_) = transmit_error(e) {
+                    return removed;
+                }
+            }
+            Ok(status) if status.status().intersects(pcsc::Status::ABSENT) => {
+                return BackendError::CardRemoved(String::new());
+            }
+            Ok(_) => {}
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    BackendError::Transmit("the card answered without a status word".into())
+}
+
 fn transmit_one(card: &Card, apdu: &[u8], buffer: &mut [u8]) -> Result<HexBytes, BackendError> {
-    let response = card.transmit(apdu, buffer).map_err(transmit_error)?;
+    let response = card
+        .transmit(apdu, buffer)
+        .map_err(|e| classify_failure(card, e))?;
+    if response.len() < 2 {
+        // No status word: vpcd (and some readers) report a card pulled mid-command this way.
+        return Err(missing_status_word(card));
+    }
     let out = HexBytes::from(response);
     let used = response.len();
     zeroize::Zeroize::zeroize(&mut buffer[..used]);

@@ -1,0 +1,247 @@
+//! End-to-end tests of `vsc-bridge` over the real PC/SC stack: pcscd, vpcd, and `softcard`
+//! processes as cards (the harness in `vsc-tests` starts them).
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use std::time::Duration;
+use vsc_tests::{PcscStack, SoftcardOptions};
+
+const AID: &[u8] = b"\xA0\x00\x00\x05\x27VSCPCSC";
+
+fn trusted_client(bridge: &Bridge) -> Client {
+    let mut client = bridge.connect();
+    assert_eq!(client.ok("hello", json!({"protocol": 1}))["paired"], true);
+    client
+}
+
+fn reader_entry(readers: &serde_json::Value, name: &str) -> serde_json::Value {
+    readers
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name)
+        .unwrap_or_else(|| panic!("no reader {name} in {readers}"))
+        .clone()
+}
+
+#[test]
+fn readers_connect_transmit_disconnect_and_events() {
+    let stack = PcscStack::start();
+    let reader = stack.reader_name(0);
+    let mut card = stack.softcard(0, SoftcardOptions::new());
+    let bridge = Bridge::start(&["--trust-origin", ORIGIN]);
+    let mut client = trusted_client(&bridge);
+    let mut watcher = trusted_client(&bridge);
+
+    let readers = client.ok("readers", json!({}));
+    let entry = reader_entry(&readers["readers"], &reader);
+    assert_eq!(entry["card_present"], true);
+    assert!(
+        entry["atr"].as_str().unwrap().starts_with("3B8A8001"),
+        "{entry}"
+    );
+
+    let connected = client.ok("connect", json!({"reader": reader}));
+    assert_eq!(connected["protocol"], "T1");
+    assert_eq!(connected["atr"], entry["atr"]);
+    let session = connected["session"].clone();
+    let reply = client.ok(
+        "transmit",
+        json!({"session": session, "apdus": ["00A4000C023F00", "00B0000001", "00A4000C023F00"],
+               "expect": ["9000", "9000"]}),
+    );
+    assert_eq!(reply["stopped_at"], 1);
+    assert_eq!(sw(&reply["responses"][0]), "9000");
+    assert_eq!(sw(&reply["responses"][1]), "6986");
+    client.ok("disconnect", json!({"session": session}));
+
+    // The card leaves with a session open: card_removed to its owner, readers_changed to all.
+    let session = client.ok("connect", json!({"reader": reader}))["session"].clone();
+    card.kill();
+    let event = client.wait_event("card_removed", Duration::from_secs(10), |_| true);
+    assert_eq!(event["session"], session);
+    let event = watcher.wait_event("readers_changed", Duration::from_secs(10), |e| {
+        reader_entry(&e["readers"], &reader)["card_present"] == false
+    });
+    assert!(reader_entry(&event["readers"], &reader)
+        .get("atr")
+        .is_none());
+    assert_eq!(
+        client.err(
+            "transmit",
+            json!({"session": session, "apdus": ["00A4000C"]})
+        ),
+        "unknown_session"
+    );
+    assert_eq!(client.err("connect", json!({"reader": reader})), "no_card");
+
+    // It comes back.
+    let _card = stack.softcard(0, SoftcardOptions::new());
+    watcher.wait_event("readers_changed", Duration::from_secs(10), |e| {
+        reader_entry(&e["readers"], &reader)["card_present"] == true
+    });
+    let session = client.ok("connect", json!({"reader": reader}))["session"].clone();
+    assert_eq!(
+        sw(&client.transmit(&session, &["00A4000C023F00"])["responses"][0]),
+        "9000"
+    );
+}
+
+#[test]
+fn unauthenticated_requests_never_reach_the_card() {
+    let stack = PcscStack::start();
+    let reader = stack.reader_name(0);
+    let logs = tempfile::tempdir().unwrap();
+    let apdu_log = logs.path().join("apdus.log");
+    let mut options = SoftcardOptions::new();
+    options.apdu_log = Some(apdu_log.clone());
+    let _card = stack.softcard(0, options);
+    let bridge = Bridge::start(&[]);
+    let mut client = bridge.connect();
+    assert_eq!(client.ok("hello", json!({"protocol": 1}))["paired"], false);
+    assert_eq!(client.err("readers", json!({})), "not_authenticated");
+    assert_eq!(
+        client.err("connect", json!({"reader": reader})),
+        "not_authenticated"
+    );
+    assert_eq!(
+        client.err(
+            "transmit",
+            json!({"session": 1, "apdus": ["00A4000C023F00"]})
+        ),
+        "not_authenticated"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let seen = std::fs::read_to_string(&apdu_log).unwrap_or_default();
+    assert!(seen.trim().is_empty(), "the card saw APDUs: {seen}");
+
+    // Control: once paired, the same APDU reaches the card.
+    let _token = bridge.pair(&mut client);
+    let session = client.ok("connect", json!({"reader": reader}))["session"].clone();
+    client.transmit(&session, &["00A4000C023F00"]);
+    wait_file(&apdu_log, "the card logs the APDU", |t| {
+        t.contains("00 A4 00 0C") || t.contains("00A4000C")
+    });
+}
+
+#[test]
+fn busy_reader_and_reset_when_a_client_vanishes() {
+    let stack = PcscStack::start();
+    let reader = stack.reader_name(0);
+    let _card = stack.softcard(0, SoftcardOptions::new());
+    let bridge = Bridge::start(&["--trust-origin", ORIGIN]);
+    let pin = b"Hk4Rt9";
+
+    let mut first = trusted_client(&bridge);
+    let session = first.ok("connect", json!({"reader": reader}))["session"].clone();
+    let setup = setup_pin_apdus(AID, pin);
+    let setup: Vec<&str> = setup.iter().map(String::as_str).collect();
+    let reply = first.transmit(&session, &setup);
+    for r in reply["responses"].as_array().unwrap() {
+        assert_eq!(sw(r), "9000", "{reply}");
+    }
+    assert_eq!(
+        sw(&first.transmit(&session, &[VERIFY_STATUS])["responses"][0]),
+        "9000"
+    );
+
+    let mut second = trusted_client(&bridge);
+    assert_eq!(second.err("connect", json!({"reader": reader})), "busy");
+
+    drop(first);
+    let mut session2 = None;
+    vsc_tests::wait_until(Duration::from_secs(10), "the reader is free again", || {
+        let reply = second.request("connect", json!({"reader": reader}));
+        if reply["ok"] == true {
+            session2 = Some(reply["session"].clone());
+            return true;
+        }
+        assert_eq!(reply["error"]["code"], "busy");
+        false
+    });
+    let session2 = session2.unwrap();
+    let select = select_aid_apdu(AID);
+    let reply = second.transmit(&session2, &[&select, VERIFY_STATUS]);
+    assert_eq!(sw(&reply["responses"][0]), "9000", "{reply}");
+    assert!(
+        sw(&reply["responses"][1]).starts_with("63C"),
+        "the PIN is no longer verified: {reply}"
+    );
+}
+
+#[test]
+fn card_pulled_mid_batch_is_reported_cleanly() {
+    let stack = PcscStack::start();
+    let reader = stack.reader_name(0);
+    let mut options = SoftcardOptions::new();
+    options.tear_before = Some(3);
+    let mut card = stack.softcard(0, options);
+    let bridge = Bridge::start(&["--trust-origin", ORIGIN]);
+    let mut client = trusted_client(&bridge);
+    let session = client.ok("connect", json!({"reader": reader}))["session"].clone();
+    let select = "00A4000C023F00";
+    let reply = client.request(
+        "transmit",
+        json!({"session": session, "apdus": [select, select, select, select]}),
+    );
+    assert_eq!(reply["ok"], false, "{reply}");
+    assert_eq!(reply["error"]["code"], "card_removed", "{reply}");
+    assert!(
+        reply["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(" of 4 APDUs"),
+        "{reply}"
+    );
+    assert_eq!(card.wait_exit(Duration::from_secs(10)), Some(3));
+    // The session is over, and the bridge still serves.
+    assert_eq!(
+        client.err("transmit", json!({"session": session, "apdus": [select]})),
+        "unknown_session"
+    );
+    client.ok("readers", json!({}));
+}
+
+#[test]
+fn bridge_log_holds_no_pin_over_pcsc() {
+    let stack = PcscStack::start();
+    let reader = stack.reader_name(0);
+    let _card = stack.softcard(0, SoftcardOptions::new());
+    let bridge = Bridge::start(&["--trust-origin", ORIGIN]);
+    let pin = b"Qm8Yz2";
+    let new_pin = b"Jw5Nc7";
+    let mut client = trusted_client(&bridge);
+    let session = client.ok("connect", json!({"reader": reader}))["session"].clone();
+    let mut apdus = setup_pin_apdus(AID, pin);
+    // CHANGE REFERENCE DATA P1=00 (ISO 7816-4 §11.5.7): old PIN followed by the new one.
+    apdus.push(format!(
+        "00240081{:02X}{}{}",
+        pin.len() + new_pin.len(),
+        hex::encode_upper(pin),
+        hex::encode_upper(new_pin)
+    ));
+    apdus.push(verify_apdu(new_pin));
+    let apdus: Vec<&str> = apdus.iter().map(String::as_str).collect();
+    let reply = client.transmit(&session, &apdus);
+    for r in reply["responses"].as_array().unwrap() {
+        assert_eq!(sw(r), "9000", "{reply}");
+    }
+    client.ok("disconnect", json!({"session": session}));
+    let log = bridge.log();
+    assert!(
+        log.contains("00 24 00 81"),
+        "APDU headers are logged: {log}"
+    );
+    for secret in [
+        String::from_utf8_lossy(pin).into_owned(),
+        hex::encode_upper(pin),
+        hex::encode(pin),
+        String::from_utf8_lossy(new_pin).into_owned(),
+        hex::encode_upper(new_pin),
+        hex::encode(new_pin),
+    ] {
+        assert!(!log.contains(&secret), "the log holds {secret}:\n{log}");
+    }
+}
