@@ -201,7 +201,9 @@ impl Softcard {
 
     fn log(&mut self, header: &str, outcome: &str) {
         if let Some(file) = self.apdu_log.as_mut() {
-            if let Err(e) = writeln!(file, "{header} {outcome}") {
+            // One write per line, so a reader never sees half a line.
+            let line = format!("{header} {outcome}\n");
+            if let Err(e) = file.write_all(line.as_bytes()) {
                 tracing::warn!(error = %e, "cannot append to the APDU log");
             }
         }
