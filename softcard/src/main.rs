@@ -112,7 +112,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
         let mut connection = Connection::connect(&args.vpcd, RETRY_INTERVAL, RETRY_TIMEOUT)
             .map_err(|e| e.to_string())?;
         eprintln!("softcard: connected to {}", args.vpcd);
-        tracing::info!(address = %args.vpcd, "connected to the vpcd driver");
+        tracing::info!(address = %args.vpcd, "vpcd driver reached");
         match softcard.serve(&mut connection) {
             Ok(Outcome::Torn) => return Ok(ExitCode::from(EXIT_TORN)),
             Ok(Outcome::Disconnected) => {
