@@ -23,6 +23,9 @@ const START_TIMEOUT: Duration = Duration::from_secs(15);
 /// Exclusive use of the machine's PC/SC stack for the lifetime of the value: takes a
 /// cross-process file lock (/tmp/vsc-pcsc-stack.lock), starts `pcscd -f` if no pcscd answers
 /// (and stops it on drop if it started it).
+///
+/// Hold one for a test's whole duration, and never two at once in one thread: the second
+/// would wait for the first forever.
 pub struct PcscStack {
     pcscd: Option<Child>,
     logs: Option<TempDir>,
