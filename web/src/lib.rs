@@ -1,2 +1,338 @@
-//! The page's wasm API over vsc-core.
+//! The page's wasm API over `vsc-core`: what the clerks' page (`index.html`, `app.js`) calls.
+//!
+//! What it does, as a thin `#[wasm_bindgen]` surface over plain Rust modules:
+//!
+//! - list the shipped card profiles and their fields ([`profiles`], module [`profiles`](mod@profiles));
+//! - check one holder's form or a CSV file, problems returned as data ([`check_form`],
+//!   [`check_csv`]); build and seal a batch a slice at a time and hand out the downloads: one
+//!   `.vsc` or a stored ZIP of them, and the password sheet ([`Issuer`], module [`issue`]);
+//! - show a sealed VSC's public area without its password, and open it ([`inspect_vsc`],
+//!   [`open_vsc`], module [`vsc_file`]);
+//! - talk to the bridge over a WebSocket (bridge protocol v1): hello, pairing, readers, and a
+//!   personalization driven by `vsc_core::perso`, reporting progress and returning the PIN
+//!   mailer ([`Bridge`], [`PinMailer`], modules [`bridge`] and [`perso_driver`]).
+//!
+//! Errors reach JavaScript as `Error` objects with a `code` and a `message` a clerk can act on
+//! (module [`error`]). Secrets (holder data of private fields, passwords, the opened VSC, the
+//! PIN) live in zeroizing Rust types and are wiped when the objects holding them are freed;
+//! JavaScript gets copies only where it must show or save them.
+//!
+//! What it does not do: card logic (all in `vsc-core`), the DOM, or files (the page does).
 #![forbid(unsafe_code)]
+
+pub mod bridge;
+pub mod error;
+pub mod issue;
+pub mod js;
+pub mod perso_driver;
+pub mod profiles;
+pub mod vsc_file;
+pub mod zip;
+
+use js_sys::{Function, Promise, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+use zeroize::Zeroizing;
+
+use crate::issue::Download;
+
+/// The shipped card profiles: `[{id, name, description, fields: [{name, label, column, area,
+/// kind, required, default, max_len}]}]`.
+#[wasm_bindgen]
+pub fn profiles() -> JsValue {
+    js::to_js(&profiles::list())
+}
+
+/// Checks one holder's form values (`{column: text}`) against a profile: `{ok, errors:
+/// [{column, reason}]}`.
+#[wasm_bindgen(js_name = checkForm)]
+pub fn check_form(profile_id: &str, values: JsValue) -> Result<JsValue, JsValue> {
+    let profile = profiles::find(profile_id)?;
+    let values = js::FormValues::from_js(&values)?;
+    Ok(js::to_js(&issue::check_form(&profile, &values.0)))
+}
+
+/// Checks a CSV export against a profile: `{ok, count, errors: [{row, column, reason}]}`.
+#[wasm_bindgen(js_name = checkCsv)]
+pub fn check_csv(profile_id: &str, text: &str) -> Result<JsValue, JsValue> {
+    let profile = profiles::find(profile_id)?;
+    Ok(js::to_js(&issue::check_csv(&profile, text)))
+}
+
+/// A batch of holders being built into sealed VSCs. Free it (`free()`) once the files are
+/// saved: that wipes the passwords and the holder data.
+#[wasm_bindgen]
+pub struct Issuer {
+    inner: issue::Issuer,
+}
+
+#[wasm_bindgen]
+impl Issuer {
+    /// A batch of one holder from form values (`{column: text}`); throws `invalid_input` with
+    /// every problem when the form has any.
+    #[wasm_bindgen(js_name = fromForm)]
+    pub fn from_form(profile_id: &str, values: JsValue) -> Result<Issuer, JsValue> {
+        let profile = profiles::find(profile_id)?;
+        let values = js::FormValues::from_js(&values)?;
+        let inner = issue::Issuer::from_form(profile, &values.0)?;
+        Ok(Issuer { inner })
+    }
+
+    /// A batch from a CSV export; throws `invalid_input` when the file has problems (list
+    /// them first with `checkCsv`).
+    #[wasm_bindgen(js_name = fromCsv)]
+    pub fn from_csv(profile_id: &str, text: &str) -> Result<Issuer, JsValue> {
+        let profile = profiles::find(profile_id)?;
+        let inner = issue::Issuer::from_csv(profile, text)?;
+        Ok(Issuer { inner })
+    }
+
+    /// Number of holders in the batch.
+    #[wasm_bindgen(getter)]
+    pub fn total(&self) -> usize {
+        self.inner.total()
+    }
+
+    /// Number of VSCs built so far.
+    #[wasm_bindgen(getter)]
+    pub fn built(&self) -> usize {
+        self.inner.built()
+    }
+
+    /// Whether every VSC is built.
+    #[wasm_bindgen(getter)]
+    pub fn done(&self) -> bool {
+        self.inner.is_done()
+    }
+
+    /// Builds and seals up to `max` more VSCs; returns how many are built in all.
+    #[wasm_bindgen(js_name = buildNext)]
+    pub fn build_next(&mut self, max: usize) -> Result<usize, JsValue> {
+        Ok(self.inner.build_next(max)?)
+    }
+
+    /// The sealed VSCs to save: `{name, mime, bytes}` (one `.vsc`, or a ZIP for a batch).
+    #[wasm_bindgen(js_name = vscFile)]
+    pub fn vsc_file(&self) -> Result<JsValue, JsValue> {
+        Ok(download_to_js(self.inner.vsc_download()?))
+    }
+
+    /// The password sheet to save (CSV: file, uid, holder_name, password): `{name, mime,
+    /// bytes}`. Send it by a channel separate from the VSC files.
+    #[wasm_bindgen(js_name = passwordFile)]
+    pub fn password_file(&self) -> Result<JsValue, JsValue> {
+        Ok(download_to_js(self.inner.password_download()?))
+    }
+
+    /// The UIDs built, in order.
+    #[wasm_bindgen(getter)]
+    pub fn uids(&self) -> Vec<String> {
+        self.inner.uids()
+    }
+}
+
+fn download_to_js(download: Download) -> JsValue {
+    let object = js_sys::Object::new();
+    let bytes = Uint8Array::from(download.bytes.as_slice());
+    for (key, value) in [
+        ("name", JsValue::from_str(&download.name)),
+        ("mime", JsValue::from_str(download.mime)),
+        ("bytes", bytes.into()),
+    ] {
+        // Setting a property on a fresh plain object cannot fail.
+        let _ = js_sys::Reflect::set(&object, &key.into(), &value);
+    }
+    object.into()
+}
+
+/// What a sealed VSC shows without its password: `{uid, profile_id, profile_name,
+/// generated_password, public: [{name, label, value}]}`. Throws `bad_vsc_file` for a file
+/// that is not a sealed VSC or is damaged.
+#[wasm_bindgen(js_name = inspectVsc)]
+pub fn inspect_vsc(bytes: &[u8]) -> Result<JsValue, JsValue> {
+    Ok(js::to_js(&vsc_file::inspect(bytes)?))
+}
+
+/// Opens a sealed VSC with its password. Throws `wrong_password`, `bad_vsc_file` or
+/// `vsc_not_opened`. The password is wiped from wasm memory once used.
+#[wasm_bindgen(js_name = openVsc)]
+pub fn open_vsc(bytes: &[u8], password: String) -> Result<OpenedVsc, JsValue> {
+    let password = Zeroizing::new(password);
+    let vsc = vsc_file::open(bytes, &password)?;
+    Ok(OpenedVsc { vsc })
+}
+
+/// An opened VSC, ready to personalize a card. Its secrets are wiped when it is personalized
+/// (which consumes it) or freed.
+#[wasm_bindgen]
+pub struct OpenedVsc {
+    vsc: vsc_core::vsc::Vsc,
+}
+
+#[wasm_bindgen]
+impl OpenedVsc {
+    /// The VSC's UID.
+    #[wasm_bindgen(getter)]
+    pub fn uid(&self) -> String {
+        self.vsc.uid().to_string()
+    }
+
+    /// The holder's name from the public area (empty if absent).
+    #[wasm_bindgen(getter, js_name = holderName)]
+    pub fn holder_name(&self) -> String {
+        self.vsc.public_value("holder_name").unwrap_or_default()
+    }
+}
+
+/// A connection to the bridge (bridge protocol v1).
+#[wasm_bindgen]
+pub struct Bridge {
+    connection: bridge::Connection,
+}
+
+#[wasm_bindgen]
+impl Bridge {
+    /// Opens the WebSocket at `url` (e.g. `ws://127.0.0.1:35900/v1`). Rejects with
+    /// `bridge_not_running`, `bridge_refused` or `bad_address`, each explained in its message.
+    pub async fn connect(url: String) -> Result<Bridge, JsValue> {
+        let connection = bridge::Connection::open(&url).await?;
+        Ok(Bridge { connection })
+    }
+
+    /// The address this connection was opened with.
+    #[wasm_bindgen(getter)]
+    pub fn url(&self) -> String {
+        self.connection.url().to_owned()
+    }
+
+    /// Whether the connection has closed.
+    #[wasm_bindgen(getter)]
+    pub fn closed(&self) -> bool {
+        self.connection.is_closed()
+    }
+
+    /// Calls `callback(readers)` on every `readers_changed` event (`undefined` to stop).
+    #[wasm_bindgen(js_name = onReadersChanged)]
+    pub fn on_readers_changed(&self, callback: Option<Function>) {
+        self.connection.on_readers_changed(callback);
+    }
+
+    /// Calls `callback(error)` when the connection closes (`undefined` to stop).
+    #[wasm_bindgen(js_name = onClose)]
+    pub fn on_close(&self, callback: Option<Function>) {
+        self.connection.on_close(callback);
+    }
+
+    /// Closes the connection.
+    pub fn close(&self) {
+        self.connection.close();
+    }
+
+    /// `hello`, presenting a stored token: resolves to `{bridge, protocol, paired}`.
+    pub fn hello(&self, token: Option<String>) -> Promise {
+        let connection = self.connection.clone();
+        let token = token.map(Zeroizing::new);
+        future_to_promise(async move {
+            let reply = connection
+                .hello(token.as_deref().map(String::as_str))
+                .await?;
+            Ok(js::to_js(&reply))
+        })
+    }
+
+    /// `pair_begin`: the bridge shows a pairing code to its operator.
+    #[wasm_bindgen(js_name = pairBegin)]
+    pub fn pair_begin(&self) -> Promise {
+        let connection = self.connection.clone();
+        future_to_promise(async move {
+            connection.pair_begin().await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// `pair_finish` with the code the clerk typed: resolves to the token to keep.
+    #[wasm_bindgen(js_name = pairFinish)]
+    pub fn pair_finish(&self, code: String) -> Promise {
+        let connection = self.connection.clone();
+        let code = Zeroizing::new(code);
+        future_to_promise(async move {
+            let token = connection.pair_finish(&code).await?;
+            Ok(JsValue::from_str(token.expose()))
+        })
+    }
+
+    /// `readers`: resolves to `[{name, cardPresent, atr}]`.
+    pub fn readers(&self) -> Promise {
+        let connection = self.connection.clone();
+        future_to_promise(async move {
+            let readers = connection.readers().await?;
+            Ok(js::readers(&readers))
+        })
+    }
+
+    /// Personalizes the card in `reader` from `vsc` (consumed). Calls `onProgress({step,
+    /// steps, apdusDone, apdusPlanned})` after each batch; resolves to a [`PinMailer`] once
+    /// the card is verified, rejects with a coded error otherwise.
+    pub fn personalize(&self, vsc: OpenedVsc, reader: String, on_progress: Function) -> Promise {
+        let connection = self.connection.clone();
+        future_to_promise(async move {
+            let report = |progress: &perso_driver::ProgressReport| {
+                let _ = on_progress.call1(&JsValue::NULL, &js::to_js(progress));
+            };
+            let mailer = connection.personalize(vsc.vsc, &reader, &report).await?;
+            Ok(PinMailer { mailer }.into())
+        })
+    }
+}
+
+/// The PIN mailer of a verified card. The PIN is shown once: free this object (`free()`) when
+/// the mailer view is left, which wipes it.
+#[wasm_bindgen]
+pub struct PinMailer {
+    mailer: perso_driver::Mailer,
+}
+
+#[wasm_bindgen]
+impl PinMailer {
+    /// The holder's name as on the card.
+    #[wasm_bindgen(getter, js_name = holderName)]
+    pub fn holder_name(&self) -> String {
+        self.mailer.holder_name.clone()
+    }
+
+    /// The issuer's name.
+    #[wasm_bindgen(getter, js_name = issuerName)]
+    pub fn issuer_name(&self) -> String {
+        self.mailer.issuer_name.clone()
+    }
+
+    /// The VSC UID on the card.
+    #[wasm_bindgen(getter)]
+    pub fn uid(&self) -> String {
+        self.mailer.uid.clone()
+    }
+
+    /// The new PIN. Show it on the mailer only.
+    #[wasm_bindgen(getter)]
+    pub fn pin(&self) -> String {
+        self.mailer.pin.expose().to_owned()
+    }
+
+    /// The steps the personalization took, as labels.
+    #[wasm_bindgen(getter)]
+    pub fn steps(&self) -> Vec<String> {
+        self.mailer.steps.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    /// What the card held before, in words.
+    #[wasm_bindgen(getter)]
+    pub fn found(&self) -> String {
+        self.mailer.found.to_owned()
+    }
+
+    /// Number of APDUs exchanged.
+    #[wasm_bindgen(getter)]
+    pub fn apdus(&self) -> usize {
+        self.mailer.apdus
+    }
+}

@@ -1,0 +1,123 @@
+//! Errors as the page sees them: a stable `code` a script can branch on and a `message` a clerk
+//! can act on (what is wrong, whose fault it is, what to do).
+//!
+//! Every failing function of this crate's JavaScript surface throws a JavaScript `Error` whose
+//! `message` is [`WebError::message`] and whose extra `code` property is [`WebError::code`].
+//! Codes of the bridge protocol (`busy`, `card_removed`, `not_authenticated`, ...) are kept as
+//! they are; the others are listed in [`Code`]. Messages never contain a secret.
+
+use wasm_bindgen::JsValue;
+
+/// The codes this crate adds to those of the bridge protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    /// The profile id is not one of the shipped profiles.
+    UnknownProfile,
+    /// The holder data (form or CSV) has problems; nothing was built.
+    InvalidInput,
+    /// Building or sealing a VSC failed.
+    BuildFailed,
+    /// A download was asked for before anything was built.
+    NothingBuilt,
+    /// The file is not a sealed VSC, or it is damaged.
+    BadVscFile,
+    /// The password does not open the VSC.
+    WrongPassword,
+    /// The VSC could not be opened for another reason (altered, unknown profile, ...).
+    VscNotOpened,
+    /// The bridge address is not a `ws://` or `wss://` URL.
+    BadAddress,
+    /// Nothing answers at the bridge address.
+    BridgeNotRunning,
+    /// The bridge answers HTTP but refused the WebSocket (origin or host not allowed).
+    BridgeRefused,
+    /// The connection to the bridge closed.
+    BridgeClosed,
+    /// The bridge did not answer in time.
+    BridgeTimeout,
+    /// The bridge sent something this page does not understand.
+    BadBridgeReply,
+    /// The card already holds another VSC.
+    ForeignCard,
+    /// The card is not of the type the VSC's profile describes.
+    UnusableCard,
+    /// The card refused a command.
+    CardRefused,
+    /// The read-back differs from the VSC.
+    ReadBackMismatch,
+    /// The personalization driver broke the engine's protocol (a bug).
+    Internal,
+}
+
+impl Code {
+    /// The code as JavaScript sees it, e.g. `"bridge_not_running"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::UnknownProfile => "unknown_profile",
+            Code::InvalidInput => "invalid_input",
+            Code::BuildFailed => "build_failed",
+            Code::NothingBuilt => "nothing_built",
+            Code::BadVscFile => "bad_vsc_file",
+            Code::WrongPassword => "wrong_password",
+            Code::VscNotOpened => "vsc_not_opened",
+            Code::BadAddress => "bad_address",
+            Code::BridgeNotRunning => "bridge_not_running",
+            Code::BridgeRefused => "bridge_refused",
+            Code::BridgeClosed => "bridge_closed",
+            Code::BridgeTimeout => "bridge_timeout",
+            Code::BadBridgeReply => "bad_bridge_reply",
+            Code::ForeignCard => "foreign_card",
+            Code::UnusableCard => "unusable_card",
+            Code::CardRefused => "card_refused",
+            Code::ReadBackMismatch => "read_back_mismatch",
+            Code::Internal => "internal",
+        }
+    }
+}
+
+/// An error for the page: a machine code and a sentence for the clerk.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct WebError {
+    /// Stable code, e.g. `"wrong_password"` or a bridge protocol code such as `"busy"`.
+    pub code: String,
+    /// What happened and what to do, for a person.
+    pub message: String,
+}
+
+impl WebError {
+    /// An error with one of this crate's codes.
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        Self {
+            code: code.as_str().to_owned(),
+            message: message.into(),
+        }
+    }
+
+    /// An error with a code from elsewhere (the bridge protocol).
+    pub fn with_code(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    /// Whether this error has the given code.
+    pub fn is(&self, code: Code) -> bool {
+        self.code == code.as_str()
+    }
+
+    /// The JavaScript `Error` with `code` set.
+    pub fn to_js(&self) -> JsValue {
+        let error = js_sys::Error::new(&self.message);
+        // Setting a property on a fresh Error object cannot fail.
+        let _ = js_sys::Reflect::set(&error, &"code".into(), &self.code.as_str().into());
+        error.into()
+    }
+}
+
+impl From<WebError> for JsValue {
+    fn from(error: WebError) -> JsValue {
+        error.to_js()
+    }
+}
