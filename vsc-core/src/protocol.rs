@@ -323,6 +323,18 @@ impl Request {
     /// Parses one text frame. A frame whose `id` is readable but whose op is not gets a
     /// [`BadRequest`] carrying that id, so the reply can name it.
     pub fn parse(text: &str) -> Result<Request, BadRequest> {
+        // Fast path for well-formed requests (no intermediate `Value` tree); the slow path
+        // below finds the id and the reason for a bad one.
+        #[derive(Deserialize)]
+        struct IdOnly {
+            id: RequestId,
+        }
+        if let (Ok(IdOnly { id }), Ok(op)) = (
+            serde_json::from_str::<IdOnly>(text),
+            serde_json::from_str::<Op>(text),
+        ) {
+            return Ok(Request { id, op });
+        }
         let value: serde_json::Value = serde_json::from_str(text).map_err(|e| BadRequest {
             id: None,
             message: format!("the frame is not JSON: {e}"),
