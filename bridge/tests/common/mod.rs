@@ -33,6 +33,11 @@ impl Bridge {
     /// Starts `vsc-bridge --listen 127.0.0.1:<free> --allow-origin ORIGIN --config-dir ...
     /// --pairing-code-file ... --log-file ... --log-level debug <extra>` and waits until it listens.
     pub fn start(extra: &[&str]) -> Bridge {
+        Bridge::start_logging("debug", extra)
+    }
+
+    /// Like [`Bridge::start`] with `--log-level level`.
+    pub fn start_logging(level: &str, extra: &[&str]) -> Bridge {
         let dir = tempfile::Builder::new()
             .prefix("vsc-bridge-test-")
             .tempdir()
@@ -49,7 +54,7 @@ impl Bridge {
             .arg(dir.path().join("code.txt"))
             .arg("--log-file")
             .arg(dir.path().join("bridge.log"))
-            .args(["--log-level", "debug"])
+            .args(["--log-level", level])
             .args(extra);
         let mut child = ChildGuard::spawn(command, &dir.path().join("stderr.log"));
         let deadline = Instant::now() + Duration::from_secs(120);
