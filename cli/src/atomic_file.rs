@@ -1,7 +1,11 @@
 //! Whole-file writes that never leave a half-written file: a temporary file in the target's
-//! directory, flushed to disk, then renamed over the target (rename is atomic on POSIX file
-//! systems). Files are created readable and writable by their owner only (mode 0600), which
-//! suits every file `vsc` writes (sealed VSCs, passwords, scripts with secrets, PIN mailers).
+//! directory, written, then renamed over the target (rename is atomic on POSIX file systems).
+//! Files are created readable and writable by their owner only (mode 0600), which suits every
+//! file `vsc` writes (sealed VSCs, passwords, scripts with secrets, PIN mailers).
+//!
+//! [`write`] flushes the file to disk before the rename. A batch of many files uses
+//! [`write_unflushed`] for each and then one [`flush_file_system`], which costs one flush
+//! instead of one per file (10,000 `fsync`s take about 9 s on the development machine).
 
 use std::io::Write;
 use std::path::Path;
@@ -20,6 +24,24 @@ pub enum Existing {
 /// Writes `bytes` to `path` atomically. With [`Existing::Keep`] an existing `path` is an error
 /// and is left as it was.
 pub fn write(path: &Path, bytes: &[u8], existing: Existing) -> Result<(), CliError> {
+    write_file(path, bytes, existing, true)
+}
+
+/// Same as [`write`] without flushing the file to disk first: the target holds the whole
+/// content or does not exist, but after a crash it may be empty until
+/// [`flush_file_system`] has run.
+pub fn write_unflushed(path: &Path, bytes: &[u8], existing: Existing) -> Result<(), CliError> {
+    write_file(path, bytes, existing, false)
+}
+
+/// Flushes every written file of the file system holding `dir` to disk (syncfs(2)).
+pub fn flush_file_system(dir: &Path) -> Result<(), CliError> {
+    let handle = std::fs::File::open(dir).map_err(|e| CliError::io("open", dir, e))?;
+    rustix::fs::syncfs(&handle)
+        .map_err(|e| CliError::io("flush to disk the files in", dir, e.into()))
+}
+
+fn write_file(path: &Path, bytes: &[u8], existing: Existing, flush: bool) -> Result<(), CliError> {
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
@@ -29,7 +51,13 @@ pub fn write(path: &Path, bytes: &[u8], existing: Existing) -> Result<(), CliErr
         .tempfile_in(dir)
         .map_err(|e| CliError::io("create a temporary file in", dir, e))?;
     file.write_all(bytes)
-        .and_then(|()| file.as_file().sync_data())
+        .and_then(|()| {
+            if flush {
+                file.as_file().sync_data()
+            } else {
+                Ok(())
+            }
+        })
         .map_err(|e| CliError::io("write a temporary file in", dir, e))?;
     match existing {
         Existing::Replace => file

@@ -2,8 +2,8 @@
 //!
 //! Every row is validated before anything is built; one bad row and nothing is written. The
 //! VSCs are built and sealed in memory on all cores, then written (each file atomically), and
-//! `passwords.csv` is written last. If any write fails, the files of this run are removed, so
-//! a directory never holds half a batch.
+//! `passwords.csv` is written last, once every VSC file is flushed to disk. If any write
+//! fails, the files of this run are removed, so a directory never holds half a batch.
 
 use std::io::IsTerminal;
 use std::num::NonZeroUsize;
@@ -232,7 +232,9 @@ fn write_all(
                     let mut written = Vec::with_capacity(part.len());
                     for vsc in part {
                         let path = dir.join(format!("{}.vsc", vsc.uid));
-                        if let Err(error) = atomic_file::write(&path, &vsc.bytes, Existing::Keep) {
+                        let result =
+                            atomic_file::write_unflushed(&path, &vsc.bytes, Existing::Keep);
+                        if let Err(error) = result {
                             return (written, Some(error));
                         }
                         written.push(path);
@@ -250,6 +252,8 @@ fn write_all(
         all.extend(written);
         first_error = first_error.or(error);
     }
+    // Every VSC is on disk before passwords.csv names it.
+    let first_error = first_error.or_else(|| atomic_file::flush_file_system(dir).err());
     match first_error {
         None => Ok(all),
         Some(error) => {
