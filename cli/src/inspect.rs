@@ -44,7 +44,12 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     };
     print_header(&header, profile.as_ref());
     println!("public area ({} bytes):", header.public.len());
-    print_fields(&public_fields(&header.public, profile.as_ref()));
+    let public = public_fields(&header.public, profile.as_ref());
+    print_fields(
+        public
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str())),
+    );
 
     if args.password.password_file.is_none() && !args.ask_password {
         println!(
@@ -57,12 +62,12 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     let password = password_input::read(&args.password, "VSC password")?;
     let vsc = vsc_file::open(&args.file, &bytes, &password, args.profile.as_deref())?;
     println!("private area ({} bytes):", vsc.private_area().len());
-    let private: Vec<(String, String)> = vsc
-        .private_fields()
-        .into_iter()
-        .map(|(name, value)| (name, value.expose().to_owned()))
-        .collect();
-    print_fields(&private);
+    let private = vsc.private_fields();
+    print_fields(
+        private
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.expose())),
+    );
     println!(
         "keys area ({} bytes), keys shown as fingerprints (first 8 bytes of SHA-256):",
         vsc.keys_area().len()
@@ -117,13 +122,22 @@ fn public_fields(area: &[u8], profile: Option<&Profile>) -> Vec<(String, String)
         .collect()
 }
 
-fn print_fields(fields: &[(String, String)]) {
-    if fields.is_empty() {
-        println!("  (no data objects)");
-    }
+/// Prints `name value` lines; private values are printed straight from their secret buffers.
+fn print_fields<'a>(fields: impl Iterator<Item = (&'a str, &'a str)>) {
+    let mut any = false;
     for (name, value) in fields {
+        any = true;
+        print!("  {name:<16} ");
         // Line breaks inside a value (addresses) are indented under it.
-        let value = value.replace('\n', &format!("\n  {:<16} ", ""));
-        println!("  {name:<16} {value}");
+        for (i, line) in value.split('\n').enumerate() {
+            if i > 0 {
+                print!("\n  {:<16} ", "");
+            }
+            print!("{line}");
+        }
+        println!();
+    }
+    if !any {
+        println!("  (no data objects)");
     }
 }

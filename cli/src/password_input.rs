@@ -50,7 +50,8 @@ fn first_line(text: &str) -> &str {
 pub fn read(args: &PasswordArgs, what: &str) -> Result<SecretString, CliError> {
     let text = match &args.password_file {
         Some(path) if path == Path::new("-") => {
-            let mut text = Zeroizing::new(String::new());
+            // Room for any password up front, so reading does not reallocate and leave copies.
+            let mut text = Zeroizing::new(String::with_capacity(4096));
             std::io::stdin()
                 .read_to_string(&mut text)
                 .map_err(|e| CliError::io("read the password from", Path::new("stdin"), e))?;

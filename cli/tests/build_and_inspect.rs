@@ -310,3 +310,46 @@ fn script_marks_sensitive_commands_and_says_where_the_pin_is() {
     );
     assert!(!err.contains(&pin), "the PIN is not printed on stderr");
 }
+
+#[test]
+fn damaged_files_get_a_clear_error_not_a_panic() {
+    let batch = build_batch(GOOD_CSV);
+    let vsc = &batch.vscs[0];
+    let bytes = std::fs::read(&vsc.file).unwrap();
+    let dir = batch.dir.path();
+    let cases = [
+        (
+            "not-a-vsc.vsc",
+            b"hello, this is not a VSC".to_vec(),
+            "not a sealed VSC file",
+        ),
+        (
+            "truncated.vsc",
+            bytes[..bytes.len() / 2].to_vec(),
+            "truncated",
+        ),
+    ];
+    for (name, content, expected) in cases {
+        let path = dir.join(name);
+        std::fs::write(&path, content).unwrap();
+        for args in [
+            vec!["inspect", s(&path)],
+            vec![
+                "inspect",
+                s(&path),
+                "--password-file",
+                s(&vsc.password_file),
+            ],
+        ] {
+            let output = run(&args);
+            let (out, err) = texts(&output);
+            assert_eq!(output.status.code(), Some(1), "{args:?}: {out}{err}");
+            assert!(err.contains(expected), "{args:?}: {err}");
+            assert!(!err.contains("panicked"), "{err}");
+        }
+    }
+    let output = run(&["inspect", s(&dir.join("missing.vsc"))]);
+    let (_, err) = texts(&output);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(err.contains("cannot read the VSC file"), "{err}");
+}
