@@ -55,8 +55,13 @@ pub enum AgentError {
     },
 }
 
-/// The card-specific half of a personalization. Every batch is self-contained: it selects what
-/// it needs first, so it can run after a reset or a fresh connection.
+/// The card-specific half of a personalization.
+///
+/// The engine sends the batches one after another in one card session and nothing in between,
+/// always in one of these orders: probe, [erase], write, activate, read back, change PIN; or
+/// probe, reset PIN, read back. So a batch may rely on what the one before it selected, and
+/// spends no APDU re-selecting. If the card is reset in between anyway, the next command fails
+/// with a status word, the run stops, and the next run starts from the probe.
 pub trait CardAgent {
     /// A short name of the card type, for messages.
     fn card_type(&self) -> &'static str;

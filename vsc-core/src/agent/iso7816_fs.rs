@@ -151,7 +151,7 @@ impl CardAgent for Iso7816FsAgent {
 
     fn write(&self, vsc: &Vsc) -> Batch {
         let mut batch = Batch::new();
-        batch.push(select_fid(MF));
+        // DFs are created under the MF whatever the current DF is (docs/card-os.md).
         batch.push(create_file(df_fcp(
             self.profile.df.fid,
             &self.profile.df.aid,
@@ -177,8 +177,8 @@ impl CardAgent for Iso7816FsAgent {
     }
 
     fn activate(&self) -> Batch {
+        // The write left the application DF current; its EFs are activated by FID.
         let mut batch = Batch::new();
-        batch.push(self.select_df());
         for (_, ef) in self.files() {
             batch.push(activate_file(Some(ef.fid)));
         }
@@ -189,7 +189,6 @@ impl CardAgent for Iso7816FsAgent {
 
     fn read_back(&self, vsc: &Vsc, credential: &SecretBytes) -> Batch {
         let mut batch = Batch::new();
-        batch.push(self.select_df());
         batch.push(verify(self.profile.pin.reference, credential.clone()));
         for (area, ef) in self.files() {
             if ef.read == Access::Never {
@@ -258,7 +257,6 @@ impl CardAgent for Iso7816FsAgent {
 
     fn change_pin(&self, current: &SecretBytes, new: &Pin) -> Batch {
         let mut batch = Batch::new();
-        batch.push(self.select_df());
         let mut data = SecretBytes::new(Vec::with_capacity(current.len() + 12));
         data.expose_mut().extend_from_slice(current.expose());
         data.expose_mut()
@@ -273,7 +271,6 @@ impl CardAgent for Iso7816FsAgent {
 
     fn reset_pin(&self, reset_code: &SecretBytes, new: &Pin) -> Batch {
         let mut batch = Batch::new();
-        batch.push(self.select_df());
         let mut data = SecretBytes::new(Vec::with_capacity(reset_code.len() + 12));
         data.expose_mut().extend_from_slice(reset_code.expose());
         data.expose_mut()
