@@ -205,7 +205,9 @@ impl StatusWord {
             (0x90, 0x00) => Status::Success,
             (0x61, n) => Status::MoreData(n),
             (0x6C, n) => Status::WrongLe(n),
-            (0x63, n) if n & 0xF0 == 0xC0 => Status::VerificationFailed { tries_left: n & 0x0F },
+            (0x63, n) if n & 0xF0 == 0xC0 => Status::VerificationFailed {
+                tries_left: n & 0x0F,
+            },
             (0x65, 0x81) => Status::MemoryFailure,
             (0x67, 0x00) => Status::WrongLength,
             (0x69, 0x82) => Status::SecurityNotSatisfied,
@@ -390,7 +392,10 @@ mod tests {
     #[test]
     fn encodes_the_four_cases_short_and_extended() {
         // Case 1.
-        assert_eq!(Command::new(0, 0x44, 0, 0).to_bytes().expose(), [0, 0x44, 0, 0]);
+        assert_eq!(
+            Command::new(0, 0x44, 0, 0).to_bytes().expose(),
+            [0, 0x44, 0, 0]
+        );
         // Case 2 short, Le 256 is 00.
         let c = Command::new(0, 0xB0, 0, 0).with_le(256);
         assert_eq!(c.to_bytes().expose(), [0, 0xB0, 0, 0, 0]);
@@ -398,7 +403,9 @@ mod tests {
         let c = Command::new(0, 0xD6, 0, 2).with_data(vec![1, 2]);
         assert_eq!(c.to_bytes().expose(), [0, 0xD6, 0, 2, 2, 1, 2]);
         // Case 4 short.
-        let c = Command::new(0, 0xA4, 4, 4).with_data(vec![0xAA]).with_le(256);
+        let c = Command::new(0, 0xA4, 4, 4)
+            .with_data(vec![0xAA])
+            .with_le(256);
         assert_eq!(c.to_bytes().expose(), [0, 0xA4, 4, 4, 1, 0xAA, 0]);
         // Case 3 extended.
         let c = Command::new(0, 0xD6, 0, 0).with_data(vec![7; 300]);
@@ -412,8 +419,8 @@ mod tests {
 
     #[test]
     fn sensitive_data_is_redacted_in_debug() {
-        let c = Command::new(0, 0x20, 0, 0x81)
-            .with_sensitive_data(SecretBytes::from_slice(b"123456"));
+        let c =
+            Command::new(0, 0x20, 0, 0x81).with_sensitive_data(SecretBytes::from_slice(b"123456"));
         let text = format!("{c:?}");
         assert!(text.contains("<sensitive>"), "{text}");
         assert!(!text.contains("313233"), "{text}");
@@ -423,7 +430,10 @@ mod tests {
 
     #[test]
     fn status_words_and_patterns() {
-        assert_eq!(StatusWord(0x63C2).status(), Status::VerificationFailed { tries_left: 2 });
+        assert_eq!(
+            StatusWord(0x63C2).status(),
+            Status::VerificationFailed { tries_left: 2 }
+        );
         assert_eq!(StatusWord(0x6110).status(), Status::MoreData(0x10));
         assert_eq!(StatusWord(0x6F00).status(), Status::Other(0x6F00));
         let p = SwPattern::parse("61XX").unwrap();

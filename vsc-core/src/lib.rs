@@ -10,16 +10,16 @@
 //! [`transport::Transport`]; the same code runs natively and in the browser (wasm32).
 #![forbid(unsafe_code)]
 
-pub mod secret;
+pub mod agent;
 pub mod apdu;
-pub mod tlv;
-pub mod profile;
 pub mod holder;
 pub mod password;
-pub mod pin;
-pub mod seal;
-pub mod vsc;
-pub mod agent;
 pub mod perso;
-pub mod transport;
+pub mod pin;
+pub mod profile;
 pub mod protocol;
+pub mod seal;
+pub mod secret;
+pub mod tlv;
+pub mod transport;
+pub mod vsc;

@@ -162,7 +162,10 @@ mod tests {
             }
         }
         // 24,000 digits: each expected 2,400; a biased generator drifts far beyond +-15%.
-        assert!(counts.iter().all(|&c| (2040..=2760).contains(&c)), "{counts:?}");
+        assert!(
+            counts.iter().all(|&c| (2040..=2760).contains(&c)),
+            "{counts:?}"
+        );
     }
 
     #[test]
