@@ -10,6 +10,8 @@
 # started by another (scripts/test runs scripts/run) adds its own id, so both can clean up.
 
 VSC_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Where cargo puts what it builds (CARGO_TARGET_DIR is honoured, like cargo does).
+VSC_TARGET_DIR="${CARGO_TARGET_DIR:-$VSC_ROOT/target}"
 VSC_START_SECONDS=$SECONDS
 VSC_STEP=""
 VSC_APT_UPDATED=0
@@ -119,7 +121,7 @@ build_web() {
     [ -f "$VSC_ROOT/web/Cargo.toml" ] || die "web/Cargo.toml missing: is this a complete checkout?"
     cargo build -p vsc-web --target "$VSC_WASM_TARGET" --release
     wasm-bindgen --target web --out-dir "$VSC_ROOT/web/pkg" \
-        "$VSC_ROOT/target/$VSC_WASM_TARGET/release/vsc_web.wasm"
+        "$VSC_TARGET_DIR/$VSC_WASM_TARGET/release/vsc_web.wasm"
 }
 
 # run_processes: pids of live processes carrying this run's id, except this shell.
