@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
+
 use crate::secret::SecretBytes;
 
 /// A command APDU (ISO 7816-4 §5.1): header, optional data, optional expected length.
@@ -318,57 +320,70 @@ impl fmt::Display for Status {
     }
 }
 
-/// A status word pattern such as `9000` or `61XX`: `X` matches any nibble (bridge protocol,
-/// `transmit.expect`).
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// A status-word pattern of `transmit`'s `expect`: four hex digits where `X` (or `x`) matches
+/// any nibble, e.g. `"9000"`, `"61XX"`, `"63CX"` (protocol section "Messages", `transmit`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SwPattern {
     value: u16,
     mask: u16,
 }
 
+/// A text that is not a status-word pattern.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a status word pattern: expected 4 characters, each a hex digit or X (e.g. \"9000\", \"61XX\")")]
+pub struct BadSwPattern(String);
+
 impl SwPattern {
     /// Matches exactly `9000`.
-    pub const OK: SwPattern = SwPattern {
-        value: 0x9000,
-        mask: 0xFFFF,
-    };
+    pub const OK: SwPattern = SwPattern::exact(0x9000);
 
-    /// Matches exactly one status word.
-    pub fn exact(sw: u16) -> Self {
+    /// A pattern matching exactly `sw`.
+    pub const fn exact(sw: u16) -> Self {
         Self {
             value: sw,
             mask: 0xFFFF,
         }
     }
 
-    /// Parses four hex digits or `X`s, e.g. `"63CX"`.
-    pub fn parse(text: &str) -> Option<Self> {
-        if text.len() != 4 {
-            return None;
+    /// Parses `"9000"`, `"61XX"` and the like.
+    pub fn parse(text: &str) -> Result<Self, BadSwPattern> {
+        let bad = || BadSwPattern(text.chars().take(16).collect());
+        let chars: Vec<char> = text.chars().collect();
+        if chars.len() != 4 {
+            return Err(bad());
         }
-        let mut value = 0u16;
-        let mut mask = 0u16;
-        for c in text.chars() {
+        let (mut value, mut mask) = (0u16, 0u16);
+        for c in chars {
             value <<= 4;
             mask <<= 4;
             if c == 'X' || c == 'x' {
                 continue;
             }
-            value |= c.to_digit(16)? as u16;
+            let nibble = c.to_digit(16).ok_or_else(bad)?;
+            value |= nibble as u16;
             mask |= 0xF;
         }
-        Some(Self { value, mask })
+        Ok(Self { value, mask })
     }
 
-    /// Whether `sw` matches.
-    pub fn matches(self, sw: StatusWord) -> bool {
-        sw.0 & self.mask == self.value
+    /// Whether the status word `sw` (SW1 << 8 | SW2) matches.
+    pub fn matches(&self, sw: u16) -> bool {
+        sw & self.mask == self.value
+    }
+
+    /// Whether a whole response APDU (data + SW1 SW2) ends with a matching status word; a
+    /// response shorter than 2 bytes never matches.
+    pub fn matches_response(&self, response: &[u8]) -> bool {
+        match response {
+            [.., sw1, sw2] => self.matches(u16::from_be_bytes([*sw1, *sw2])),
+            _ => false,
+        }
     }
 }
 
 impl fmt::Display for SwPattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for shift in [12, 8, 4, 0] {
+        for shift in [12u16, 8, 4, 0] {
             if (self.mask >> shift) & 0xF == 0 {
                 f.write_str("X")?;
             } else {
@@ -381,7 +396,27 @@ impl fmt::Display for SwPattern {
 
 impl fmt::Debug for SwPattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
+        write!(f, "SwPattern({self})")
+    }
+}
+
+impl std::str::FromStr for SwPattern {
+    type Err = BadSwPattern;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::parse(text)
+    }
+}
+
+impl Serialize for SwPattern {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for SwPattern {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Self::parse(&text).map_err(de::Error::custom)
     }
 }
 
@@ -437,11 +472,11 @@ mod tests {
         assert_eq!(StatusWord(0x6110).status(), Status::MoreData(0x10));
         assert_eq!(StatusWord(0x6F00).status(), Status::Other(0x6F00));
         let p = SwPattern::parse("61XX").unwrap();
-        assert!(p.matches(StatusWord(0x6105)));
-        assert!(!p.matches(StatusWord(0x6205)));
+        assert!(p.matches(0x6105));
+        assert!(!p.matches(0x6205));
         assert_eq!(p.to_string(), "61XX");
-        assert!(SwPattern::parse("9G00").is_none());
-        assert!(SwPattern::parse("900").is_none());
+        assert!(SwPattern::parse("9G00").is_err());
+        assert!(SwPattern::parse("900").is_err());
         assert!(Response::parse(&[0x90]).is_err());
     }
 }

@@ -333,7 +333,7 @@ impl Personalization {
             }
             if let Some(last) = self.responses.last() {
                 let item = &self.batch.items[self.responses.len() - 1];
-                if !item.expect.matches(last.sw) {
+                if !item.expect.matches(last.sw.0) {
                     stopped = true;
                     break;
                 }
@@ -362,7 +362,7 @@ impl Personalization {
             self.batch.items.get(index).ok_or_else(|| {
                 PersoError::Driver("more responses than APDUs in the batch".into())
             })?;
-        let expected = item.expect.matches(response.sw);
+        let expected = item.expect.matches(response.sw.0);
         match (response.sw.status(), self.fixup.take()) {
             (Status::MoreData(n), fixup) if !expected => {
                 let mut data = match fixup {

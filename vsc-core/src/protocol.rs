@@ -99,105 +99,13 @@ impl<'de> Deserialize<'de> for HexBytes {
     }
 }
 
-/// A status-word pattern of `transmit`'s `expect`: four hex digits where `X` (or `x`) matches
-/// any nibble, e.g. `"9000"`, `"61XX"`, `"63CX"` (protocol section "Messages", `transmit`).
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SwPattern {
-    value: u16,
-    mask: u16,
-}
-
-/// A text that is not a status-word pattern.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is not a status word pattern: expected 4 characters, each a hex digit or X (e.g. \"9000\", \"61XX\")")]
-pub struct BadSwPattern(String);
-
-impl SwPattern {
-    /// A pattern matching exactly `sw`.
-    pub const fn exact(sw: u16) -> Self {
-        Self {
-            value: sw,
-            mask: 0xFFFF,
-        }
-    }
-
-    /// Parses `"9000"`, `"61XX"` and the like.
-    pub fn parse(text: &str) -> Result<Self, BadSwPattern> {
-        let bad = || BadSwPattern(text.chars().take(16).collect());
-        let chars: Vec<char> = text.chars().collect();
-        if chars.len() != 4 {
-            return Err(bad());
-        }
-        let (mut value, mut mask) = (0u16, 0u16);
-        for c in chars {
-            value <<= 4;
-            mask <<= 4;
-            if c == 'X' || c == 'x' {
-                continue;
-            }
-            let nibble = c.to_digit(16).ok_or_else(bad)?;
-            value |= nibble as u16;
-            mask |= 0xF;
-        }
-        Ok(Self { value, mask })
-    }
-
-    /// Whether the status word `sw` (SW1 << 8 | SW2) matches.
-    pub fn matches(&self, sw: u16) -> bool {
-        sw & self.mask == self.value
-    }
-
-    /// Whether a whole response APDU (data + SW1 SW2) ends with a matching status word; a
-    /// response shorter than 2 bytes never matches.
-    pub fn matches_response(&self, response: &[u8]) -> bool {
-        status_word(response).is_some_and(|sw| self.matches(sw))
-    }
-}
+pub use crate::apdu::{BadSwPattern, SwPattern};
 
 /// The status word (SW1 << 8 | SW2) ending a response APDU, if it has one (ISO 7816-4 §5.1).
 pub fn status_word(response: &[u8]) -> Option<u16> {
     match response {
         [.., sw1, sw2] => Some(u16::from_be_bytes([*sw1, *sw2])),
         _ => None,
-    }
-}
-
-impl fmt::Display for SwPattern {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for shift in [12u16, 8, 4, 0] {
-            if (self.mask >> shift) & 0xF == 0 {
-                f.write_str("X")?;
-            } else {
-                write!(f, "{:X}", (self.value >> shift) & 0xF)?;
-            }
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Debug for SwPattern {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SwPattern({self})")
-    }
-}
-
-impl std::str::FromStr for SwPattern {
-    type Err = BadSwPattern;
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Self::parse(text)
-    }
-}
-
-impl Serialize for SwPattern {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for SwPattern {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        Self::parse(&text).map_err(de::Error::custom)
     }
 }
 

@@ -80,7 +80,7 @@ pub fn run_batch(
         let parsed = Response::parse(&raw);
         crate::secret::wipe(&mut raw);
         let response = parsed.map_err(|e| TransportError::Failed(e.to_string()))?;
-        let matched = item.expect.matches(response.sw);
+        let matched = item.expect.matches(response.sw.0);
         responses.push(response);
         if !matched {
             break;
