@@ -13,7 +13,6 @@
 
 use std::collections::BTreeMap;
 
-use rand_core::OsRng;
 use serde::Serialize;
 use vsc_core::holder::{self, HolderData};
 use vsc_core::profile::Profile;
@@ -21,6 +20,7 @@ use vsc_core::vsc::{SealedVsc, Vsc};
 use zeroize::Zeroizing;
 
 use crate::error::{Code, WebError};
+use crate::rng::BlockOsRng;
 use crate::zip;
 
 /// MIME type of a sealed VSC download.
@@ -200,11 +200,12 @@ impl Issuer {
     /// Builds and seals up to `max` more VSCs; returns how many are built in all. Each
     /// holder's data is dropped (and wiped) once its VSC is sealed.
     pub fn build_next(&mut self, max: usize) -> Result<usize, WebError> {
+        let mut rng = BlockOsRng::new();
         for _ in 0..max {
             let Some(holder) = self.pending.pop() else {
                 break;
             };
-            let sealed = Vsc::build_sealed(&self.profile, &holder, &mut OsRng).map_err(|e| {
+            let sealed = Vsc::build_sealed(&self.profile, &holder, &mut rng).map_err(|e| {
                 WebError::new(
                     Code::BuildFailed,
                     format!(

@@ -26,6 +26,7 @@ pub mod issue;
 pub mod js;
 pub mod perso_driver;
 pub mod profiles;
+pub mod rng;
 pub mod vsc_file;
 pub mod zip;
 

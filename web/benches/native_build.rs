@@ -1,0 +1,63 @@
+//! Native baseline for the page's build budget: builds and seals 1,000 VSCs from a CSV in this
+//! process (release profile under `cargo bench`), the same work the page times when a clerk
+//! builds a 1,000-row CSV (`web/tests/e2e_browser.rs` prints the page's figure).
+//!
+//! Prints a `bench:` line and, when the browser test has left the page's figure in
+//! `target/vsc-web/page-build-1000-ms.txt`, the `ratio:` of the two; asserts nothing.
+//! `VSC_BENCH_QUICK=1` runs fewer rounds.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use rand_core::OsRng;
+use vsc_core::holder;
+use vsc_core::profile::Profile;
+use vsc_core::vsc::Vsc;
+
+fn main() {
+    let rounds = if std::env::var_os("VSC_BENCH_QUICK").is_some() {
+        3
+    } else {
+        10
+    };
+    let rows = 1000;
+    let mut csv = String::from("holder_name,holder_id,email\n");
+    for i in 0..rows {
+        csv.push_str(&format!("Holder {i},ID-{i},h{i}@example.org\n"));
+    }
+    let profile = Profile::builtin("iso7816-generic").expect("the generic profile ships");
+    let holders = holder::parse_csv(&profile, &csv).expect("the CSV is valid");
+    let mut best = f64::INFINITY;
+    for _ in 0..rounds {
+        let started = Instant::now();
+        for holder in &holders {
+            let sealed = Vsc::build_sealed(&profile, holder, &mut OsRng).expect("builds");
+            std::hint::black_box(sealed);
+        }
+        best = best.min(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    println!(
+        "bench: building {rows} VSCs natively (release, best of {rounds}): {best:.1} ms ({:.1} µs per VSC)",
+        best * 1000.0 / f64::from(rows)
+    );
+    match page_figure() {
+        Some(page) => println!(
+            "ratio: building {rows} VSCs in the page / natively (release): {:.2} ({page:.0} ms / {best:.1} ms; goal <= 1.5)",
+            page / best
+        ),
+        None => println!(
+            "bench: no page figure yet (run the browser test, web/tests/e2e_browser.rs, first) for the page/native ratio"
+        ),
+    }
+}
+
+fn page_figure() -> Option<f64> {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    std::fs::read_to_string(target.join("vsc-web/page-build-1000-ms.txt"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
