@@ -130,6 +130,41 @@ build_web() {
         --out-dir "$VSC_ROOT/web/pkg" "$VSC_TARGET_DIR/$VSC_WASM_TARGET/release/vsc_web.wasm"
 }
 
+# run_processes: pids of live processes carrying this run's id, except this shell.
+run_processes() {
+    local dir pid
+    for dir in /proc/[0-9]*; do
+        pid="${dir#/proc/}"
+        [ "$pid" = "$$" ] && continue
+        [ "$pid" = "$BASHPID" ] && continue
+        if grep -qzE "^VSC_RUN_IDS=(.* )?$VSC_RUN_ID( .*)?\$" "$dir/environ" 2>/dev/null; then
+            echo "$pid"
+        fi
+    done
+}
+
+# stop_run_processes: SIGTERM to every process this run started that is still alive, SIGKILL
+# to those still there 3 s later. Prints what it stopped.
+stop_run_processes() {
+    local pids=() pid name
+    mapfile -t pids < <(run_processes)
+    [ ${#pids[@]} -eq 0 ] && return 0
+    for pid in "${pids[@]}"; do
+        name="$(cat "/proc/$pid/comm" 2>/dev/null || true)"
+        [ -n "$name" ] || continue
+        echo "stopping leftover process $pid ($name)"
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for _ in $(seq 30); do
+        mapfile -t pids < <(run_processes)
+        [ ${#pids[@]} -eq 0 ] && return 0
+        sleep 0.1
+    done
+    for pid in "${pids[@]}"; do
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+}
+
 # pcscd_running: whether a pcscd process is alive (its socket alone may be a leftover).
 pcscd_running() {
     local comm
