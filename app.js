@@ -611,6 +611,7 @@ async function personalize() {
     showMailer(mailer, elapsed);
   } catch (error) {
     steps.lastElementChild?.classList.replace('current', 'failed');
+    progress.hidden = true;
     setStatus(status, 'Not personalized.');
     showError(errorBox, error);
   } finally {

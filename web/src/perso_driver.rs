@@ -11,7 +11,7 @@ use vsc_core::agent::CardState;
 use vsc_core::apdu::Response;
 use vsc_core::perso::{Outcome, PersoError, Personalization, Step};
 use vsc_core::pin::Pin;
-use vsc_core::protocol::{HexBytes, Op, SessionId, SwPattern, TransmitReply};
+use vsc_core::protocol::{HexBytes, Op, SessionId, TransmitReply};
 use vsc_core::transport::{Batch, TransportError};
 
 use crate::error::{Code, WebError};
@@ -24,11 +24,7 @@ pub fn transmit_op(session: SessionId, batch: &Batch) -> Op {
         .iter()
         .map(|item| HexBytes::new(item.command.to_bytes().expose().to_vec()))
         .collect();
-    let expect = batch
-        .items
-        .iter()
-        .map(|item| SwPattern::parse(&item.expect.to_string()).ok())
-        .collect();
+    let expect = batch.items.iter().map(|item| Some(item.expect)).collect();
     Op::Transmit {
         session,
         apdus,

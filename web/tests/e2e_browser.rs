@@ -321,6 +321,32 @@ fn clerk_builds_and_personalizes_a_card_through_the_real_stack() {
     });
     assert!(!browser.displayed(&browser.find("#pairing")));
 
+    // A card that already holds another VSC is explained, not crashed on: the natively sealed
+    // fixture is another holder's VSC.
+    let reader_status = browser.find("#reader-status");
+    browser.wait_for("the card to show as present", WAIT, || {
+        browser.text(&reader_status).contains("Card present")
+    });
+    let fixture = root.join("web/tests/fixtures/native-sealed.vsc");
+    let fixture_password =
+        std::fs::read_to_string(root.join("web/tests/fixtures/native-sealed.password")).unwrap();
+    browser.type_text(&browser.field("VSC file"), &fixture.display().to_string());
+    browser.wait_displayed("#vsc-summary", WAIT);
+    browser.type_text(&browser.field("Password"), &fixture_password);
+    browser.click(&browser.button("Personalize"));
+    let alert = browser.wait_displayed("#perso-error", WAIT);
+    assert_eq!(
+        browser.attribute(&alert, "data-code").as_deref(),
+        Some("foreign_card")
+    );
+    let explained = browser.text(&alert);
+    assert!(
+        explained.contains("This card already belongs to another VSC")
+            && explained.contains("use a blank card"),
+        "{explained}"
+    );
+    browser.screenshot(&screenshots.join("personalize-foreign-card.png"));
+
     // Budget: 1,000 VSCs built in the page against natively.
     let rows = 1000;
     let mut csv = String::from("holder_name,holder_id,email\n");
