@@ -105,6 +105,26 @@ fn wait_download(dir: &Path, suffix: &str) -> PathBuf {
     found.expect("found")
 }
 
+/// The entries of a ZIP whose entries are all stored (what the page writes), read from their
+/// local headers (APPNOTE 6.3.10 §4.3.7): `(name, content)` in archive order.
+fn stored_zip_entries(zip: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let le16 = |at: usize| usize::from(u16::from_le_bytes([zip[at], zip[at + 1]]));
+    let le32 = |at: usize| u32::from_le_bytes(zip[at..at + 4].try_into().unwrap());
+    let mut entries = Vec::new();
+    let mut at = 0;
+    while le32(at) == 0x0403_4b50 {
+        assert_eq!(le16(at + 8), 0, "stored, not compressed");
+        let size = le32(at + 18) as usize;
+        let name_len = le16(at + 26);
+        let extra_len = le16(at + 28);
+        let name = String::from_utf8(zip[at + 30..at + 30 + name_len].to_vec()).unwrap();
+        let start = at + 30 + name_len + extra_len;
+        entries.push((name, zip[start..start + size].to_vec()));
+        at = start + size;
+    }
+    entries
+}
+
 /// The duration the page measured and left in the element's `data-ms`.
 fn milliseconds(browser: &Browser, element: &webdriver::Element) -> f64 {
     browser
@@ -369,7 +389,23 @@ fn clerk_builds_and_personalizes_a_card_through_the_real_stack() {
     let page_build_ms = milliseconds(&browser, &build_status);
     browser.click(&browser.button("Download VSC"));
     let zip = wait_download(&downloads, "vsc-batch-1000.zip");
-    assert_eq!(&std::fs::read(zip).unwrap()[..4], b"PK\x03\x04");
+    browser.click(&browser.button("Download passwords"));
+    let sheet =
+        std::fs::read_to_string(wait_download(&downloads, "vsc-batch-1000-passwords.csv")).unwrap();
+    // Every VSC in the ZIP opens natively with its row of the password sheet.
+    let entries = stored_zip_entries(&std::fs::read(&zip).unwrap());
+    assert_eq!(entries.len(), rows);
+    assert_eq!(sheet.lines().count(), rows + 1);
+    for (line, (name, bytes)) in sheet.lines().skip(1).zip(&entries) {
+        let cells: Vec<&str> = line.split(',').collect();
+        assert_eq!(cells[0], name, "the sheet lists the files in ZIP order");
+        let vsc = Vsc::open(bytes, cells[3]).expect("a batch VSC opens with its password");
+        assert_eq!(vsc.uid().to_string(), cells[1]);
+        assert_eq!(vsc.public_value("holder_name").as_deref(), Some(cells[2]));
+    }
+    if let Ok(output) = Command::new("unzip").arg("-tq").arg(&zip).output() {
+        assert!(output.status.success(), "unzip -t: {output:?}");
+    }
 
     let profile = Profile::builtin("iso7816-generic").unwrap();
     let holders = holder::parse_csv(&profile, &csv).unwrap();
