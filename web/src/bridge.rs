@@ -390,26 +390,30 @@ fn unexpected(op: &str, body: &ReplyBody) -> WebError {
     )
 }
 
-/// The plain HTTP address of the bridge behind a `ws://host:port/path` address.
-pub fn http_origin_of(url: &str) -> Option<String> {
+/// The plain HTTP form of a `ws://host:port/path` address, for probing the bridge. A plain GET
+/// of the WebSocket path gets a short error answer from the bridge (protocol, "Listening"),
+/// which, unlike its static files, carries no `Cross-Origin-Resource-Policy`, so a `no-cors`
+/// fetch from any origin completes.
+pub fn http_probe_url(url: &str) -> Option<String> {
     let (scheme, rest) = url.split_once("://")?;
     let scheme = match scheme {
         "ws" => "http",
         "wss" => "https",
         _ => return None,
     };
-    let authority = rest.split('/').next().filter(|a| !a.is_empty())?;
-    Some(format!("{scheme}://{authority}/"))
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    (!authority.is_empty()).then(|| format!("{scheme}://{authority}/{path}"))
 }
 
 /// Tells why the WebSocket did not open: a fetch that reaches the bridge's HTTP side means it
 /// runs and refused the handshake (origin or host not allowed); a failed fetch, that nothing
-/// listens there.
+/// listens there (or that it answered in a way the browser hides: then the advice to start
+/// the bridge is still the first thing to check).
 async fn diagnose_failed_open(url: &str) -> WebError {
     let page_origin = web_sys::window()
         .and_then(|w| w.location().origin().ok())
         .unwrap_or_else(|| "this page".into());
-    let reachable = match (web_sys::window(), http_origin_of(url)) {
+    let reachable = match (web_sys::window(), http_probe_url(url)) {
         (Some(window), Some(http)) => {
             let init = RequestInit::new();
             init.set_mode(RequestMode::NoCors);
@@ -441,16 +445,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn http_origin_follows_the_websocket_address() {
+    fn the_probe_follows_the_websocket_address() {
         assert_eq!(
-            http_origin_of("ws://127.0.0.1:35900/v1").as_deref(),
-            Some("http://127.0.0.1:35900/")
+            http_probe_url("ws://127.0.0.1:35900/v1").as_deref(),
+            Some("http://127.0.0.1:35900/v1")
         );
         assert_eq!(
-            http_origin_of("wss://[::1]:4000/v1").as_deref(),
-            Some("https://[::1]:4000/")
+            http_probe_url("wss://[::1]:4000/v1").as_deref(),
+            Some("https://[::1]:4000/v1")
         );
-        assert_eq!(http_origin_of("http://x/"), None);
-        assert_eq!(http_origin_of("ws:///v1"), None);
+        assert_eq!(
+            http_probe_url("ws://127.0.0.1:4000").as_deref(),
+            Some("http://127.0.0.1:4000/")
+        );
+        assert_eq!(http_probe_url("http://x/"), None);
+        assert_eq!(http_probe_url("ws:///v1"), None);
     }
 }

@@ -266,6 +266,39 @@ fn clerk_builds_and_personalizes_a_card_through_the_real_stack() {
     );
     assert!(browser.text(&alert).contains("The bridge is not running"));
 
+    // A page from an origin the bridge was not told about is refused, and that is explained:
+    // a second bridge (simulated reader) serves the same page on another port.
+    let other_port = free_port();
+    let mut other_command = Command::new(cargo_bin("vsc-bridge"));
+    other_command
+        .args(["--sim", "--serve"])
+        .arg(&root)
+        .args(["--listen", &format!("127.0.0.1:{other_port}")])
+        .arg("--config-dir")
+        .arg(temp.path().join("other-bridge-config"));
+    let mut other_bridge = ChildGuard::spawn(other_command, &temp.path().join("other-bridge.log"));
+    wait_until(WAIT, "the second vsc-bridge to listen", || {
+        TcpStream::connect(("127.0.0.1", other_port)).is_ok()
+    });
+    browser.goto(&format!("http://127.0.0.1:{other_port}/#personalize"));
+    browser.wait_displayed("body[data-ready='true'] #view-personalize", WAIT);
+    let other_address = browser.field("Bridge address");
+    browser.clear(&other_address);
+    browser.type_text(&other_address, &format!("ws://127.0.0.1:{port}/v1"));
+    browser.click(&browser.button("Connect"));
+    let alert = browser.wait_displayed("#perso-error", WAIT);
+    assert_eq!(
+        browser.attribute(&alert, "data-code").as_deref(),
+        Some("bridge_refused")
+    );
+    assert!(browser
+        .text(&alert)
+        .contains(&format!("--allow-origin http://127.0.0.1:{other_port}")));
+    other_bridge.kill();
+    browser.goto(&format!("{page}#personalize"));
+    browser.wait_displayed("body[data-ready='true'] #view-personalize", WAIT);
+    let address = browser.field("Bridge address");
+
     // Connect and pair with the code the bridge shows.
     browser.clear(&address);
     browser.type_text(&address, &format!("ws://127.0.0.1:{port}/v1"));
