@@ -6,14 +6,19 @@
 //! - one-APDU round trips through the bridge vs direct (goal: <= 2x);
 //! - the bridge's resident memory when idle (goal: <= 15 MB), from /proc/<pid>/status.
 //!
-//! Run with `cargo bench -p vsc-bridge --bench bridge_bench` (`VSC_BENCH_QUICK=1`: fewer rounds).
+//! The machine is shared, so each round measures the direct path and the bridge right after
+//! each other (alternating which goes first) and the report gives medians over the rounds, and
+//! the median of the per-round ratios.
+//!
+//! Run with `cargo bench -p vsc-bridge --bench bridge_bench` (`VSC_BENCH_QUICK=1`: fewer rounds;
+//! `VSC_BENCH_ROUNDS=n` and `VSC_BENCH_SINGLES=n` override the counts).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 
 use common::{Bridge, Client, ORIGIN};
 use pcsc::{Card, Context, Disposition, Protocols, Scope, ShareMode};
-use serde_json::json;
+use serde_json::{json, Value};
 use std::ffi::CString;
 use std::time::{Duration, Instant};
 use vsc_tests::{PcscStack, SoftcardOptions};
@@ -21,13 +26,25 @@ use vsc_tests::{PcscStack, SoftcardOptions};
 const AID: &[u8] = b"\xA0\x00\x00\x05\x27VSCBENCH";
 const BATCH: usize = 1000;
 
-/// Rounds and single round trips per round: fewer with `VSC_BENCH_QUICK=1` (scripts/test).
+/// Rounds and single round trips per round: fewer with `VSC_BENCH_QUICK=1` (scripts/test),
+/// or as `VSC_BENCH_ROUNDS` and `VSC_BENCH_SINGLES` say.
 fn sizes() -> (usize, usize) {
-    if std::env::var_os("VSC_BENCH_QUICK").is_some() {
-        (3, 100)
+    let (rounds, singles) = if std::env::var_os("VSC_BENCH_QUICK").is_some() {
+        (5, 200)
     } else {
-        (7, 300)
-    }
+        (15, 500)
+    };
+    let var = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or(default)
+    };
+    (
+        var("VSC_BENCH_ROUNDS", rounds),
+        var("VSC_BENCH_SINGLES", singles),
+    )
 }
 
 /// CREATE FILE (ISO 7816-9 §7.1) of a DF with `AID`, then of a 4 KiB transparent EF 0101 in it.
@@ -83,6 +100,9 @@ fn update_apdus() -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// The only READ BINARY of the single round trips: 1 byte at offset 0 (ISO 7816-4 §11.3.3).
+const READ_ONE: &str = "00B0000001";
+
 fn direct_transmit(card: &Card, apdu: &[u8]) -> Vec<u8> {
     let mut buffer = [0u8; 300];
     let response = card.transmit(apdu, &mut buffer).expect("direct transmit");
@@ -101,10 +121,203 @@ fn direct_connect(context: &Context, reader: &str) -> Card {
     card
 }
 
-/// The best of the rounds: the machine is shared, so the minimum is the least noisy estimate
-/// of what each path costs.
-fn best(values: Vec<Duration>) -> Duration {
-    values.into_iter().min().unwrap_or_default()
+/// What each round measured.
+#[derive(Default)]
+struct Figures {
+    /// The direct loop inside one transaction (begin and end included) with the bridge's
+    /// 64 KiB receive buffer: what the bridge does for a batch, minus the bridge.
+    direct_batch: Vec<Duration>,
+    /// A plain direct loop, no transaction, 300-byte buffer.
+    direct_plain_batch: Vec<Duration>,
+    /// The batch through the bridge: from sending the request frame to having the reply frame.
+    bridge_batch: Vec<Duration>,
+    /// One direct READ BINARY, averaged over the round's singles.
+    direct_single: Vec<Duration>,
+    /// One READ BINARY through the bridge (request frame out, reply frame in), averaged.
+    bridge_single: Vec<Duration>,
+    /// The bridge's CPU time (user + system) per single round trip.
+    bridge_single_cpu: Vec<Duration>,
+    /// The bridge's context switches (all threads) per single round trip.
+    bridge_single_switches: Vec<f64>,
+}
+
+/// CPU time and context switches of a process so far, from /proc (CPU: every thread ever;
+/// switches: the threads alive now).
+#[derive(Clone, Copy)]
+struct Usage {
+    cpu: Duration,
+    switches: u64,
+}
+
+fn usage(pid: u32) -> Usage {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("proc stat");
+    // Fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
+    let fields: Vec<u64> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .unwrap_or("")
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    let ticks = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
+    let mut switches = 0;
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for task in tasks.flatten() {
+            let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+            switches += status
+                .lines()
+                .filter(|l| l.contains("ctxt_switches:"))
+                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .sum::<u64>();
+        }
+    }
+    // USER_HZ is 100 on Linux.
+    Usage {
+        cpu: Duration::from_millis(ticks * 10),
+        switches,
+    }
+}
+
+/// The direct half of a round: the two batch loops and the single round trips.
+fn direct_round(
+    context: &Context,
+    reader: &str,
+    updates: &[Vec<u8>],
+    singles: usize,
+    f: &mut Figures,
+) {
+    let mut card = direct_connect(context, reader);
+    let start = Instant::now();
+    for apdu in updates {
+        assert_eq!(direct_transmit(&card, apdu), [0x90, 0x00]);
+    }
+    f.direct_plain_batch.push(start.elapsed());
+
+    let mut buffer = vec![0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED];
+    let start = Instant::now();
+    let transaction = card.transaction().expect("transaction");
+    for apdu in updates {
+        let response = transaction.transmit(apdu, &mut buffer).expect("transmit");
+        assert_eq!(response, [0x90, 0x00]);
+    }
+    transaction
+        .end(Disposition::LeaveCard)
+        .map_err(|(_, e)| e)
+        .unwrap();
+    f.direct_batch.push(start.elapsed());
+
+    let read_one = hex::decode(READ_ONE).unwrap();
+    let mut buffer = [0u8; 300];
+    let start = Instant::now();
+    for _ in 0..singles {
+        let response = card.transmit(&read_one, &mut buffer).expect("transmit");
+        assert_eq!(response.len(), 3);
+    }
+    f.direct_single.push(start.elapsed() / singles as u32);
+    card.disconnect(Disposition::ResetCard)
+        .map_err(|(_, e)| e)
+        .unwrap();
+}
+
+/// Sends `request` and returns the text of the reply frame (events are skipped), unparsed.
+fn exchange(client: &mut Client, request: &str) -> String {
+    client.send_text(request);
+    loop {
+        match client.ws.read().expect("reply frame") {
+            tungstenite::Message::Text(text) if !text.as_str().starts_with("{\"event\"") => {
+                return text.as_str().to_owned()
+            }
+            tungstenite::Message::Close(frame) => panic!("the bridge closed: {frame:?}"),
+            _ => continue,
+        }
+    }
+}
+
+/// The bridge half of a round. Request texts are built before the clock starts (as the direct
+/// loop's APDUs are) and replies are parsed after it stops: the figures are the bridge's.
+fn bridge_round(
+    pid: u32,
+    client: &mut Client,
+    reader: &str,
+    batch: &BatchRequest,
+    singles: usize,
+    f: &mut Figures,
+) {
+    let session = client.ok("connect", json!({"reader": reader}))["session"].clone();
+    client.ok(
+        "transmit",
+        json!({"session": session, "apdus": select_apdus(), "expect": ["9000", "9000"]}),
+    );
+    let request = json!({"id": 7, "op": "transmit", "session": session,
+                         "apdus": batch.apdus, "expect": vec!["9000"; BATCH]})
+    .to_string();
+    let start = Instant::now();
+    let reply = exchange(client, &request);
+    f.bridge_batch.push(start.elapsed());
+    let reply: Value = serde_json::from_str(&reply).unwrap();
+    assert_eq!(reply["ok"], true, "{}", reply["error"]);
+    assert!(reply.get("stopped_at").is_none(), "{}", reply["stopped_at"]);
+    assert_eq!(reply["responses"].as_array().unwrap().len(), BATCH);
+
+    let requests: Vec<String> = (0..singles)
+        .map(|i| {
+            json!({"id": 100 + i, "op": "transmit", "session": session, "apdus": [READ_ONE]})
+                .to_string()
+        })
+        .collect();
+    let mut replies = Vec::with_capacity(singles);
+    let before = usage(pid);
+    let start = Instant::now();
+    for request in &requests {
+        replies.push(exchange(client, request));
+    }
+    f.bridge_single.push(start.elapsed() / singles as u32);
+    let after = usage(pid);
+    f.bridge_single_cpu
+        .push(after.cpu.saturating_sub(before.cpu) / singles as u32);
+    f.bridge_single_switches
+        .push(after.switches.saturating_sub(before.switches) as f64 / singles as f64);
+    for (i, reply) in replies.iter().enumerate() {
+        let reply: Value = serde_json::from_str(reply).unwrap();
+        assert_eq!(reply["id"], 100 + i, "{reply}");
+        assert_eq!(reply["ok"], true, "{reply}");
+    }
+    client.ok("disconnect", json!({"session": session}));
+}
+
+/// The batch's APDUs as the page sends them.
+struct BatchRequest {
+    apdus: Vec<String>,
+}
+
+fn median(values: &[Duration]) -> Duration {
+    let mut sorted = values.to_vec();
+    sorted.sort();
+    match sorted.len() {
+        0 => Duration::ZERO,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2,
+    }
+}
+
+fn median_f64(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+/// The median over rounds of bridge / direct, each round's pair measured back to back.
+fn ratio(bridge: &[Duration], direct: &[Duration]) -> f64 {
+    median_f64(
+        bridge
+            .iter()
+            .zip(direct)
+            .map(|(b, d)| b.as_secs_f64() / d.as_secs_f64())
+            .collect(),
+    )
 }
 
 fn vm_rss_kib(pid: u32) -> u64 {
@@ -146,112 +359,76 @@ fn main() {
     }
 
     let updates = update_apdus();
-    let updates_hex: Vec<String> = updates.iter().map(hex::encode_upper).collect();
-    let select = select_apdus();
-    let read_one = "00B0000001";
-
+    let batch = BatchRequest {
+        apdus: updates.iter().map(hex::encode_upper).collect(),
+    };
     let mut client: Client = bridge.connect();
     assert_eq!(client.ok("hello", json!({"protocol": 1}))["paired"], true);
 
-    let (mut direct_batch, mut bridge_batch) = (Vec::new(), Vec::new());
-    let mut direct_tx_batch = Vec::new();
-    let (mut direct_single, mut bridge_single) = (Vec::new(), Vec::new());
-    for _ in 0..rounds {
-        // Direct: a plain transmit loop.
-        let card = direct_connect(&context, &reader);
-        let start = Instant::now();
-        for apdu in &updates {
-            let response = direct_transmit(&card, apdu);
-            assert_eq!(response, [0x90, 0x00]);
+    let mut f = Figures::default();
+    for round in 0..rounds {
+        if round % 2 == 0 {
+            direct_round(&context, &reader, &updates, singles, &mut f);
+            bridge_round(
+                bridge.child.pid(),
+                &mut client,
+                &reader,
+                &batch,
+                singles,
+                &mut f,
+            );
+        } else {
+            bridge_round(
+                bridge.child.pid(),
+                &mut client,
+                &reader,
+                &batch,
+                singles,
+                &mut f,
+            );
+            direct_round(&context, &reader, &updates, singles, &mut f);
         }
-        direct_batch.push(start.elapsed());
-        // Direct, inside one transaction and with the bridge's 64 KiB receive buffer.
-        let mut card = card;
-        {
-            let transaction = card.transaction().expect("transaction");
-            let mut buffer = vec![0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED];
-            let start = Instant::now();
-            for apdu in &updates {
-                let response = transaction.transmit(apdu, &mut buffer).expect("transmit");
-                assert_eq!(response, [0x90, 0x00]);
-            }
-            direct_tx_batch.push(start.elapsed());
-            transaction
-                .end(Disposition::LeaveCard)
-                .map_err(|(_, e)| e)
-                .unwrap();
-        }
-        let start = Instant::now();
-        let read_one_bytes = hex::decode(read_one).unwrap();
-        for _ in 0..singles {
-            direct_transmit(&card, &read_one_bytes);
-        }
-        direct_single.push(start.elapsed() / singles as u32);
-        card.disconnect(Disposition::ResetCard)
-            .map_err(|(_, e)| e)
-            .unwrap();
-
-        // Through the bridge: one transmit batch.
-        let session = client.ok("connect", json!({"reader": reader}))["session"].clone();
-        client.ok(
-            "transmit",
-            json!({"session": session, "apdus": select, "expect": ["9000", "9000"]}),
-        );
-        // The request text is built before the clock starts, as the direct loop's APDUs are.
-        let id = 1_000_000 + bridge_batch.len() as u32;
-        let request = json!({"id": id, "op": "transmit", "session": session,
-                             "apdus": updates_hex, "expect": vec!["9000"; BATCH]})
-        .to_string();
-        let start = Instant::now();
-        client.send_text(&request);
-        let reply = client.reply_to(Some(id));
-        bridge_batch.push(start.elapsed());
-        assert_eq!(reply["ok"], true, "{}", reply["error"]);
-        assert!(reply.get("stopped_at").is_none(), "{}", reply["stopped_at"]);
-        assert_eq!(reply["responses"].as_array().unwrap().len(), BATCH);
-        let start = Instant::now();
-        for _ in 0..singles {
-            client.ok("transmit", json!({"session": session, "apdus": [read_one]}));
-        }
-        bridge_single.push(start.elapsed() / singles as u32);
-        client.ok("disconnect", json!({"session": session}));
     }
     drop(client);
     std::thread::sleep(Duration::from_millis(500));
-    // The bridge's own view of each big batch: time spent inside the PC/SC transaction.
-    let inside: Vec<String> = bridge
+    // The bridge's own view of each big batch: time spent between parsing and replying.
+    let inside: Vec<Duration> = bridge
         .log()
         .lines()
         .filter(|l| l.contains("batch done") && l.contains(&format!("apdus={BATCH} ")))
         .filter_map(|l| l.split("elapsed_ms=").nth(1))
-        .map(|v| v.split_whitespace().next().unwrap_or("").to_owned())
+        .filter_map(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        .map(|ms| Duration::from_secs_f64(ms / 1000.0))
+        .take(rounds)
         .collect();
-    let inside = inside[..inside.len().min(rounds)].to_vec();
     let rss_after = vm_rss_kib(bridge.child.pid());
 
-    let (db, bb) = (best(direct_batch), best(bridge_batch));
-    let (ds, bs) = (best(direct_single), best(bridge_single));
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!("bridge benchmark (softcard behind pcscd + vpcd; best of {rounds} rounds)");
     println!(
-        "  {BATCH} x UPDATE BINARY (64 B): direct loop {:.1} ms, bridge batch {:.1} ms, ratio {:.3} (goal <= 1.05)",
-        ms(db),
-        ms(bb),
-        bb.as_secs_f64() / db.as_secs_f64()
+        "bridge benchmark (softcard behind pcscd + vpcd; medians of {rounds} interleaved rounds)"
     );
     println!(
-        "    direct loop inside one transaction, 64 KiB receive buffer: {:.1} ms",
-        ms(best(direct_tx_batch))
+        "  {BATCH} x UPDATE BINARY (64 B): direct loop in one transaction {:.2} ms, bridge batch {:.2} ms, ratio {:.3} (goal <= 1.05)",
+        ms(median(&f.direct_batch)),
+        ms(median(&f.bridge_batch)),
+        ratio(&f.bridge_batch, &f.direct_batch),
     );
     println!(
-        "    of which inside the bridge's PC/SC transaction (ms, per round): {}",
-        inside.join(", ")
+        "    plain direct loop (no transaction, 300-byte buffer) {:.2} ms, ratio to it {:.3}; inside the bridge's transmit {:.2} ms",
+        ms(median(&f.direct_plain_batch)),
+        ratio(&f.bridge_batch, &f.direct_plain_batch),
+        ms(median(&inside)),
     );
     println!(
-        "  one-APDU round trip ({singles} x READ BINARY): direct {:.3} ms, bridge {:.3} ms, ratio {:.2} (goal <= 2)",
-        ms(ds),
-        ms(bs),
-        bs.as_secs_f64() / ds.as_secs_f64()
+        "  one-APDU round trip ({singles} x READ BINARY per round): direct {:.1} us, bridge {:.1} us, ratio {:.2} (goal <= 2)",
+        median(&f.direct_single).as_secs_f64() * 1e6,
+        median(&f.bridge_single).as_secs_f64() * 1e6,
+        ratio(&f.bridge_single, &f.direct_single),
+    );
+    println!(
+        "    bridge CPU per round trip {:.1} us, context switches per round trip {:.1}",
+        median(&f.bridge_single_cpu).as_secs_f64() * 1e6,
+        median_f64(f.bridge_single_switches.clone()),
     );
     println!(
         "  bridge idle RSS: {:.1} MB fresh, {:.1} MB after the runs (goal <= 15 MB)",
