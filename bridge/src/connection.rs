@@ -35,6 +35,34 @@ struct Conn {
     said_hello: bool,
     authenticated: bool,
     events: mpsc::UnboundedSender<Event>,
+    /// The "batch done" line of the last transmit, written once its reply is on the wire so
+    /// the page does not wait for the log.
+    batch_done: Option<BatchDone>,
+}
+
+/// What the log says about a batch that ran to its end or to a stop.
+struct BatchDone {
+    span: tracing::Span,
+    apdus: usize,
+    answered: usize,
+    stopped_at: Option<usize>,
+    last_sw: Option<u16>,
+    elapsed: Duration,
+}
+
+impl BatchDone {
+    fn log(self) {
+        self.span.in_scope(|| {
+            tracing::info!(
+                apdus = self.apdus,
+                answered = self.answered,
+                stopped_at = ?self.stopped_at,
+                last_sw = %self.last_sw.map_or_else(|| "-".to_owned(), |sw| format!("{sw:04X}")),
+                elapsed_ms = self.elapsed.as_secs_f64() * 1000.0,
+                "batch done"
+            )
+        });
+    }
 }
 
 fn err(code: ErrorCode, message: impl Into<String>) -> ProtocolError {
@@ -62,6 +90,7 @@ pub async fn serve<S>(
             said_hello: false,
             authenticated: false,
             events,
+            batch_done: None,
         };
         let why = conn.run(ws, event_rx).await;
         app.end_sessions_of(id, "the socket closed").await;
@@ -134,7 +163,11 @@ impl Conn {
                     return "idle timeout";
                 }
             };
-            if ws.send(Message::text(outgoing)).await.is_err() {
+            let sent = ws.send(Message::text(outgoing)).await;
+            if let Some(done) = self.batch_done.take() {
+                done.log();
+            }
+            if sent.is_err() {
                 return "cannot write to the socket";
             }
         }
@@ -394,19 +427,16 @@ impl Conn {
         };
         match outcome {
             Ok(done) => {
-                let last_sw = done
-                    .responses
-                    .last()
-                    .and_then(|r| vsc_core::protocol::status_word(r.expose()));
-                span.in_scope(|| {
-                    tracing::info!(
-                        apdus = count,
-                        answered = done.responses.len(),
-                        stopped_at = ?done.stopped_at,
-                        last_sw = %last_sw.map_or_else(|| "-".to_owned(), |sw| format!("{sw:04X}")),
-                        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
-                        "batch done"
-                    )
+                self.batch_done = Some(BatchDone {
+                    span,
+                    apdus: count,
+                    answered: done.responses.len(),
+                    stopped_at: done.stopped_at,
+                    last_sw: done
+                        .responses
+                        .last()
+                        .and_then(|r| vsc_core::protocol::status_word(r.expose())),
+                    elapsed: started.elapsed(),
                 });
                 Ok(ReplyBody::Transmit(TransmitReply {
                     responses: done.responses,

@@ -184,8 +184,10 @@ fn serve(args: RunArgs, store: PairingStore) -> Result<(), StartError> {
         Arc::new(pcsc_backend::PcscBackend::default())
     };
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One async thread serves the listener and every socket (at most --max-connections): the
+    // reader work runs on blocking threads, so the async side only parses and frames, and a
+    // single thread spares each request the wake-ups of a second worker.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .max_blocking_threads(16)
         .enable_all()
         .build()

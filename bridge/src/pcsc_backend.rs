@@ -133,6 +133,7 @@ impl Backend for PcscBackend {
             card,
             atr: status.atr().to_vec(),
             protocol,
+            buffer: Zeroizing::new(vec![0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED]),
         }))
     }
 
@@ -207,6 +208,9 @@ struct PcscChannel {
     card: Card,
     atr: Vec<u8>,
     protocol: CardProtocol,
+    /// The receive buffer, allocated once per session: each response is wiped from it as soon
+    /// as it is copied out (and after a failed transmit), and the whole buffer on drop.
+    buffer: Zeroizing<Vec<u8>>,
 }
 
 fn transmit_error(e: pcsc::Error) -> BackendError {
@@ -259,17 +263,19 @@ fn missing_status_word(card: &Card) -> BackendError {
 }
 
 fn transmit_one(card: &Card, apdu: &[u8], buffer: &mut [u8]) -> Result<HexBytes, BackendError> {
-    let response = card
-        .transmit(apdu, buffer)
-        .map_err(|e| classify_failure(card, e))?;
-    if response.len() < 2 {
-        // No status word: vpcd (and some readers) report a card pulled mid-command this way.
-        return Err(missing_status_word(card));
-    }
-    let out = HexBytes::from(response);
+    let response = match card.transmit(apdu, buffer) {
+        Ok(response) => response,
+        Err(e) => {
+            // Nothing should have been written, but leave no partial response behind.
+            zeroize::Zeroize::zeroize(buffer);
+            return Err(classify_failure(card, e));
+        }
+    };
     let used = response.len();
+    let out = (used >= 2).then(|| HexBytes::from(response));
     zeroize::Zeroize::zeroize(&mut buffer[..used]);
-    Ok(out)
+    // No status word: vpcd (and some readers) report a card pulled mid-command this way.
+    out.ok_or_else(|| missing_status_word(card))
 }
 
 impl CardChannel for PcscChannel {
@@ -286,19 +292,17 @@ impl CardChannel for PcscChannel {
         apdus: &[HexBytes],
         expect: &[Option<SwPattern>],
     ) -> Result<BatchOutcome, BatchFailure> {
-        let mut buffer = Zeroizing::new(vec![0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED]);
+        let buffer = &mut self.buffer[..];
         if apdus.len() <= 1 {
             // A single SCardTransmit is atomic already; skip the two transaction round trips.
-            return run_batch(apdus, expect, |apdu| {
-                transmit_one(&self.card, apdu, &mut buffer)
-            });
+            return run_batch(apdus, expect, |apdu| transmit_one(&self.card, apdu, buffer));
         }
         let transaction = self.card.transaction().map_err(|e| BatchFailure {
             error: transmit_error(e),
             completed: 0,
         })?;
         let outcome = run_batch(apdus, expect, |apdu| {
-            transmit_one(&transaction, apdu, &mut buffer)
+            transmit_one(&transaction, apdu, buffer)
         });
         if let Err((_, e)) = transaction.end(Disposition::LeaveCard) {
             tracing::warn!(%e, "ending the PC/SC transaction failed");
