@@ -108,7 +108,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     progress.finish_and_clear();
 
     let seconds = started.elapsed().as_secs_f64();
-    println!(
+    outln!(
         "built {} VSC(s) with profile {} in {} in {seconds:.2} s ({:.0}/s); passwords in {}: \
          send it to the branch by another channel than the .vsc files",
         sealed.len(),

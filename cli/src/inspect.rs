@@ -43,7 +43,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         None => Profile::builtin(&header.profile_id),
     };
     print_header(&header, profile.as_ref());
-    println!("public area ({} bytes):", header.public.len());
+    outln!("public area ({} bytes):", header.public.len());
     let public = public_fields(&header.public, profile.as_ref());
     print_fields(
         public
@@ -52,36 +52,34 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     );
 
     if args.password.password_file.is_none() && !args.ask_password {
-        println!(
-            "private area: encrypted (give --password-file FILE or --ask-password to show it)"
-        );
-        println!("keys area: encrypted");
-        println!("password area: encrypted");
+        outln!("private area: encrypted (give --password-file FILE or --ask-password to show it)");
+        outln!("keys area: encrypted");
+        outln!("password area: encrypted");
         return Ok(());
     }
     let password = password_input::read(&args.password, "VSC password")?;
     let vsc = vsc_file::open(&args.file, &bytes, &password, args.profile.as_deref())?;
-    println!("private area ({} bytes):", vsc.private_area().len());
+    outln!("private area ({} bytes):", vsc.private_area().len());
     let private = vsc.private_fields();
     print_fields(
         private
             .iter()
             .map(|(name, value)| (name.as_str(), value.expose())),
     );
-    println!(
+    outln!(
         "keys area ({} bytes), keys shown as fingerprints (first 8 bytes of SHA-256):",
         vsc.keys_area().len()
     );
     for (name, fingerprint) in vsc.key_fingerprints() {
-        println!("  {name:<16} {fingerprint}");
+        outln!("  {name:<16} {fingerprint}");
     }
-    println!("password area: present (card password and reset code; never shown)");
+    outln!("password area: present (card password and reset code; never shown)");
     Ok(())
 }
 
 fn print_header(header: &Header, profile: Option<&Profile>) {
-    println!("format:   sealed VSC, version {}", header.version);
-    println!("uid:      {}", header.uid);
+    outln!("format:   sealed VSC, version {}", header.version);
+    outln!("uid:      {}", header.uid);
     let matching = match profile {
         Some(p) if p.hash() == header.profile_hash => {
             format!(" ({}, matches this program's)", p.name)
@@ -91,15 +89,15 @@ fn print_header(header: &Header, profile: Option<&Profile>) {
         }
         None => " (not a built-in profile: give --profile FILE to name its fields)".into(),
     };
-    println!("profile:  {}{matching}", header.profile_id);
-    println!("profile SHA-256: {}", hex::encode(header.profile_hash));
+    outln!("profile:  {}{matching}", header.profile_id);
+    outln!("profile SHA-256: {}", hex::encode(header.profile_hash));
     let kdf = match header.kdf {
         Kdf::Hkdf => "HKDF-SHA256 (generated password)".to_owned(),
         Kdf::Argon2id { m_kib, t, p } => {
             format!("Argon2id m={m_kib} KiB t={t} p={p} (chosen password)")
         }
     };
-    println!("key derivation: {kdf}");
+    outln!("key derivation: {kdf}");
 }
 
 /// The public area's data objects as `(field name, text)`, named by the profile when known.
@@ -127,17 +125,17 @@ fn print_fields<'a>(fields: impl Iterator<Item = (&'a str, &'a str)>) {
     let mut any = false;
     for (name, value) in fields {
         any = true;
-        print!("  {name:<16} ");
+        out!("  {name:<16} ");
         // Line breaks inside a value (addresses) are indented under it.
         for (i, line) in value.split('\n').enumerate() {
             if i > 0 {
-                print!("\n  {:<16} ", "");
+                out!("\n  {:<16} ", "");
             }
-            print!("{line}");
+            out!("{line}");
         }
-        println!();
+        outln!();
     }
     if !any {
-        println!("  (no data objects)");
+        outln!("  (no data objects)");
     }
 }

@@ -12,6 +12,26 @@
 //! See `docs/cli.md`.
 #![forbid(unsafe_code)]
 
+/// Writes to standard output like `print!`/`println!`, except that a closed pipe
+/// (`vsc inspect FILE | head`) ends the program quietly instead of panicking.
+macro_rules! out {
+    (@write $method:ident, $($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(error) = std::io::stdout().$method(format_args!($($arg)*)) {
+            if error.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+        }
+    }};
+    ($($arg:tt)*) => { out!(@write write_fmt, $($arg)*) };
+}
+
+/// [`out!`] with a line break.
+macro_rules! outln {
+    () => { out!("\n") };
+    ($($arg:tt)*) => { out!("{}\n", format_args!($($arg)*)) };
+}
+
 mod atomic_file;
 mod build;
 mod error;

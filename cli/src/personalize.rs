@@ -91,7 +91,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     if let CardState::Personalized { .. } = outcome.found {
         eprintln!("the card already held this VSC: it was re-verified and given a new PIN");
     }
-    println!(
+    outln!(
         "VSC {} personalized for {} on the card in {:?} ({} APDUs, {:.2} s): verified",
         outcome.uid,
         outcome.holder_name,

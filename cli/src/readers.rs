@@ -14,7 +14,7 @@ pub fn run() -> Result<(), CliError> {
     let context = pcsc_transport::context()?;
     let names = pcsc_transport::reader_names(&context)?;
     if names.is_empty() {
-        println!("no readers: connect a PC/SC reader (pcscd sees none)");
+        outln!("no readers: connect a PC/SC reader (pcscd sees none)");
         return Ok(());
     }
     let mut states: Vec<ReaderState> = names
@@ -43,7 +43,7 @@ pub fn run() -> Result<(), CliError> {
         } else {
             "state unknown".to_owned()
         };
-        println!("{name}\t{what}");
+        outln!("{name}\t{what}");
     }
     Ok(())
 }

@@ -52,7 +52,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     let script = render(&vsc, &pin);
     match &args.out {
         Some(path) => atomic_file::write(path, script.expose().as_bytes(), Existing::Replace)?,
-        None => print!("{}", script.expose()),
+        None => out!("{}", script.expose()),
     }
     let mut where_pin = String::from(
         "inside the script (the CHANGE REFERENCE DATA command marked SENSITIVE, after the card \
