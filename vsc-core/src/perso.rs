@@ -176,7 +176,12 @@ enum Phase {
 #[derive(Debug)]
 enum Fixup {
     /// Collecting the rest of a `61xx` response with GET RESPONSE.
-    GetResponse { data: SecretBytes },
+    GetResponse {
+        /// The data collected so far.
+        data: SecretBytes,
+        /// GET RESPONSE commands sent so far for this APDU.
+        rounds: usize,
+    },
     /// Re-sending a command with the Le a `6Cxx` named.
     Resend,
 }
@@ -365,18 +370,22 @@ impl Personalization {
         let expected = item.expect.matches(response.sw.0);
         match (response.sw.status(), self.fixup.take()) {
             (Status::MoreData(n), fixup) if !expected => {
-                let mut data = match fixup {
-                    Some(Fixup::GetResponse { data }) => data,
-                    _ => SecretBytes::default(),
+                let (mut data, rounds) = match fixup {
+                    Some(Fixup::GetResponse { data, rounds }) => (data, rounds),
+                    _ => (SecretBytes::default(), 0),
                 };
-                data.expose_mut().extend_from_slice(response.data());
-                if data.len() > 65536 {
+                data.extend_from_slice(response.data());
+                // A response is at most 65,536 bytes (ISO 7816-4 §5.1): 256 rounds of 256.
+                if data.len() > 65536 || rounds >= 256 {
                     return Err(PersoError::UnusableCard {
                         step: self.step_text(),
                         reason: "the card keeps answering 61xx without end".into(),
                     });
                 }
-                self.fixup = Some(Fixup::GetResponse { data });
+                self.fixup = Some(Fixup::GetResponse {
+                    data,
+                    rounds: rounds + 1,
+                });
                 let le = if n == 0 { 256 } else { usize::from(n) };
                 // ISO 7816-4 §11.7.1 GET RESPONSE.
                 let get_response = Command::new(0x00, 0xC0, 0x00, 0x00).with_le(le);
@@ -391,8 +400,8 @@ impl Personalization {
                 batch.push_expecting(item.command.clone().with_le(le), item.expect);
                 Ok(Some(batch))
             }
-            (_, Some(Fixup::GetResponse { mut data })) => {
-                data.expose_mut().extend_from_slice(response.data());
+            (_, Some(Fixup::GetResponse { mut data, .. })) => {
+                data.extend_from_slice(response.data());
                 self.responses.push(Response::new(data, response.sw));
                 Ok(None)
             }

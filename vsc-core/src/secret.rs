@@ -31,6 +31,20 @@ impl SecretBytes {
         &mut self.0
     }
 
+    /// Appends `more`. When the buffer must grow, the bytes move to a new buffer and the old
+    /// one is wiped as it is dropped, so no copy of the secret is left in freed memory (which
+    /// `Vec::extend_from_slice` would do).
+    pub fn extend_from_slice(&mut self, more: &[u8]) {
+        let needed = self.0.len() + more.len();
+        if needed > self.0.capacity() {
+            let mut grown = Vec::with_capacity(needed.max(2 * self.0.capacity()).max(64));
+            grown.extend_from_slice(&self.0);
+            // The old buffer is zeroized when its `Zeroizing` wrapper drops here.
+            self.0 = Zeroizing::new(grown);
+        }
+        self.0.extend_from_slice(more);
+    }
+
     /// Number of bytes.
     pub fn len(&self) -> usize {
         self.0.len()
@@ -96,6 +110,17 @@ pub fn wipe(buffer: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extending_keeps_the_bytes() {
+        let mut bytes = SecretBytes::default();
+        for chunk in [&b"abc"[..], &[7; 100], b"", &[1; 300]] {
+            bytes.extend_from_slice(chunk);
+        }
+        assert_eq!(bytes.len(), 403);
+        assert_eq!(&bytes.expose()[..3], b"abc");
+        assert_eq!(bytes.expose()[402], 1);
+    }
 
     #[test]
     fn debug_never_shows_the_secret() {

@@ -328,3 +328,27 @@ fn chunking_follows_the_profile_capabilities() {
         }
     }
 }
+
+/// A card that answers `61xx` to every GET RESPONSE without ever delivering data must not keep
+/// the engine busy forever.
+#[test]
+fn endless_more_data_answers_end_the_run() {
+    struct Endless<'a>(&'a mut Card);
+    impl Transport for Endless<'_> {
+        fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
+            if apdu[1] == 0xB0 || apdu[1] == 0xC0 {
+                return Ok(vec![0x61, 0x10]);
+            }
+            Ok(self.0.transmit(apdu))
+        }
+    }
+    let vsc = vsc("Endless");
+    let mut card = Card::blank();
+    let engine = Personalization::new(vsc, &mut OsRng);
+    let mut sent = 0;
+    let mut transport = Endless(&mut card);
+    let result = perso::run(engine, &mut transport, |p| sent = p.apdus_done);
+    let error = result.unwrap_err();
+    assert!(matches!(error, PersoError::UnusableCard { .. }), "{error}");
+    assert!(sent < 400, "gave up after {sent} APDUs");
+}

@@ -225,12 +225,21 @@ impl CardAgent for Iso7816FsAgent {
             if ef.read != Access::Never {
                 let content = self.area_content(vsc, area);
                 areas.push((area, expected.len(), content.len()));
-                expected.expose_mut().extend_from_slice(&content);
+                expected.extend_from_slice(&content);
             }
         }
         for (item, response) in batch.items.iter().zip(responses) {
             if item.command.ins == 0xB0 {
-                read.expose_mut().extend_from_slice(response.data());
+                // Each answer must be exactly as long as asked: a card that moved bytes from
+                // one READ BINARY to the next would otherwise pass the comparison below.
+                let asked = item.command.le.unwrap_or(0);
+                if response.data().len() != asked {
+                    return Err(AgentError::Unexpected(format!(
+                        "the card answered READ BINARY with {} bytes instead of {asked}",
+                        response.data().len()
+                    )));
+                }
+                read.extend_from_slice(response.data());
             }
         }
         let first_difference = expected
@@ -258,9 +267,8 @@ impl CardAgent for Iso7816FsAgent {
     fn change_pin(&self, current: &SecretBytes, new: &Pin) -> Batch {
         let mut batch = Batch::new();
         let mut data = SecretBytes::new(Vec::with_capacity(current.len() + 12));
-        data.expose_mut().extend_from_slice(current.expose());
-        data.expose_mut()
-            .extend_from_slice(new.to_reference_data().expose());
+        data.extend_from_slice(current.expose());
+        data.extend_from_slice(new.to_reference_data().expose());
         // ISO 7816-4 §11.5.7 CHANGE REFERENCE DATA, P1 00: current then new reference data.
         batch.push(
             Command::new(0x00, 0x24, 0x00, self.profile.pin.reference).with_sensitive_data(data),
@@ -272,9 +280,8 @@ impl CardAgent for Iso7816FsAgent {
     fn reset_pin(&self, reset_code: &SecretBytes, new: &Pin) -> Batch {
         let mut batch = Batch::new();
         let mut data = SecretBytes::new(Vec::with_capacity(reset_code.len() + 12));
-        data.expose_mut().extend_from_slice(reset_code.expose());
-        data.expose_mut()
-            .extend_from_slice(new.to_reference_data().expose());
+        data.extend_from_slice(reset_code.expose());
+        data.extend_from_slice(new.to_reference_data().expose());
         // ISO 7816-4 §11.5.10 RESET RETRY COUNTER, P1 00: resetting code then new reference data.
         batch.push(
             Command::new(0x00, 0x2C, 0x00, self.profile.pin.reference).with_sensitive_data(data),
