@@ -117,6 +117,8 @@ function route() {
   let view = location.hash.replace('#', '') || 'issue';
   if (view === 'mailer' && !state.mailer) view = 'personalize';
   if (!['issue', 'personalize', 'mailer'].includes(view)) view = 'issue';
+  // Keep the address in step with the view shown, so a later change to it is a real change.
+  if (location.hash !== `#${view}`) history.replaceState(null, '', `#${view}`);
   if (view !== 'mailer') clearMailer();
   for (const name of ['issue', 'personalize', 'mailer']) {
     $(`#view-${name}`).hidden = name !== view;
@@ -580,6 +582,8 @@ async function personalize() {
     passwordInput.focus();
     return;
   }
+  // The VSC is open: the password is not needed any more, whatever happens next.
+  passwordInput.value = '';
   state.busy = true;
   const status = $('#perso-status');
   const progress = $('#perso-progress');
@@ -603,7 +607,6 @@ async function personalize() {
   try {
     const mailer = await state.bridge.personalize(opened, reader, onProgress);
     const elapsed = performance.now() - started;
-    passwordInput.value = '';
     for (const item of steps.children) item.className = 'done';
     progress.value = progress.max;
     setStatus(status, `Verified in ${seconds(elapsed)}.`);
@@ -632,7 +635,8 @@ function showMailer(mailer, elapsed) {
   $('#verified-detail').textContent =
     `The card for ${mailer.holderName} was read back, compared with VSC ${mailer.uid} and given its` +
     ` individual PIN in ${seconds(elapsed)} (${mailer.apdus} commands). Found in the reader: ${mailer.found}.`;
-  location.hash = '#mailer';
+  if (location.hash === '#mailer') route();
+  else location.hash = '#mailer';
   $('#print-mailer').focus();
 }
 
