@@ -96,7 +96,15 @@ pub fn render(vsc: &Vsc, pin: &Pin) -> SecretString {
         (Step::SetPin, agent.change_pin(&card_password, pin)),
     ];
     let total: usize = steps.iter().map(|(_, batch)| batch.len()).sum();
-    let mut out = String::with_capacity(64 * 1024);
+    // Sized up front (hex with spaces triples the bytes; a comment line per APDU): the text
+    // holds secrets and must not reallocate, which would leave a copy in freed memory.
+    let capacity = 2048
+        + steps
+            .iter()
+            .flat_map(|(_, batch)| &batch.items)
+            .map(|item| 3 * item.command.to_bytes().len() + 160)
+            .sum::<usize>();
+    let mut out = String::with_capacity(capacity);
     let _ = write!(
         out,
         "# VSC personalization script for pcsc-tools scriptor: scriptor -r READER -p T=1 FILE\n\
@@ -132,6 +140,7 @@ pub fn render(vsc: &Vsc, pin: &Pin) -> SecretString {
             out.push('\n');
         }
     }
+    debug_assert!(out.len() <= capacity, "the script outgrew its buffer");
     SecretString::new(out)
 }
 

@@ -251,7 +251,20 @@ impl Issuer {
     /// `password`), for the channel to the branch that is separate from the VSC files.
     pub fn password_download(&self) -> Result<Download, WebError> {
         self.check_done()?;
-        let mut text = Zeroizing::new(String::from("file,uid,holder_name,password\r\n"));
+        const HEADER: &str = "file,uid,holder_name,password\r\n";
+        // Sized up front (a quoted cell at most doubles, plus its quotes): the sheet never
+        // reallocates, so no copy of a password is left in freed memory.
+        let capacity = HEADER.len()
+            + self
+                .built
+                .iter()
+                .map(|b| {
+                    let file = vsc_file_name(&b.sealed).len() + 36;
+                    2 * (file + b.holder_name.len() + b.sealed.password.expose().len()) + 16
+                })
+                .sum::<usize>();
+        let mut text = Zeroizing::new(String::with_capacity(capacity));
+        text.push_str(HEADER);
         for built in &self.built {
             for (i, cell) in [
                 vsc_file_name(&built.sealed).as_str(),
@@ -269,6 +282,10 @@ impl Issuer {
             }
             text.push_str("\r\n");
         }
+        debug_assert!(
+            text.len() <= capacity,
+            "the password sheet outgrew its buffer"
+        );
         let name = match self.built.as_slice() {
             [one] => format!("{}-password.csv", one.sealed.uid),
             _ => format!("vsc-batch-{}-passwords.csv", self.built.len()),
