@@ -72,6 +72,20 @@ impl Iso7816FsAgent {
     fn select_df(&self) -> Command {
         select_by_name(&self.profile.df.aid, false)
     }
+
+    /// `ins` (CHANGE REFERENCE DATA or RESET RETRY COUNTER) with P1 00 for the holder PIN:
+    /// data = `first` (current PIN or reset code) followed by the new PIN; then VERIFY of it.
+    fn set_pin_after(&self, ins: u8, first: &SecretBytes, new: &Pin) -> Batch {
+        let reference = self.profile.pin.reference;
+        let new_data = new.to_reference_data();
+        let mut data = SecretBytes::new(Vec::with_capacity(first.len() + new_data.len()));
+        data.extend_from_slice(first.expose());
+        data.extend_from_slice(new_data.expose());
+        let mut batch = Batch::new();
+        batch.push(Command::new(0x00, ins, 0x00, reference).with_sensitive_data(data));
+        batch.push(verify(reference, new_data));
+        batch
+    }
 }
 
 impl CardAgent for Iso7816FsAgent {
@@ -265,29 +279,13 @@ impl CardAgent for Iso7816FsAgent {
     }
 
     fn change_pin(&self, current: &SecretBytes, new: &Pin) -> Batch {
-        let mut batch = Batch::new();
-        let mut data = SecretBytes::new(Vec::with_capacity(current.len() + 12));
-        data.extend_from_slice(current.expose());
-        data.extend_from_slice(new.to_reference_data().expose());
         // ISO 7816-4 §11.5.7 CHANGE REFERENCE DATA, P1 00: current then new reference data.
-        batch.push(
-            Command::new(0x00, 0x24, 0x00, self.profile.pin.reference).with_sensitive_data(data),
-        );
-        batch.push(verify(self.profile.pin.reference, new.to_reference_data()));
-        batch
+        self.set_pin_after(0x24, current, new)
     }
 
     fn reset_pin(&self, reset_code: &SecretBytes, new: &Pin) -> Batch {
-        let mut batch = Batch::new();
-        let mut data = SecretBytes::new(Vec::with_capacity(reset_code.len() + 12));
-        data.extend_from_slice(reset_code.expose());
-        data.extend_from_slice(new.to_reference_data().expose());
         // ISO 7816-4 §11.5.10 RESET RETRY COUNTER, P1 00: resetting code then new reference data.
-        batch.push(
-            Command::new(0x00, 0x2C, 0x00, self.profile.pin.reference).with_sensitive_data(data),
-        );
-        batch.push(verify(self.profile.pin.reference, new.to_reference_data()));
-        batch
+        self.set_pin_after(0x2C, reset_code, new)
     }
 }
 
