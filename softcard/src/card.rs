@@ -834,13 +834,7 @@ impl Card {
                 if df.life_cycle == LifeCycle::Activated {
                     false
                 } else {
-                    let complete = df.holder_pin.is_some()
-                        && df.reset_code.is_some()
-                        && df
-                            .efs
-                            .iter()
-                            .all(|ef| ef.life_cycle == LifeCycle::Activated);
-                    if !complete {
+                    if !df.is_complete() {
                         return Err(Sw::CONDITIONS_NOT_SATISFIED);
                     }
                     df.life_cycle = LifeCycle::Activated;

@@ -141,6 +141,17 @@ impl Df {
         }
     }
 
+    /// Whether the DF may be activated: both credentials set and every EF activated
+    /// (docs/card-os.md, ACTIVATE FILE).
+    pub(crate) fn is_complete(&self) -> bool {
+        self.holder_pin.is_some()
+            && self.reset_code.is_some()
+            && self
+                .efs
+                .iter()
+                .all(|ef| ef.life_cycle == LifeCycle::Activated)
+    }
+
     /// A credential slot, mutable.
     pub(crate) fn credential_slot(&mut self, reference: CredentialRef) -> &mut Option<Credential> {
         match reference {
@@ -218,13 +229,7 @@ impl FileSystem {
                     ));
                 }
             }
-            let complete = df.holder_pin.is_some()
-                && df.reset_code.is_some()
-                && df
-                    .efs
-                    .iter()
-                    .all(|ef| ef.life_cycle == LifeCycle::Activated);
-            if df.life_cycle == LifeCycle::Activated && !complete {
+            if df.life_cycle == LifeCycle::Activated && !df.is_complete() {
                 return Err(format!("DF {:04X} is activated but incomplete", df.fid));
             }
             for (j, ef) in df.efs.iter().enumerate() {
