@@ -483,22 +483,12 @@ fn pairing_error(e: PairingError) -> ProtocolError {
 
 /// Writes the pairing code to `path` (temp file + rename, mode 0600).
 fn write_code_file(path: &std::path::Path, code: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let temp = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
-    let mut out = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&temp)?;
-    out.write_all(code.as_bytes())?;
-    out.write_all(b"\n")?;
-    out.sync_all()?;
+    crate::pairing_store::write_private(&temp, code.as_bytes())?;
     std::fs::rename(&temp, path)
 }
 

@@ -202,23 +202,28 @@ impl PairingStore {
             path: path.clone(),
             why: e.to_string(),
         })?;
-        let write = || -> std::io::Result<()> {
-            let mut out = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&temp)?;
-            out.write_all(text.as_bytes())?;
-            out.write_all(b"\n")?;
-            out.sync_all()
-        };
-        if let Err(e) = write() {
-            let _ = std::fs::remove_file(&temp);
-            return Err(io("write", &temp)(e));
-        }
+        write_private(&temp, text.as_bytes()).map_err(io("write", &temp))?;
         std::fs::rename(&temp, &path).map_err(io("replace", &path))
     }
+}
+
+/// Writes `text` and a line break to `temp` (created owner-only, flushed to disk), for the
+/// caller to rename into place; on failure `temp` is removed, so no half-written file stays.
+pub fn write_private(temp: &Path, text: &[u8]) -> std::io::Result<()> {
+    let write = || -> std::io::Result<()> {
+        let mut out = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(temp)?;
+        out.write_all(text)?;
+        out.write_all(b"\n")?;
+        out.sync_all()
+    };
+    write().inspect_err(|_| {
+        let _ = std::fs::remove_file(temp);
+    })
 }
 
 /// Compares two byte strings in time independent of where they differ.
