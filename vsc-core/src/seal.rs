@@ -16,7 +16,7 @@
 //! What this module does not do: read or write files, encode areas (they arrive as BER-TLV
 //! bytes) or hash profiles (the caller passes the profile's SHA-256).
 
-use aes_gcm::aead::{AeadInPlace, KeyInit};
+use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce, Tag};
 use hkdf::Hkdf;
 use rand_core::CryptoRngCore;
@@ -367,7 +367,7 @@ pub fn seal_with_kdf(
     let cipher = Aes256Gcm::new_from_slice(key).map_err(|e| SealError::Crypto(e.to_string()))?;
     let (aad, body) = out.split_at_mut(header_end);
     let tag = cipher
-        .encrypt_in_place_detached(Nonce::from_slice(&nonce), aad, body)
+        .encrypt_inout_detached(&Nonce::from(nonce), aad, body.into())
         .map_err(|_| SealError::Crypto("AES-256-GCM encryption failed".into()))?;
     out.extend_from_slice(&tag);
     let checksum = Sha256::digest(out.as_slice());
@@ -425,13 +425,12 @@ pub fn open(
     let cipher = Aes256Gcm::new_from_slice(key).map_err(|e| OpenError::Malformed(e.to_string()))?;
     let (ciphertext, tag) = parsed.sealed.split_at(parsed.sealed.len() - TAG_LEN);
     let mut plain = Zeroizing::new(ciphertext.to_vec());
+    let nonce = Nonce::try_from(parsed.nonce)
+        .map_err(|_| OpenError::Malformed("the nonce is not 12 bytes".into()))?;
+    let tag = Tag::try_from(tag)
+        .map_err(|_| OpenError::Malformed("the authentication tag is not 16 bytes".into()))?;
     cipher
-        .decrypt_in_place_detached(
-            Nonce::from_slice(parsed.nonce),
-            parsed.aad,
-            &mut plain,
-            Tag::from_slice(tag),
-        )
+        .decrypt_inout_detached(&nonce, parsed.aad, plain.as_mut_slice().into(), &tag)
         .map_err(|_| OpenError::Tampered)?;
 
     let mut reader = Reader::new(&plain);

@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use aes_gcm::aead::{AeadInPlace, KeyInit};
+use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce, Tag};
 use hkdf::Hkdf;
 use rand_core::OsRng;
@@ -210,11 +210,11 @@ fn check_documented_layout(bytes: &[u8], ikm_to_prk: impl Fn(&[u8]) -> [u8; 32])
     let cipher = Aes256Gcm::new_from_slice(&okm[..32]).unwrap();
     let mut plain = bytes[at.ciphertext..at.tag].to_vec();
     cipher
-        .decrypt_in_place_detached(
-            Nonce::from_slice(&NONCE),
+        .decrypt_inout_detached(
+            &Nonce::from(NONCE),
             &bytes[..at.ciphertext],
-            &mut plain,
-            Tag::from_slice(&bytes[at.tag..at.checksum]),
+            plain.as_mut_slice().into(),
+            &Tag::try_from(&bytes[at.tag..at.checksum]).unwrap(),
         )
         .unwrap();
     let mut expected = Vec::new();

@@ -33,6 +33,8 @@ const WAIT: Duration = Duration::from_secs(30);
 
 /// Where the page's build time is left for `benches/native_build.rs`, under the target dir.
 const PAGE_BUILD_FIGURE: &str = "page-build-1000-ms.txt";
+/// Builds of the 1,000-row batch timed after the first one; the page's figure is the best.
+const PAGE_BUILD_ROUNDS: usize = 5;
 
 fn target_dir(root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
@@ -447,6 +449,24 @@ fn clerk_builds_and_personalizes_a_card_through_the_real_stack() {
         assert!(output.status.success(), "unzip -t: {output:?}");
     }
 
+    // The native figure is the best of several rounds in a warm process; time the page the
+    // same way: the first build above also pays for compiling the wasm functions it runs.
+    let first_build_ms = page_build_ms;
+    let mut page_build_ms = f64::INFINITY;
+    for _ in 0..PAGE_BUILD_ROUNDS {
+        browser.execute(
+            "document.querySelector('#build-status').removeAttribute('data-ms')",
+            json!([]),
+        );
+        browser.click(&browser.button("Build"));
+        browser.wait_for(
+            "the batch to be built again",
+            Duration::from_secs(300),
+            || browser.attribute(&build_status, "data-ms").is_some(),
+        );
+        page_build_ms = page_build_ms.min(milliseconds(&browser, &build_status));
+    }
+
     let profile = Profile::builtin("iso7816-generic").unwrap();
     let holders = holder::parse_csv(&profile, &csv).unwrap();
     let started = Instant::now();
@@ -455,7 +475,7 @@ fn clerk_builds_and_personalizes_a_card_through_the_real_stack() {
     }
     let native_ms = started.elapsed().as_secs_f64() * 1000.0;
     println!(
-        "bench: building {rows} VSCs: {page_build_ms:.0} ms in the page (release wasm, one run), {native_ms:.0} ms natively in this test's profile; `cargo bench -p vsc-web` prints the ratio against a native release build"
+        "bench: building {rows} VSCs: {page_build_ms:.1} ms in the page (release wasm, best of {PAGE_BUILD_ROUNDS} after a first build of {first_build_ms:.1} ms), {native_ms:.0} ms natively in this test's profile; `cargo bench -p vsc-web` prints the ratio against a native release build"
     );
     // For the benchmark's ratio (scripts/test runs the benchmarks after the tests).
     let figures = target_dir(&root).join("vsc-web");
