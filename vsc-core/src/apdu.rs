@@ -415,8 +415,18 @@ impl Serialize for SwPattern {
 
 impl<'de> Deserialize<'de> for SwPattern {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        Self::parse(&text).map_err(de::Error::custom)
+        struct PatternVisitor;
+        impl de::Visitor<'_> for PatternVisitor {
+            type Value = SwPattern;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a status-word pattern of 4 hex digits or X")
+            }
+            // Borrowed when the JSON string has no escapes: no allocation per pattern.
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<SwPattern, E> {
+                SwPattern::parse(text).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(PatternVisitor)
     }
 }
 

@@ -485,33 +485,23 @@ impl Reply {
 
     /// The JSON text of this reply.
     pub fn to_json(&self) -> String {
-        let (head, body) = match &self.result {
-            Ok(body) => (
-                WireReply {
-                    id: self.id,
-                    ok: true,
-                    error: None,
-                },
-                Some(body),
-            ),
-            Err(e) => (
-                WireReply {
-                    id: self.id,
-                    ok: false,
-                    error: Some(e.clone()),
-                },
-                None,
-            ),
-        };
-        let mut value = serde_json::to_value(head).unwrap_or(serde_json::Value::Null);
-        if let (Some(body), serde_json::Value::Object(map)) = (body, &mut value) {
-            if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(body) {
-                for (key, field) in fields {
-                    map.entry(key).or_insert(field);
-                }
-            }
+        /// The reply as it is written: the body's fields flattened beside `id` and `ok`, in
+        /// one pass (no intermediate `Value`, so response bytes are not copied around).
+        #[derive(Serialize)]
+        struct Out<'a> {
+            id: Option<RequestId>,
+            ok: bool,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            error: Option<&'a ProtocolError>,
+            #[serde(flatten, skip_serializing_if = "Option::is_none")]
+            body: Option<&'a ReplyBody>,
         }
-        value.to_string()
+        to_json_text(&Out {
+            id: self.id,
+            ok: self.result.is_ok(),
+            error: self.result.as_ref().err(),
+            body: self.result.as_ref().ok(),
+        })
     }
 }
 
@@ -722,6 +712,18 @@ mod tests {
 
         let empty = Reply::ok(4, ReplyBody::Empty {});
         assert_eq!(empty.to_json(), r#"{"id":4,"ok":true}"#);
+        let transmit = Reply::ok(
+            5,
+            ReplyBody::Transmit(TransmitReply {
+                responses: vec![HexBytes::new(vec![0x6a, 0x82])],
+                stopped_at: Some(0),
+            }),
+        );
+        assert_eq!(
+            transmit.to_json(),
+            r#"{"id":5,"ok":true,"responses":["6A82"],"stopped_at":0}"#,
+            "the body's fields sit beside id and ok"
+        );
         assert_eq!(
             ServerMessage::parse(&empty.to_json()).unwrap(),
             ServerMessage::Reply(empty)
