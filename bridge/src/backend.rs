@@ -1,6 +1,7 @@
 //! The reader backends behind the protocol: PC/SC (`pcsc_backend`) and the simulated reader
 //! (`sim_backend`), behind one small blocking interface. Callers run these methods on blocking
-//! threads, never on the async runtime's workers.
+//! threads (`spawn_blocking`, or `block_in_place` for a batch), never on a thread that is
+//! the async runtime's worker at the time.
 //!
 //! Also the batch loop shared by both backends ([`run_batch`]): `expect` patterns, `stopped_at`,
 //! and the APDU log line, which holds the header (CLA INS P1 P2 Lc) and the status word only,

@@ -184,10 +184,11 @@ fn serve(args: RunArgs, store: PairingStore) -> Result<(), StartError> {
         Arc::new(pcsc_backend::PcscBackend::default())
     };
 
-    // One async thread serves the listener and every socket (at most --max-connections): the
-    // reader work runs on blocking threads, so the async side only parses and frames, and a
-    // single thread spares each request the wake-ups of a second worker.
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    // One worker thread serves every socket (at most --max-connections); a second worker only
+    // added wake-ups. Reader calls never block it: `transmit` leaves the worker role for the
+    // length of the batch (`block_in_place`), the rest runs on blocking threads.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .max_blocking_threads(16)
         .enable_all()
         .build()
