@@ -141,8 +141,8 @@ struct Figures {
     bridge_single_switches: Vec<f64>,
 }
 
-/// CPU time and context switches of a process so far, from /proc (CPU: every thread ever;
-/// switches: the threads alive now).
+/// CPU time and context switches of a process's live threads so far, from
+/// /proc/<pid>/task/*/schedstat (time on a CPU, in nanoseconds) and .../status.
 #[derive(Clone, Copy)]
 struct Usage {
     cpu: Duration,
@@ -150,19 +150,17 @@ struct Usage {
 }
 
 fn usage(pid: u32) -> Usage {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("proc stat");
-    // Fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
-    let fields: Vec<u64> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest)
-        .unwrap_or("")
-        .split_whitespace()
-        .map(|f| f.parse().unwrap_or(0))
-        .collect();
-    let ticks = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
+    let mut cpu_ns = 0u64;
     let mut switches = 0;
     if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
         for task in tasks.flatten() {
+            let schedstat =
+                std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
+            cpu_ns += schedstat
+                .split_whitespace()
+                .next()
+                .and_then(|ns| ns.parse::<u64>().ok())
+                .unwrap_or(0);
             let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
             switches += status
                 .lines()
@@ -171,9 +169,8 @@ fn usage(pid: u32) -> Usage {
                 .sum::<u64>();
         }
     }
-    // USER_HZ is 100 on Linux.
     Usage {
-        cpu: Duration::from_millis(ticks * 10),
+        cpu: Duration::from_nanos(cpu_ns),
         switches,
     }
 }
