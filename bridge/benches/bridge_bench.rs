@@ -135,6 +135,9 @@ struct Figures {
     direct_single: Vec<Duration>,
     /// One READ BINARY through the bridge (request frame out, reply frame in), averaged.
     bridge_single: Vec<Duration>,
+    /// One WebSocket ping answered by the bridge's pong, averaged: the socket hop alone, the
+    /// floor under a bridge round trip.
+    bridge_ping: Vec<Duration>,
     /// The bridge's CPU time (user + system) per single round trip.
     bridge_single_cpu: Vec<Duration>,
     /// The bridge's context switches (all threads) per single round trip.
@@ -280,6 +283,19 @@ fn bridge_round(
         assert_eq!(reply["ok"], true, "{reply}");
     }
     client.ok("disconnect", json!({"session": session}));
+
+    let start = Instant::now();
+    for _ in 0..singles {
+        client
+            .ws
+            .send(tungstenite::Message::Ping(Vec::new().into()))
+            .expect("ping");
+        while !matches!(
+            client.ws.read().expect("pong"),
+            tungstenite::Message::Pong(_)
+        ) {}
+    }
+    f.bridge_ping.push(start.elapsed() / singles as u32);
 }
 
 /// The batch's APDUs as the page sends them.
@@ -421,6 +437,10 @@ fn main() {
         median(&f.direct_single).as_secs_f64() * 1e6,
         median(&f.bridge_single).as_secs_f64() * 1e6,
         ratio(&f.bridge_single, &f.direct_single),
+    );
+    println!(
+        "    WebSocket ping/pong with the bridge (the socket hop alone) {:.1} us",
+        median(&f.bridge_ping).as_secs_f64() * 1e6,
     );
     println!(
         "    bridge CPU per round trip {:.1} us, context switches per round trip {:.1}",
