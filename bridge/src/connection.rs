@@ -43,6 +43,8 @@ struct Conn {
 /// What the log says about a batch that ran to its end or to a stop.
 struct BatchDone {
     span: tracing::Span,
+    session: SessionId,
+    reader: String,
     apdus: usize,
     answered: usize,
     stopped_at: Option<usize>,
@@ -54,6 +56,8 @@ impl BatchDone {
     fn log(self) {
         self.span.in_scope(|| {
             tracing::info!(
+                session = self.session,
+                reader = %self.reader,
                 apdus = self.apdus,
                 answered = self.answered,
                 stopped_at = ?self.stopped_at,
@@ -403,7 +407,14 @@ impl Conn {
             .ok_or_else(|| unknown_session(session))?;
         let count = apdus.len();
         let started = Instant::now();
-        let span = tracing::info_span!("transmit", session, reader = %reader);
+        // The batch's own log lines name the session and the reader; the span that gives the
+        // per-APDU debug lines the same context is only made when they are logged (a span
+        // costs a registry slot and its formatted fields on every request).
+        let span = if tracing::enabled!(tracing::Level::DEBUG) {
+            tracing::debug_span!("transmit", session, reader = %reader)
+        } else {
+            tracing::Span::none()
+        };
         // The batch runs on this thread, which first stops being the runtime's worker
         // (`block_in_place` hands the worker's other tasks to another thread): no hand-off to
         // a blocking thread and back, two context switches fewer per request, and the
@@ -433,6 +444,8 @@ impl Conn {
             Ok(done) => {
                 self.batch_done = Some(BatchDone {
                     span,
+                    session,
+                    reader,
                     apdus: count,
                     answered: done.responses.len(),
                     stopped_at: done.stopped_at,
@@ -451,7 +464,7 @@ impl Conn {
             }
             Err(failure) => {
                 span.in_scope(|| {
-                    tracing::warn!(apdus = count, completed = failure.completed, error = %failure.error, "batch failed")
+                    tracing::warn!(session, reader = %reader, apdus = count, completed = failure.completed, error = %failure.error, "batch failed")
                 });
                 let mut error = failure.error.to_protocol();
                 error.message = format!(
