@@ -199,7 +199,11 @@ impl Client {
         request
             .headers_mut()
             .insert("Origin", origin.parse().unwrap());
-        let config = WebSocketConfig::default().max_message_size(Some(64 << 20));
+        // A small read buffer, as the bridge has: tungstenite zero-fills up to this much
+        // before every read, which would otherwise be charged to the bridge in the bench.
+        let config = WebSocketConfig::default()
+            .read_buffer_size(4096)
+            .max_message_size(Some(64 << 20));
         let (ws, _) = tungstenite::client::client_with_config(request, stream, Some(config))
             .map_err(|e| match e {
                 tungstenite::HandshakeError::Failure(e) => Box::new(e),
