@@ -11,7 +11,12 @@
 //! the median of the per-round ratios.
 //!
 //! Run with `cargo bench -p vsc-bridge --bench bridge_bench` (`VSC_BENCH_QUICK=1`: fewer rounds;
-//! `VSC_BENCH_ROUNDS=n` and `VSC_BENCH_SINGLES=n` override the counts).
+//! `VSC_BENCH_ROUNDS=n` and `VSC_BENCH_SINGLES=n` override the counts). With
+//! `VSC_BENCH_ONE_CPU=1` the bench first moves itself to CPU 0 (`taskset`), so pcscd, the
+//! softcard and the bridge it starts run there too: on a VM, where waking a thread on an idle
+//! second vCPU costs tens of microseconds, that measures what the bridge itself costs rather
+//! than how often the scheduler spreads the hops over vCPUs. A pcscd already running when the
+//! bench starts is not moved.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -345,6 +350,20 @@ fn vm_rss_kib(pid: u32) -> u64 {
 
 fn main() {
     let (rounds, singles) = sizes();
+    let one_cpu = std::env::var_os("VSC_BENCH_ONE_CPU").is_some();
+    if one_cpu {
+        // Before any child starts: they inherit the affinity.
+        let pid = std::process::id().to_string();
+        let pinned = std::process::Command::new("taskset")
+            .args(["-a", "-p", "-c", "0", &pid])
+            .output()
+            .map(|out| out.status.success())
+            .unwrap_or(false);
+        assert!(
+            pinned,
+            "VSC_BENCH_ONE_CPU: taskset (util-linux) could not pin the bench to CPU 0"
+        );
+    }
     // `cargo bench` passes `--bench`; any other argument is ignored.
     let stack = PcscStack::start();
     let reader = stack.reader_name(0);
@@ -418,7 +437,12 @@ fn main() {
 
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
-        "bridge benchmark (softcard behind pcscd + vpcd; medians of {rounds} interleaved rounds)"
+        "bridge benchmark (softcard behind pcscd + vpcd; medians of {rounds} interleaved rounds; {})",
+        if one_cpu {
+            "bench, pcscd, softcard and bridge on CPU 0"
+        } else {
+            "processes on any CPU"
+        }
     );
     println!(
         "  {BATCH} x UPDATE BINARY (64 B): direct loop in one transaction {:.2} ms, bridge batch {:.2} ms, ratio {:.3} (goal <= 1.05)",
