@@ -5,8 +5,9 @@
 //! switches to Personalize, pairs with the code the bridge writes to its pairing-code file,
 //! loads the VSC, personalizes the card, sees "Verified" and the PIN mailer; then OpenSC, a
 //! PC/SC client independent of this workspace, reads the holder name back from the card.
-//! Along the way it checks the accessible names the issue lists, a "bridge not running"
-//! explanation, that the pairing token is kept, that the downloaded VSC opens natively and with
+//! Along the way it checks the accessible names the issue lists, the explanations of a bridge
+//! that is not running, a refused origin, a reader held by another client, a card that
+//! already holds a VSC and a card pulled mid-run, that the pairing token is kept, that the downloaded VSC opens natively and with
 //! `vsc inspect`, saves a screenshot of each view to `docs/screenshots/`, and prints the
 //! budgets: click-to-Verified time and building 1,000 VSCs in the page against natively.
 #![cfg(not(target_arch = "wasm32"))]
@@ -29,6 +30,8 @@ use vsc_tests::{
 use webdriver::Browser;
 
 const HOLDER: &str = "Émile Nguyễn-Müller 田中";
+/// The origin of the test's own WebSocket client, trusted by the bridge (no pairing).
+const HOLDING_CLIENT_ORIGIN: &str = "http://reader-holder.test";
 const WAIT: Duration = Duration::from_secs(30);
 
 /// Where the page's build time is left for `benches/native_build.rs`, under the target dir.
@@ -127,6 +130,41 @@ fn stored_zip_entries(zip: &[u8]) -> Vec<(String, Vec<u8>)> {
     entries
 }
 
+/// A WebSocket client of the bridge (trusted origin) holding a session on `reader` until it is
+/// dropped, as another tab or program would.
+fn hold_reader(port: u16, reader: &str) -> tungstenite::WebSocket<TcpStream> {
+    use tungstenite::client::IntoClientRequest;
+    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let mut request = format!("ws://127.0.0.1:{port}/v1")
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("Origin", HOLDING_CLIENT_ORIGIN.parse().unwrap());
+    let (mut ws, _) = tungstenite::client(request, stream).expect("WebSocket handshake");
+    let mut ask = |id: u32, request: serde_json::Value| -> serde_json::Value {
+        ws.send(tungstenite::Message::text(request.to_string()))
+            .unwrap();
+        loop {
+            let frame = ws.read().expect("a reply from the bridge");
+            if let tungstenite::Message::Text(text) = frame {
+                let reply: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
+                if reply["id"] == id {
+                    assert_eq!(reply["ok"], true, "{reply}");
+                    return reply;
+                }
+            }
+        }
+    };
+    ask(
+        1,
+        json!({"id": 1, "op": "hello", "protocol": vsc_core::protocol::PROTOCOL_VERSION}),
+    );
+    ask(2, json!({"id": 2, "op": "connect", "reader": reader}));
+    ws
+}
+
 /// The duration the page measured and left in the element's `data-ms`.
 fn milliseconds(browser: &Browser, element: &webdriver::Element) -> f64 {
     browser
@@ -157,6 +195,7 @@ fn clerk_builds_and_personalizes_a_card_through_the_real_stack() {
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .arg("--pairing-code-file")
         .arg(&code_file)
+        .args(["--trust-origin", HOLDING_CLIENT_ORIGIN])
         .arg("--config-dir")
         .arg(temp.path().join("bridge-config"));
     let mut bridge = ChildGuard::spawn(bridge_command, &temp.path().join("bridge.log"));
@@ -378,12 +417,33 @@ fn clerk_builds_and_personalizes_a_card_through_the_real_stack() {
     });
     assert!(!browser.displayed(&browser.find("#pairing")));
 
-    // A card that already holds another VSC is explained, not crashed on: the natively sealed
-    // fixture is another holder's VSC.
     let reader_status = browser.find("#reader-status");
     browser.wait_for("the card to show as present", WAIT, || {
         browser.text(&reader_status).contains("Card present")
     });
+
+    // A reader held by another client (another tab, another program) is explained; once that
+    // client lets go, the reader is free again.
+    let holding_client = hold_reader(port, &reader);
+    browser.type_text(&browser.field("VSC file"), &vsc_path.display().to_string());
+    browser.wait_displayed("#vsc-summary", WAIT);
+    browser.type_text(&browser.field("Password"), &password);
+    browser.click(&browser.button("Personalize"));
+    let alert = browser.wait_displayed("#perso-error", WAIT);
+    assert_eq!(
+        browser.attribute(&alert, "data-code").as_deref(),
+        Some("busy")
+    );
+    let explained = browser.text(&alert);
+    assert!(
+        explained.contains("The reader is busy")
+            && explained.contains("in use by another program or another browser tab"),
+        "{explained}"
+    );
+    drop(holding_client);
+
+    // A card that already holds another VSC is explained, not crashed on: the natively sealed
+    // fixture is another holder's VSC.
     let fixture = root.join("web/tests/fixtures/native-sealed.vsc");
     let fixture_password =
         std::fs::read_to_string(root.join("web/tests/fixtures/native-sealed.password")).unwrap();
@@ -408,6 +468,64 @@ fn clerk_builds_and_personalizes_a_card_through_the_real_stack() {
         "the password is cleared once the VSC is open, also when the run fails"
     );
     browser.screenshot(&screenshots.join("personalize-foreign-card.png"));
+
+    // A card pulled in the middle of the run: a second blank softcard, in the second reader,
+    // leaves before its 9th APDU (in the write step). The page says so and what to do.
+    let torn_reader = stack.reader_name(1);
+    let mut torn_card = stack.softcard(
+        1,
+        SoftcardOptions {
+            tear_before: Some(8),
+            ..SoftcardOptions::new()
+        },
+    );
+    browser.wait_for("the second reader to list its card", WAIT, || {
+        browser
+            .try_find(&format!("#reader option[value='{torn_reader}']"))
+            .is_some()
+    });
+    // The list is re-rendered on every reader event, so choose by value rather than by
+    // clicking an option element that may be replaced in between.
+    browser.execute(
+        "const select = document.getElementById('reader');
+         select.value = arguments[0];
+         select.dispatchEvent(new Event('change', { bubbles: true }));",
+        json!([torn_reader]),
+    );
+    assert_eq!(
+        browser.property(&browser.field("Reader"), "value"),
+        json!(torn_reader)
+    );
+    browser.wait_for("the second card to show as present", WAIT, || {
+        browser.text(&reader_status).contains("Card present")
+    });
+    let page_sealed = root.join("web/tests/fixtures/page-sealed.vsc");
+    let page_sealed_password =
+        std::fs::read_to_string(root.join("web/tests/fixtures/page-sealed.password")).unwrap();
+    browser.type_text(
+        &browser.field("VSC file"),
+        &page_sealed.display().to_string(),
+    );
+    browser.wait_displayed("#vsc-summary", WAIT);
+    browser.type_text(&browser.field("Password"), &page_sealed_password);
+    browser.click(&browser.button("Personalize"));
+    browser.wait_for("the pulled card to be reported", WAIT, || {
+        browser
+            .attribute(&browser.find("#perso-error"), "data-code")
+            .as_deref()
+            == Some("card_removed")
+    });
+    let explained = browser.text(&browser.find("#perso-error"));
+    assert!(
+        explained.contains("The card was removed")
+            && explained.contains("put it back in the reader and run again with the same VSC"),
+        "{explained}"
+    );
+    assert_eq!(
+        torn_card.wait_exit(WAIT),
+        Some(3),
+        "the softcard left at its tear point"
+    );
 
     // Budget: 1,000 VSCs built in the page against natively.
     let rows = 1000;
