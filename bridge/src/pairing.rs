@@ -5,9 +5,10 @@
 //!
 //! It keeps no tokens (see `pairing_store`) and does not show the code (the server does).
 
-use crate::pairing_store::{constant_time_eq, random_bytes, StoreError};
+use crate::pairing_store::{random_bytes, StoreError};
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
+use subtle::ConstantTimeEq;
 use vsc_core::secret::SecretString;
 
 /// How long a pairing code is valid.
@@ -133,7 +134,7 @@ impl Pairing {
             return Err(PairingError::Expired);
         }
         let typed = zeroize::Zeroizing::new(normalize(code));
-        if constant_time_eq(typed.as_bytes(), pending.code.expose().as_bytes()) {
+        if bool::from(typed.as_bytes().ct_eq(pending.code.expose().as_bytes())) {
             self.pending.remove(origin);
             return Ok(());
         }

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use subtle::ConstantTimeEq;
 use vsc_core::secret::SecretString;
 
 /// The file name inside the config directory.
@@ -109,7 +110,7 @@ impl PairingStore {
     pub fn find(&self, origin: &str, token: &str) -> Result<Option<PairingRecord>, StoreError> {
         let hash = token_hash(token);
         Ok(self.load()?.pairings.into_iter().find(|p| {
-            constant_time_eq(p.token_sha256.as_bytes(), hash.as_bytes()) && p.origin == origin
+            bool::from(p.token_sha256.as_bytes().ct_eq(hash.as_bytes())) && p.origin == origin
         }))
     }
 
@@ -224,11 +225,6 @@ pub fn write_private(temp: &Path, text: &[u8]) -> std::io::Result<()> {
     write().inspect_err(|_| {
         let _ = std::fs::remove_file(temp);
     })
-}
-
-/// Compares two byte strings in time independent of where they differ.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]
