@@ -98,15 +98,34 @@ fn ensure_web_pkg(root: &Path) {
 /// Waits for a finished download whose name ends with `suffix`.
 fn wait_download(dir: &Path, suffix: &str) -> PathBuf {
     let mut found = None;
-    wait_until(WAIT, &format!("a downloaded *{suffix} file"), || {
-        found = std::fs::read_dir(dir)
-            .into_iter()
-            .flatten()
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .find(|p| p.to_string_lossy().ends_with(suffix));
-        found.is_some()
-    });
+    let mut last_len = None;
+    wait_until(
+        WAIT,
+        &format!("a complete downloaded *{suffix} file"),
+        || {
+            let entries: Vec<PathBuf> = std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .collect();
+            // Chromium may show the final name before the content is all there: wait until no
+            // download is in progress and the file's length held still between two looks.
+            let in_progress = entries
+                .iter()
+                .any(|p| p.to_string_lossy().ends_with(".crdownload"));
+            found = entries
+                .into_iter()
+                .find(|p| p.to_string_lossy().ends_with(suffix));
+            let len = found
+                .as_ref()
+                .and_then(|p| std::fs::metadata(p).ok())
+                .map(|m| m.len());
+            let settled = !in_progress && len.is_some_and(|n| n > 0) && len == last_len;
+            last_len = len;
+            settled
+        },
+    );
     found.expect("found")
 }
 
@@ -128,6 +147,30 @@ fn stored_zip_entries(zip: &[u8]) -> Vec<(String, Vec<u8>)> {
         at = start + size;
     }
     entries
+}
+
+/// A sealed VSC of `web/tests/fixtures` and its password.
+fn sealed_fixture(root: &Path, name: &str) -> (PathBuf, String) {
+    let fixtures = root.join("web/tests/fixtures");
+    let password = std::fs::read_to_string(fixtures.join(format!("{name}.password"))).unwrap();
+    (fixtures.join(format!("{name}.vsc")), password)
+}
+
+/// Loads `vsc`, types its password and presses Personalize.
+fn start_run(browser: &Browser, vsc: &Path, password: &str) {
+    browser.type_text(&browser.field("VSC file"), &vsc.display().to_string());
+    browser.wait_displayed("#vsc-summary", WAIT);
+    browser.type_text(&browser.field("Password"), password);
+    browser.click(&browser.button("Personalize"));
+}
+
+/// Waits for the run to fail with the error `code` and returns the explanation shown.
+fn run_failure(browser: &Browser, code: &str) -> String {
+    let alert = browser.wait_displayed("#perso-error", WAIT);
+    browser.wait_for(&format!("the {code} explanation"), WAIT, || {
+        browser.attribute(&alert, "data-code").as_deref() == Some(code)
+    });
+    browser.text(&alert)
 }
 
 /// A WebSocket client of the bridge (trusted origin) holding a session on `reader` until it is
@@ -425,16 +468,8 @@ fn clerk_builds_and_personalizes_a_card_through_the_real_stack() {
     // A reader held by another client (another tab, another program) is explained; once that
     // client lets go, the reader is free again.
     let holding_client = hold_reader(port, &reader);
-    browser.type_text(&browser.field("VSC file"), &vsc_path.display().to_string());
-    browser.wait_displayed("#vsc-summary", WAIT);
-    browser.type_text(&browser.field("Password"), &password);
-    browser.click(&browser.button("Personalize"));
-    let alert = browser.wait_displayed("#perso-error", WAIT);
-    assert_eq!(
-        browser.attribute(&alert, "data-code").as_deref(),
-        Some("busy")
-    );
-    let explained = browser.text(&alert);
+    start_run(&browser, &vsc_path, &password);
+    let explained = run_failure(&browser, "busy");
     assert!(
         explained.contains("The reader is busy")
             && explained.contains("in use by another program or another browser tab"),
@@ -444,19 +479,9 @@ fn clerk_builds_and_personalizes_a_card_through_the_real_stack() {
 
     // A card that already holds another VSC is explained, not crashed on: the natively sealed
     // fixture is another holder's VSC.
-    let fixture = root.join("web/tests/fixtures/native-sealed.vsc");
-    let fixture_password =
-        std::fs::read_to_string(root.join("web/tests/fixtures/native-sealed.password")).unwrap();
-    browser.type_text(&browser.field("VSC file"), &fixture.display().to_string());
-    browser.wait_displayed("#vsc-summary", WAIT);
-    browser.type_text(&browser.field("Password"), &fixture_password);
-    browser.click(&browser.button("Personalize"));
-    let alert = browser.wait_displayed("#perso-error", WAIT);
-    assert_eq!(
-        browser.attribute(&alert, "data-code").as_deref(),
-        Some("foreign_card")
-    );
-    let explained = browser.text(&alert);
+    let (fixture, fixture_password) = sealed_fixture(&root, "native-sealed");
+    start_run(&browser, &fixture, &fixture_password);
+    let explained = run_failure(&browser, "foreign_card");
     assert!(
         explained.contains("This card already belongs to another VSC")
             && explained.contains("use a blank card"),
@@ -499,23 +524,9 @@ fn clerk_builds_and_personalizes_a_card_through_the_real_stack() {
     browser.wait_for("the second card to show as present", WAIT, || {
         browser.text(&reader_status).contains("Card present")
     });
-    let page_sealed = root.join("web/tests/fixtures/page-sealed.vsc");
-    let page_sealed_password =
-        std::fs::read_to_string(root.join("web/tests/fixtures/page-sealed.password")).unwrap();
-    browser.type_text(
-        &browser.field("VSC file"),
-        &page_sealed.display().to_string(),
-    );
-    browser.wait_displayed("#vsc-summary", WAIT);
-    browser.type_text(&browser.field("Password"), &page_sealed_password);
-    browser.click(&browser.button("Personalize"));
-    browser.wait_for("the pulled card to be reported", WAIT, || {
-        browser
-            .attribute(&browser.find("#perso-error"), "data-code")
-            .as_deref()
-            == Some("card_removed")
-    });
-    let explained = browser.text(&browser.find("#perso-error"));
+    let (page_sealed, page_sealed_password) = sealed_fixture(&root, "page-sealed");
+    start_run(&browser, &page_sealed, &page_sealed_password);
+    let explained = run_failure(&browser, "card_removed");
     assert!(
         explained.contains("The card was removed")
             && explained.contains("put it back in the reader and run again with the same VSC"),
