@@ -13,7 +13,7 @@ use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use vsc_core::protocol::{ENDPOINT_PATH, MAX_MESSAGE_BYTES};
 
-/// Initial size of a connection's WebSocket read buffer (see `upgrade`).
+/// Initial size of a connection's WebSocket read buffer (see `upgrade_to_websocket`).
 const READ_BUFFER_BYTES: usize = 4096;
 
 /// How long a client may take to send its request head.
@@ -121,10 +121,9 @@ async fn upgrade_to_websocket(app: Arc<App>, stream: TcpStream, head: RequestHea
         .await;
         return;
     };
-    // tungstenite zero-fills the free part of its read buffer before every read (`read_in`),
-    // so its 128 KiB default cost a 128 KiB memset, and page faults whenever a received
-    // message still held the old buffer, per request. Requests are small; a batch frame grows
-    // the buffer to its own size.
+    // tungstenite zero-fills up to the read buffer size before every read (`read_in`): with
+    // the 128 KiB default that was a 128 KiB memset per request. Requests are small; a batch
+    // frame still grows the buffer to its own size.
     let config = WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER_BYTES)
         .max_message_size(Some(MAX_MESSAGE_BYTES))

@@ -348,18 +348,18 @@ impl SwPattern {
     /// Parses `"9000"`, `"61XX"` and the like.
     pub fn parse(text: &str) -> Result<Self, BadSwPattern> {
         let bad = || BadSwPattern(text.chars().take(16).collect());
-        let chars: Vec<char> = text.chars().collect();
-        if chars.len() != 4 {
+        // Four ASCII characters, so four bytes (anything else is refused below).
+        if text.len() != 4 {
             return Err(bad());
         }
         let (mut value, mut mask) = (0u16, 0u16);
-        for c in chars {
+        for byte in text.bytes() {
             value <<= 4;
             mask <<= 4;
-            if c == 'X' || c == 'x' {
+            if byte == b'X' || byte == b'x' {
                 continue;
             }
-            let nibble = c.to_digit(16).ok_or_else(bad)?;
+            let nibble = char::from(byte).to_digit(16).ok_or_else(bad)?;
             value |= nibble as u16;
             mask |= 0xF;
         }
@@ -419,7 +419,9 @@ impl<'de> Deserialize<'de> for SwPattern {
         impl de::Visitor<'_> for PatternVisitor {
             type Value = SwPattern;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a status-word pattern of 4 hex digits or X")
+                f.write_str(
+                    "a status-word pattern: 4 hex digits, X for any digit (e.g. 9000, 61XX)",
+                )
             }
             // Borrowed when the JSON string has no escapes: no allocation per pattern.
             fn visit_str<E: de::Error>(self, text: &str) -> Result<SwPattern, E> {
@@ -487,6 +489,9 @@ mod tests {
         assert_eq!(p.to_string(), "61XX");
         assert!(SwPattern::parse("9G00").is_err());
         assert!(SwPattern::parse("900").is_err());
+        // Four bytes but not four ASCII characters.
+        assert!(SwPattern::parse("9é0").is_err());
+        assert!(SwPattern::parse("ÄÄ").is_err());
         assert!(Response::parse(&[0x90]).is_err());
     }
 }
