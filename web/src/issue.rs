@@ -131,6 +131,9 @@ pub struct Issuer {
     /// Holders not built yet, in reverse order (the next one is last).
     pending: Vec<HolderData>,
     built: Vec<Built>,
+    /// One block source for the whole batch, so a call for 10 VSCs does not fetch (and
+    /// wipe unused) a fresh 4 KiB block; what is left is wiped with the issuer.
+    rng: BlockOsRng,
 }
 
 #[derive(Debug)]
@@ -179,6 +182,7 @@ impl Issuer {
             profile,
             built: Vec::with_capacity(holders.len()),
             pending: holders,
+            rng: BlockOsRng::new(),
         }
     }
 
@@ -200,12 +204,11 @@ impl Issuer {
     /// Builds and seals up to `max` more VSCs; returns how many are built in all. Each
     /// holder's data is dropped (and wiped) once its VSC is sealed.
     pub fn build_next(&mut self, max: usize) -> Result<usize, WebError> {
-        let mut rng = BlockOsRng::new();
         for _ in 0..max {
             let Some(holder) = self.pending.pop() else {
                 break;
             };
-            let sealed = Vsc::build_sealed(&self.profile, &holder, &mut rng).map_err(|e| {
+            let sealed = Vsc::build_sealed(&self.profile, &holder, &mut self.rng).map_err(|e| {
                 WebError::new(
                     Code::BuildFailed,
                     format!(

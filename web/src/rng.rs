@@ -30,6 +30,13 @@ impl BlockOsRng {
     }
 }
 
+impl std::fmt::Debug for BlockOsRng {
+    /// Redacted: the unread bytes are future keys and passwords.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BlockOsRng(<{} bytes left>)", BLOCK - self.next)
+    }
+}
+
 impl Default for BlockOsRng {
     fn default() -> Self {
         Self::new()
@@ -94,5 +101,12 @@ mod tests {
         // 100 random bytes being all zero would mean the block was not refilled.
         assert!(b.iter().any(|&x| x != 0));
         assert_ne!(rng.next_u64(), rng.next_u64());
+    }
+
+    #[test]
+    fn debug_shows_no_bytes() {
+        let mut rng = BlockOsRng::new();
+        rng.next_u32();
+        assert_eq!(format!("{rng:?}"), "BlockOsRng(<4092 bytes left>)");
     }
 }
