@@ -20,6 +20,18 @@ use crate::secret::SecretString;
 /// The Crockford base32 alphabet used by generated passwords (no `I`, `L`, `O`, `U`).
 pub const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
+/// `IN_ALPHABET[b]`: whether the ASCII byte `b` is one of [`ALPHABET`] (a table, not a search:
+/// every password is checked character by character each time a key is derived from it).
+const IN_ALPHABET: [bool; 128] = {
+    let mut table = [false; 128];
+    let mut i = 0;
+    while i < ALPHABET.len() {
+        table[ALPHABET[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
+
 /// Number of alphabet characters in a generated password (140 bits of entropy).
 pub const GENERATED_LEN: usize = 28;
 
@@ -193,7 +205,7 @@ pub fn canonical_generated(input: &str) -> Result<SecretString, PasswordError> {
         let decoded = match typed.to_ascii_uppercase() {
             'O' => '0',
             'I' | 'L' => '1',
-            c if c.is_ascii() && ALPHABET.contains(&(c as u8)) => c,
+            c if c.is_ascii() && IN_ALPHABET[usize::from(c as u8)] => c,
             _ => {
                 return Err(PasswordError::InvalidCharacter {
                     character: typed,
