@@ -91,14 +91,22 @@ pub enum OpenVscError {
     },
 }
 
-impl Vsc {
-    /// Creates the file structure from the profile, assigns a generated password and a UUIDv4,
-    /// places the holder's data objects and a fresh key per profile key (claim 2, steps 2-10).
-    pub fn build(
+/// A VSC's identity and encoded areas, before they are put in a [`Vsc`] or sealed.
+struct Areas {
+    uid: Uuid,
+    public: Vec<u8>,
+    private: SecretBytes,
+    keys: SecretBytes,
+    password: SecretBytes,
+}
+
+impl Areas {
+    /// Steps 2-10 of claim 2 (see [`Vsc::build`]); checks the areas fit the profile's EFs.
+    fn build(
         profile: &Profile,
         holder: &HolderData,
         rng: &mut impl CryptoRngCore,
-    ) -> Result<(Vsc, Password), BuildError> {
+    ) -> Result<(Areas, Password), BuildError> {
         let password = Password::generate(rng);
         let mut uid_bytes = [0u8; 16];
         rng.fill_bytes(&mut uid_bytes);
@@ -143,50 +151,85 @@ impl Vsc {
             ]
             .into_iter(),
         );
-        let vsc = Vsc {
-            profile: profile.clone(),
+        let areas = Areas {
             uid,
             public: public.expose().to_vec(),
             private,
             keys,
             password: password_area,
         };
-        vsc.check_sizes()?;
+        check_sizes(
+            profile,
+            [areas.public.len(), areas.private.len(), areas.keys.len()],
+        )?;
+        Ok((areas, password))
+    }
+}
+
+/// Whether the public, private and keys areas (`lens`, in that order) fit their EFs.
+fn check_sizes(p: &Profile, lens: [usize; 3]) -> Result<(), BuildError> {
+    let [public, private, keys] = lens;
+    for (area, len, size) in [
+        ("public", public, p.public.size),
+        ("private", private, p.private.size),
+        ("keys", keys, p.keys.size),
+    ] {
+        if len > size {
+            return Err(BuildError::AreaTooLarge {
+                area,
+                needed: len,
+                size,
+                profile: p.id.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+impl Vsc {
+    /// Creates the file structure from the profile, assigns a generated password and a UUIDv4,
+    /// places the holder's data objects and a fresh key per profile key (claim 2, steps 2-10).
+    pub fn build(
+        profile: &Profile,
+        holder: &HolderData,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<(Vsc, Password), BuildError> {
+        let (areas, password) = Areas::build(profile, holder, rng)?;
+        let vsc = Vsc {
+            profile: profile.clone(),
+            uid: areas.uid,
+            public: areas.public,
+            private: areas.private,
+            keys: areas.keys,
+            password: areas.password,
+        };
         Ok((vsc, password))
     }
 
-    /// Builds and seals in one step, for batch building.
+    /// Builds and seals in one step, for batch building: the same VSC as [`Vsc::build`] then
+    /// [`Vsc::seal`], without copying the profile or the areas on the way.
     pub fn build_sealed(
         profile: &Profile,
         holder: &HolderData,
         rng: &mut impl CryptoRngCore,
     ) -> Result<SealedVsc, BuildError> {
-        let (vsc, password) = Vsc::build(profile, holder, rng)?;
-        let bytes = vsc.seal(&password, rng)?;
+        let (areas, password) = Areas::build(profile, holder, rng)?;
+        let uid = areas.uid;
+        let image = VscImage {
+            uid,
+            profile_id: profile.id.clone(),
+            profile_hash: profile.hash(),
+            public: areas.public,
+            private: areas.private,
+            keys: areas.keys,
+            password: areas.password,
+        };
+        let bytes = seal::seal(&image, &password, rng)?;
         Ok(SealedVsc {
-            uid: vsc.uid,
+            uid,
             password,
             bytes,
         })
-    }
-
-    fn check_sizes(&self) -> Result<(), BuildError> {
-        let p = &self.profile;
-        for (area, len, size) in [
-            ("public", self.public.len(), p.public.size),
-            ("private", self.private.len(), p.private.size),
-            ("keys", self.keys.len(), p.keys.size),
-        ] {
-            if len > size {
-                return Err(BuildError::AreaTooLarge {
-                    area,
-                    needed: len,
-                    size,
-                    profile: p.id.clone(),
-                });
-            }
-        }
-        Ok(())
     }
 
     /// Stores the VSC as a sealed container (claim 2, step 12) under `password`.
@@ -255,7 +298,11 @@ impl Vsc {
                 "the card password or reset code is missing".into(),
             ));
         }
-        self.check_sizes().map_err(|e| bad("data", e.to_string()))
+        check_sizes(
+            &self.profile,
+            [self.public.len(), self.private.len(), self.keys.len()],
+        )
+        .map_err(|e| bad("data", e.to_string()))
     }
 
     /// The card profile this VSC images.
