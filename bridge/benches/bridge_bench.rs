@@ -12,7 +12,7 @@
 //!
 //! Run with `cargo bench -p vsc-bridge --bench bridge_bench` (`VSC_BENCH_QUICK=1`: fewer rounds;
 //! `VSC_BENCH_ROUNDS=n` and `VSC_BENCH_SINGLES=n` override the counts). With
-//! `VSC_BENCH_ONE_CPU=1` the bench first moves itself to CPU 0 (`taskset`), so pcscd, the
+//! `VSC_BENCH_ONE_CPU=1` (unset, empty or `0`: off) the bench first moves itself to CPU 0 (`taskset`), so pcscd, the
 //! softcard and the bridge it starts run there too: on a VM, where waking a thread on an idle
 //! second vCPU costs tens of microseconds, that measures what the bridge itself costs rather
 //! than how often the scheduler spreads the hops over vCPUs. A pcscd already running when the
@@ -135,8 +135,10 @@ struct Figures {
     /// A plain direct loop, no transaction, 300-byte buffer.
     direct_plain_batch: Vec<Duration>,
     /// The transaction loop from a fresh thread with a fresh PC/SC context, as a new client
-    /// (or a bridge session) starts; see `fresh_client_batch`.
+    /// (or a bridge session) starts; see `fresh_client_round`.
     direct_fresh_batch: Vec<Duration>,
+    /// One READ BINARY from that fresh client, averaged.
+    direct_fresh_single: Vec<Duration>,
     /// The batch through the bridge: from sending the request frame to having the reply frame.
     bridge_batch: Vec<Duration>,
     /// One direct READ BINARY, averaged over the round's singles.
@@ -226,15 +228,20 @@ fn direct_round(
         .map_err(|(_, e)| e)
         .unwrap();
 
-    f.direct_fresh_batch
-        .push(fresh_client_batch(reader.to_owned(), updates.to_vec()));
+    let (batch, single) = fresh_client_round(reader.to_owned(), updates.to_vec(), singles);
+    f.direct_fresh_batch.push(batch);
+    f.direct_fresh_single.push(single);
 }
 
 /// The direct transaction loop again, from a new thread with its own new PC/SC context, as
 /// the bridge runs each session (pcscd serves every context on a thread of its own). On a VM
 /// the scheduler tends to keep the bench's long-lived thread and its context's pcscd thread
 /// on one vCPU, which a fresh client does not get (docs/benchmarks.md).
-fn fresh_client_batch(reader: String, updates: Vec<Vec<u8>>) -> Duration {
+fn fresh_client_round(
+    reader: String,
+    updates: Vec<Vec<u8>>,
+    singles: usize,
+) -> (Duration, Duration) {
     std::thread::spawn(move || {
         let context = Context::establish(Scope::User).expect("pcsc context");
         let mut card = direct_connect(&context, &reader);
@@ -249,11 +256,19 @@ fn fresh_client_batch(reader: String, updates: Vec<Vec<u8>>) -> Duration {
             .end(Disposition::LeaveCard)
             .map_err(|(_, e)| e)
             .unwrap();
-        let elapsed = start.elapsed();
+        let batch = start.elapsed();
+        let read_one = hex::decode(READ_ONE).unwrap();
+        let mut buffer = [0u8; 300];
+        let start = Instant::now();
+        for _ in 0..singles {
+            let response = card.transmit(&read_one, &mut buffer).expect("transmit");
+            assert_eq!(response.len(), 3);
+        }
+        let single = start.elapsed() / singles as u32;
         card.disconnect(Disposition::ResetCard)
             .map_err(|(_, e)| e)
             .unwrap();
-        elapsed
+        (batch, single)
     })
     .join()
     .expect("the fresh client's thread")
@@ -385,7 +400,7 @@ fn vm_rss_kib(pid: u32) -> u64 {
 
 fn main() {
     let (rounds, singles) = sizes();
-    let one_cpu = std::env::var_os("VSC_BENCH_ONE_CPU").is_some();
+    let one_cpu = std::env::var("VSC_BENCH_ONE_CPU").is_ok_and(|v| !v.is_empty() && v != "0");
     if one_cpu {
         // Before any child starts: they inherit the affinity.
         let pid = std::process::id().to_string();
@@ -501,6 +516,11 @@ fn main() {
         median(&f.direct_single).as_secs_f64() * 1e6,
         median(&f.bridge_single).as_secs_f64() * 1e6,
         ratio(&f.bridge_single, &f.direct_single),
+    );
+    println!(
+        "    direct from a fresh thread and PC/SC context (as a bridge session) {:.1} us, ratio to it {:.2}",
+        median(&f.direct_fresh_single).as_secs_f64() * 1e6,
+        ratio(&f.bridge_single, &f.direct_fresh_single),
     );
     println!(
         "    WebSocket ping/pong with the bridge (the socket hop alone) {:.1} us",
