@@ -12,11 +12,11 @@
 //!
 //! Run with `cargo bench -p vsc-bridge --bench bridge_bench` (`VSC_BENCH_QUICK=1`: fewer rounds;
 //! `VSC_BENCH_ROUNDS=n` and `VSC_BENCH_SINGLES=n` override the counts). With
-//! `VSC_BENCH_ONE_CPU=1` (unset, empty or `0`: off) the bench first moves itself to CPU 0 (`taskset`), so pcscd, the
-//! softcard and the bridge it starts run there too: on a VM, where waking a thread on an idle
-//! second vCPU costs tens of microseconds, that measures what the bridge itself costs rather
-//! than how often the scheduler spreads the hops over vCPUs. A pcscd already running when the
-//! bench starts is not moved.
+//! `VSC_BENCH_ONE_CPU=1` (unset, empty or `0`: off) the bench first moves itself to CPU 0
+//! (`taskset`), so pcscd, the softcard and the bridge it starts run there too: on a VM, where
+//! waking a thread on an idle second vCPU costs tens of microseconds, that measures what the
+//! bridge itself costs rather than how often the scheduler spreads the hops over vCPUs. A
+//! pcscd already running when the bench starts is not moved.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
