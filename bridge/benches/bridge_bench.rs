@@ -21,7 +21,7 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use common::{Bridge, Client, ORIGIN};
+use common::{create_df_apdu, create_file_apdu, select_aid_apdu, Bridge, Client, ORIGIN};
 use pcsc::{Card, Context, Disposition, Protocols, Scope, ShareMode};
 use serde_json::{json, Value};
 use std::ffi::CString;
@@ -54,43 +54,15 @@ fn sizes() -> (usize, usize) {
 
 /// CREATE FILE (ISO 7816-9 §7.1) of a DF with `AID`, then of a 4 KiB transparent EF 0101 in it.
 fn setup_apdus() -> Vec<String> {
-    let mut df = vec![
-        0x82,
-        0x01,
-        0x38,
-        0x83,
-        0x02,
-        0xDF,
-        0x01,
-        0x84,
-        AID.len() as u8,
-    ];
-    df.extend_from_slice(AID);
     let ef = [
         0x82, 0x01, 0x01, 0x83, 0x02, 0x01, 0x01, 0x80, 0x02, 0x10, 0x00,
     ];
-    let create = |fcp: &[u8]| {
-        let mut apdu = vec![
-            0x00,
-            0xE0,
-            0x00,
-            0x00,
-            (fcp.len() + 2) as u8,
-            0x62,
-            fcp.len() as u8,
-        ];
-        apdu.extend_from_slice(fcp);
-        hex::encode_upper(apdu)
-    };
-    vec![create(&df), create(&ef)]
+    vec![create_df_apdu(AID), create_file_apdu(&ef)]
 }
 
 /// SELECT the DF by name, then the EF by FID (ISO 7816-4 §11.2.2).
 fn select_apdus() -> Vec<String> {
-    vec![
-        format!("00A4040C{:02X}{}", AID.len(), hex::encode_upper(AID)),
-        "00A4000C020101".to_owned(),
-    ]
+    vec![select_aid_apdu(AID), "00A4000C020101".to_owned()]
 }
 
 /// 1000 UPDATE BINARY (ISO 7816-4 §11.3.5) of 64 bytes at offsets within the 4 KiB EF.
@@ -203,6 +175,20 @@ fn direct_round(
     }
     f.direct_plain_batch.push(start.elapsed());
 
+    f.direct_batch.push(timed_batch(&mut card, updates));
+    f.direct_single.push(timed_single(&card, singles));
+    card.disconnect(Disposition::ResetCard)
+        .map_err(|(_, e)| e)
+        .unwrap();
+
+    let (batch, single) = fresh_client_round(reader.to_owned(), updates.to_vec(), singles);
+    f.direct_fresh_batch.push(batch);
+    f.direct_fresh_single.push(single);
+}
+
+/// The batch's direct loop inside one PC/SC transaction (begin and end included), with the
+/// bridge's 64 KiB receive buffer: what the bridge does for a batch, minus the bridge.
+fn timed_batch(card: &mut Card, updates: &[Vec<u8>]) -> Duration {
     let mut buffer = vec![0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED];
     let start = Instant::now();
     let transaction = card.transaction().expect("transaction");
@@ -214,8 +200,11 @@ fn direct_round(
         .end(Disposition::LeaveCard)
         .map_err(|(_, e)| e)
         .unwrap();
-    f.direct_batch.push(start.elapsed());
+    start.elapsed()
+}
 
+/// `singles` direct READ BINARY round trips; the average of one.
+fn timed_single(card: &Card, singles: usize) -> Duration {
     let read_one = hex::decode(READ_ONE).unwrap();
     let mut buffer = [0u8; 300];
     let start = Instant::now();
@@ -223,14 +212,7 @@ fn direct_round(
         let response = card.transmit(&read_one, &mut buffer).expect("transmit");
         assert_eq!(response.len(), 3);
     }
-    f.direct_single.push(start.elapsed() / singles as u32);
-    card.disconnect(Disposition::ResetCard)
-        .map_err(|(_, e)| e)
-        .unwrap();
-
-    let (batch, single) = fresh_client_round(reader.to_owned(), updates.to_vec(), singles);
-    f.direct_fresh_batch.push(batch);
-    f.direct_fresh_single.push(single);
+    start.elapsed() / singles as u32
 }
 
 /// The direct transaction loop again, from a new thread with its own new PC/SC context, as
@@ -245,26 +227,8 @@ fn fresh_client_round(
     std::thread::spawn(move || {
         let context = Context::establish(Scope::User).expect("pcsc context");
         let mut card = direct_connect(&context, &reader);
-        let mut buffer = vec![0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED];
-        let start = Instant::now();
-        let transaction = card.transaction().expect("transaction");
-        for apdu in &updates {
-            let response = transaction.transmit(apdu, &mut buffer).expect("transmit");
-            assert_eq!(response, [0x90, 0x00]);
-        }
-        transaction
-            .end(Disposition::LeaveCard)
-            .map_err(|(_, e)| e)
-            .unwrap();
-        let batch = start.elapsed();
-        let read_one = hex::decode(READ_ONE).unwrap();
-        let mut buffer = [0u8; 300];
-        let start = Instant::now();
-        for _ in 0..singles {
-            let response = card.transmit(&read_one, &mut buffer).expect("transmit");
-            assert_eq!(response.len(), 3);
-        }
-        let single = start.elapsed() / singles as u32;
+        let batch = timed_batch(&mut card, &updates);
+        let single = timed_single(&card, singles);
         card.disconnect(Disposition::ResetCard)
             .map_err(|(_, e)| e)
             .unwrap();

@@ -355,6 +355,15 @@ pub fn wait_file(path: &std::path::Path, what: &str, f: impl Fn(&str) -> bool) {
 /// APDUs that give the blank card a DF whose holder PIN is `pin` (ASCII), and verify it
 /// (docs/card-os.md: CREATE FILE, CHANGE REFERENCE DATA P1=01 in creation state, VERIFY).
 pub fn setup_pin_apdus(aid: &[u8], pin: &[u8]) -> Vec<String> {
+    vec![
+        create_df_apdu(aid),
+        format!("00240181{:02X}{}", pin.len(), hex::encode_upper(pin)),
+        verify_apdu(pin),
+    ]
+}
+
+/// CREATE FILE (ISO 7816-9 §7.1) of DF DF01 named `aid` (file descriptor 38).
+pub fn create_df_apdu(aid: &[u8]) -> String {
     let mut fcp = vec![
         0x82,
         0x01,
@@ -367,7 +376,12 @@ pub fn setup_pin_apdus(aid: &[u8], pin: &[u8]) -> Vec<String> {
         aid.len() as u8,
     ];
     fcp.extend_from_slice(aid);
-    let mut create = vec![
+    create_file_apdu(&fcp)
+}
+
+/// CREATE FILE (ISO 7816-9 §7.1) whose data is the FCP template (tag 62) holding `fcp`.
+pub fn create_file_apdu(fcp: &[u8]) -> String {
+    let mut apdu = vec![
         0x00,
         0xE0,
         0x00,
@@ -376,12 +390,8 @@ pub fn setup_pin_apdus(aid: &[u8], pin: &[u8]) -> Vec<String> {
         0x62,
         fcp.len() as u8,
     ];
-    create.extend_from_slice(&fcp);
-    vec![
-        hex::encode_upper(create),
-        format!("00240181{:02X}{}", pin.len(), hex::encode_upper(pin)),
-        verify_apdu(pin),
-    ]
+    apdu.extend_from_slice(fcp);
+    hex::encode_upper(apdu)
 }
 
 /// VERIFY (ISO 7816-4 §11.5.6) of the holder PIN, reference 81.
