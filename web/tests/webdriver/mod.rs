@@ -143,21 +143,22 @@ impl Browser {
     /// The button whose accessible name is exactly `name` (checked with the browser's
     /// accessibility tree, not only its text).
     pub fn button(&self, name: &str) -> Element {
-        let xpath = format!("//button[normalize-space(.)={}]", xpath_literal(name));
-        let element = self
-            .try_find_by("xpath", &xpath)
-            .unwrap_or_else(|| panic!("no button named {name:?}"));
-        assert_eq!(self.accessible_name(&element), name);
+        let element = self.named("button", "button", name);
         assert_eq!(self.role(&element), "button");
         element
     }
 
     /// The link whose text is exactly `name`.
     pub fn link(&self, name: &str) -> Element {
-        let xpath = format!("//a[normalize-space(.)={}]", xpath_literal(name));
+        self.named("a", "link", name)
+    }
+
+    /// The `tag` element whose text, and accessible name, is exactly `name`.
+    fn named(&self, tag: &str, what: &str, name: &str) -> Element {
+        let xpath = format!("//{tag}[normalize-space(.)={}]", xpath_literal(name));
         let element = self
             .try_find_by("xpath", &xpath)
-            .unwrap_or_else(|| panic!("no link named {name:?}"));
+            .unwrap_or_else(|| panic!("no {what} named {name:?}"));
         assert_eq!(self.accessible_name(&element), name);
         element
     }
