@@ -1,7 +1,8 @@
 //! The reader backends behind the protocol: PC/SC (`pcsc_backend`) and the simulated reader
 //! (`sim_backend`), behind one small blocking interface. Callers run these methods on blocking
-//! threads (`spawn_blocking`, or `block_in_place` for a batch), never on a thread that is
-//! the async runtime's worker at the time.
+//! threads (`spawn_blocking`), or, for a batch, on the thread of the one connection that asked
+//! (a connection has a thread and a runtime of its own); never on a thread that serves anything
+//! else.
 //!
 //! Also the batch loop shared by both backends ([`run_batch`]): `expect` patterns, `stopped_at`,
 //! and the APDU log line, which holds the header (CLA INS P1 P2 Lc) and the status word only,

@@ -1,4 +1,5 @@
 //! One WebSocket connection: the protocol's request/reply loop, events, limits and cleanup.
+//! A connection is served on a thread of its own, under a runtime that serves nothing else.
 //!
 //! Requests are answered one at a time, in order. Until the connection is authenticated only
 //! `hello`, `pair_begin` and `pair_finish` are served; nothing else reaches the backend. When the
@@ -415,20 +416,17 @@ impl Conn {
         } else {
             tracing::Span::none()
         };
-        // The batch runs on this thread, which first stops being the runtime's worker
-        // (`block_in_place` hands the worker's other tasks to another thread): no hand-off to
-        // a blocking thread and back, two context switches fewer per request, and the
-        // runtime keeps serving other sockets while PC/SC blocks. A panic in the backend is
-        // caught here, as `spawn_blocking` would, so the socket's cleanup (card reset) runs.
+        // The batch runs right here: this thread and its runtime serve this socket alone
+        // (`server::upgrade_to_websocket`), which has nothing else to do until the reply is
+        // sent. A panic in the backend is caught, as `spawn_blocking` would, so the socket's
+        // cleanup (card reset) still runs.
         let ran = {
             let _entered = span.enter();
-            tokio::task::block_in_place(|| {
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    lock(&channel)
-                        .as_mut()
-                        .map(|channel| channel.transmit_batch(&apdus, &expect))
-                }))
-            })
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                lock(&channel)
+                    .as_mut()
+                    .map(|channel| channel.transmit_batch(&apdus, &expect))
+            }))
         };
         let outcome = match ran {
             Ok(Some(outcome)) => outcome,

@@ -184,11 +184,10 @@ fn serve(args: RunArgs, store: PairingStore) -> Result<(), StartError> {
         Arc::new(pcsc_backend::PcscBackend::default())
     };
 
-    // One worker thread serves every socket (at most --max-connections); a second worker only
-    // added wake-ups. Reader calls never block it: `transmit` leaves the worker role for the
-    // length of the batch (`block_in_place`), the rest runs on blocking threads.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+    // This thread accepts connections, answers plain HTTP and runs the reader watcher; every
+    // WebSocket connection then gets a thread and a runtime of its own (`server`), so nothing
+    // here ever waits on a card. Reader queries and resets run on blocking threads.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .max_blocking_threads(16)
         .enable_all()
         .build()

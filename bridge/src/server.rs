@@ -1,6 +1,6 @@
 //! The listening socket: reads each request head, applies the handshake checks (protocol
 //! section "Listening"), and either answers (403, 404, 405, 503, a static file) or upgrades to
-//! a WebSocket and hands over to `connection`.
+//! a WebSocket and hands over to `connection`, on a thread of the connection's own.
 
 use crate::app::App;
 use crate::http::{file_response, read_head, text_response, RequestHead, Rewind};
@@ -121,21 +121,72 @@ async fn upgrade_to_websocket(app: Arc<App>, stream: TcpStream, head: RequestHea
         .await;
         return;
     };
-    // tungstenite zero-fills up to the read buffer size before every read (`read_in`): with
-    // the 128 KiB default that was a 128 KiB memset per request. Requests are small; a batch
-    // frame still grows the buffer to its own size.
-    let config = WebSocketConfig::default()
-        .read_buffer_size(READ_BUFFER_BYTES)
-        .max_message_size(Some(MAX_MESSAGE_BYTES))
-        .max_frame_size(Some(MAX_MESSAGE_BYTES));
-    let upgraded = tokio::time::timeout(
-        HEAD_TIMEOUT,
-        tokio_tungstenite::accept_async_with_config(Rewind::new(bytes, stream), Some(config)),
-    )
-    .await;
-    match upgraded {
-        Ok(Ok(ws)) => crate::connection::serve(app, ws, origin, permit).await,
-        Ok(Err(e)) => tracing::info!(%e, %origin, "WebSocket handshake failed"),
-        Err(_) => tracing::info!(%origin, "WebSocket handshake timed out"),
+    // Each WebSocket connection runs on a thread of its own, under a single-threaded runtime
+    // that serves this socket and nothing else. Its requests are answered one at a time, so a
+    // batch's blocking PC/SC calls can run right on that thread: the socket has nothing else to
+    // do meanwhile (events wait in their channel until the reply is sent), and no other socket,
+    // the listener or the reader watcher ever waits on it. No thread hand-off per request.
+    let stream = match stream.into_std() {
+        Ok(stream) => stream,
+        Err(e) => {
+            tracing::warn!(%e, %origin, "cannot move the connection to its own thread");
+            return;
+        }
+    };
+    let spawned = std::thread::Builder::new()
+        .name("vsc-conn".into())
+        .spawn(move || serve_on_own_thread(app, stream, bytes, origin, permit));
+    if let Err(e) = spawned {
+        tracing::error!(%e, "cannot start a thread for a connection; the client will retry");
     }
+}
+
+/// Completes the WebSocket handshake and serves the connection, on the calling thread, under a
+/// runtime of its own (see `upgrade_to_websocket`).
+fn serve_on_own_thread(
+    app: Arc<App>,
+    stream: std::net::TcpStream,
+    head_bytes: Vec<u8>,
+    origin: String,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            tracing::error!(%e, %origin, "cannot start a connection's runtime");
+            return;
+        }
+    };
+    runtime.block_on(async move {
+        let stream = match TcpStream::from_std(stream) {
+            Ok(stream) => stream,
+            Err(e) => {
+                tracing::warn!(%e, %origin, "cannot register the connection's socket");
+                return;
+            }
+        };
+        // tungstenite zero-fills up to the read buffer size before every read (`read_in`):
+        // with the 128 KiB default that was a 128 KiB memset per request. Requests are small;
+        // a batch frame still grows the buffer to its own size.
+        let config = WebSocketConfig::default()
+            .read_buffer_size(READ_BUFFER_BYTES)
+            .max_message_size(Some(MAX_MESSAGE_BYTES))
+            .max_frame_size(Some(MAX_MESSAGE_BYTES));
+        let upgraded = tokio::time::timeout(
+            HEAD_TIMEOUT,
+            tokio_tungstenite::accept_async_with_config(
+                Rewind::new(head_bytes, stream),
+                Some(config),
+            ),
+        )
+        .await;
+        match upgraded {
+            Ok(Ok(ws)) => crate::connection::serve(app, ws, origin, permit).await,
+            Ok(Err(e)) => tracing::info!(%e, %origin, "WebSocket handshake failed"),
+            Err(_) => tracing::info!(%origin, "WebSocket handshake timed out"),
+        }
+    });
 }

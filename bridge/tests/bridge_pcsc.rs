@@ -172,6 +172,42 @@ fn busy_reader_and_reset_when_a_client_vanishes() {
 }
 
 #[test]
+fn stopping_the_bridge_resets_the_cards_of_open_sessions() {
+    let stack = PcscStack::start();
+    let reader = stack.reader_name(0);
+    let _card = stack.softcard(0, SoftcardOptions::new());
+    let mut bridge = Bridge::start(&["--trust-origin", ORIGIN]);
+    let mut client = trusted_client(&bridge);
+    let session = client.ok("connect", json!({"reader": reader}))["session"].clone();
+    let setup = setup_pin_apdus(AID, b"Hk4Rt9");
+    let setup: Vec<&str> = setup.iter().map(String::as_str).collect();
+    client.transmit(&session, &setup);
+    assert_eq!(
+        sw(&client.transmit(&session, &[VERIFY_STATUS])["responses"][0]),
+        "9000"
+    );
+
+    assert_eq!(bridge.child.terminate(Duration::from_secs(10)), Some(0));
+    assert!(
+        bridge.log().contains("the bridge is stopping"),
+        "{}",
+        bridge.log()
+    );
+
+    // The next program to open the card finds the PIN no longer verified.
+    let next = Bridge::start(&["--trust-origin", ORIGIN]);
+    let mut client = trusted_client(&next);
+    let session = client.ok("connect", json!({"reader": reader}))["session"].clone();
+    let select = select_aid_apdu(AID);
+    let reply = client.transmit(&session, &[&select, VERIFY_STATUS]);
+    assert_eq!(sw(&reply["responses"][0]), "9000", "{reply}");
+    assert!(
+        sw(&reply["responses"][1]).starts_with("63C"),
+        "the PIN is no longer verified: {reply}"
+    );
+}
+
+#[test]
 fn card_pulled_mid_batch_is_reported_cleanly() {
     let stack = PcscStack::start();
     let reader = stack.reader_name(0);
@@ -202,6 +238,49 @@ fn card_pulled_mid_batch_is_reported_cleanly() {
         "unknown_session"
     );
     client.ok("readers", json!({}));
+}
+
+#[test]
+fn a_long_batch_holds_up_no_other_socket() {
+    let stack = PcscStack::start();
+    let reader = stack.reader_name(0);
+    let _card = stack.softcard(0, SoftcardOptions::new());
+    let bridge = Bridge::start(&["--trust-origin", ORIGIN]);
+    let mut busy = trusted_client(&bridge);
+    let mut other = trusted_client(&bridge);
+    let session = busy.ok("connect", json!({"reader": reader}))["session"].clone();
+
+    // 20,000 APDUs take the card at least 0.4 s through pcscd and vpcd (about 22 us each at
+    // best); the bridge's PC/SC calls block for that long.
+    let count = 20_000;
+    let apdus = vec!["00A4000C023F00"; count];
+    busy.send_text(
+        &json!({"id": 1, "op": "transmit", "session": session, "apdus": apdus}).to_string(),
+    );
+    std::thread::sleep(Duration::from_millis(50));
+    let asked = std::time::Instant::now();
+    // Each reply's arrival is timed on a thread of its own.
+    let (reply, batch_answered, other_answered) = std::thread::scope(|scope| {
+        let batch = scope.spawn(|| {
+            let reply = busy.reply_to(Some(1));
+            (reply, std::time::Instant::now())
+        });
+        other.ok("readers", json!({}));
+        let other_answered = std::time::Instant::now();
+        let (reply, batch_answered) = batch.join().unwrap();
+        (reply, batch_answered, other_answered)
+    });
+    assert_eq!(reply["ok"], true, "{}", reply["error"]);
+    let responses = reply["responses"].as_array().unwrap();
+    assert_eq!(responses.len(), count);
+    assert!(responses.iter().all(|r| sw(r) == "9000"));
+    // Served while the batch runs, the other socket's answer comes well before the batch's
+    // (its own PC/SC call takes milliseconds); had it waited for the batch, not before the end.
+    let (other_took, batch_took) = (other_answered - asked, batch_answered - asked);
+    assert!(
+        other_took < batch_took / 2,
+        "another socket waited for the batch: answered after {other_took:?}, the batch after {batch_took:?}"
+    );
 }
 
 #[test]

@@ -53,6 +53,12 @@ impl ChildGuard {
         wait_exit(&mut self.child, timeout)
     }
 
+    /// Asks the child to stop (SIGTERM) and waits up to `grace` for it to exit; its exit code as
+    /// [`ChildGuard::wait_exit`] gives it, `None` if it is still running.
+    pub fn terminate(&mut self, grace: Duration) -> Option<i32> {
+        terminate(&mut self.child, grace)
+    }
+
     /// Kills the child (SIGKILL) and reaps it; harmless if it already exited.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
@@ -67,6 +73,15 @@ impl Drop for ChildGuard {
             print_log(&self.what, &self.log, &self.log_text());
         }
     }
+}
+
+/// Sends SIGTERM to `child` and waits up to `grace` for it to exit (see [`wait_exit`]).
+pub(crate) fn terminate(child: &mut Child, grace: Duration) -> Option<i32> {
+    let pid = i32::try_from(child.id())
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)?;
+    let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+    wait_exit(child, grace)
 }
 
 /// Polls `child` until it exits or `timeout` passes.

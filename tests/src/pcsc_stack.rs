@@ -10,7 +10,7 @@ use pcsc::{Context, ReaderState, Scope, State};
 use rustix::fs::{flock, FlockOperation};
 use tempfile::TempDir;
 
-use crate::child::{print_log, wait_exit};
+use crate::child::{print_log, terminate};
 use crate::softcard::{spawn_softcard, SoftcardOptions, SoftcardProcess};
 
 /// The lock file every test process takes before touching pcscd or the vpcd readers.
@@ -235,14 +235,8 @@ fn clear_stale_pcscd_files() {
 
 /// SIGTERM (pcscd then removes its socket and pid file), SIGKILL after 5 s.
 fn stop_pcscd(child: &mut Child) {
-    let pid = i32::try_from(child.id())
-        .ok()
-        .and_then(rustix::process::Pid::from_raw);
-    if let Some(pid) = pid {
-        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-        if wait_exit(child, Duration::from_secs(5)).is_some() {
-            return;
-        }
+    if terminate(child, Duration::from_secs(5)).is_some() {
+        return;
     }
     let _ = child.kill();
     let _ = child.wait();
