@@ -129,7 +129,7 @@ async fn upgrade_to_websocket(app: Arc<App>, stream: TcpStream, head: RequestHea
     let stream = match stream.into_std() {
         Ok(stream) => stream,
         Err(e) => {
-            tracing::warn!(%e, %origin, "cannot move the connection to its own thread");
+            tracing::error!(%e, %origin, "cannot move a connection to its own thread");
             return;
         }
     };
@@ -137,15 +137,15 @@ async fn upgrade_to_websocket(app: Arc<App>, stream: TcpStream, head: RequestHea
         .name("vsc-conn".into())
         .spawn(move || serve_on_own_thread(app, stream, bytes, origin, permit));
     if let Err(e) = spawned {
-        tracing::error!(%e, "cannot start a thread for a connection; the client will retry");
+        tracing::error!(%e, "cannot start a thread for a connection; it is closed");
     }
 }
 
-/// Completes the WebSocket handshake and serves the connection, on the calling thread, under a
-/// runtime of its own (see `upgrade_to_websocket`).
+/// Completes the WebSocket handshake and serves the connection on the calling thread, under a
+/// runtime that serves nothing else (see `upgrade_to_websocket`).
 fn serve_on_own_thread(
     app: Arc<App>,
-    stream: std::net::TcpStream,
+    mut stream: std::net::TcpStream,
     head_bytes: Vec<u8>,
     origin: String,
     permit: tokio::sync::OwnedSemaphorePermit,
@@ -156,7 +156,12 @@ fn serve_on_own_thread(
     {
         Ok(runtime) => runtime,
         Err(e) => {
-            tracing::error!(%e, %origin, "cannot start a connection's runtime");
+            tracing::error!(%e, %origin, "cannot start a runtime for a connection");
+            let busy = "the bridge cannot take another connection now; try again\n";
+            let response = text_response(503, "Service Unavailable", busy);
+            let _ = stream.set_nonblocking(false);
+            let _ = stream.set_write_timeout(Some(HEAD_TIMEOUT));
+            let _ = std::io::Write::write_all(&mut stream, &response);
             return;
         }
     };
