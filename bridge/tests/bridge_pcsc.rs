@@ -26,6 +26,33 @@ fn reader_entry(readers: &serde_json::Value, name: &str) -> serde_json::Value {
         .clone()
 }
 
+/// Connects to `reader`, gives the card a PIN and verifies it; the session.
+fn session_with_verified_pin(client: &mut Client, reader: &str) -> serde_json::Value {
+    let session = client.ok("connect", json!({"reader": reader}))["session"].clone();
+    let setup = setup_pin_apdus(AID, b"Hk4Rt9");
+    let setup: Vec<&str> = setup.iter().map(String::as_str).collect();
+    let reply = client.transmit(&session, &setup);
+    for r in reply["responses"].as_array().unwrap() {
+        assert_eq!(sw(r), "9000", "{reply}");
+    }
+    assert_eq!(
+        sw(&client.transmit(&session, &[VERIFY_STATUS])["responses"][0]),
+        "9000"
+    );
+    session
+}
+
+/// Asserts that the card of `session` was reset since its PIN was verified.
+fn assert_pin_not_verified(client: &mut Client, session: &serde_json::Value) {
+    let select = select_aid_apdu(AID);
+    let reply = client.transmit(session, &[&select, VERIFY_STATUS]);
+    assert_eq!(sw(&reply["responses"][0]), "9000", "{reply}");
+    assert!(
+        sw(&reply["responses"][1]).starts_with("63C"),
+        "the PIN is no longer verified: {reply}"
+    );
+}
+
 #[test]
 fn readers_connect_transmit_disconnect_and_events() {
     let stack = PcscStack::start();
@@ -132,20 +159,9 @@ fn busy_reader_and_reset_when_a_client_vanishes() {
     let reader = stack.reader_name(0);
     let _card = stack.softcard(0, SoftcardOptions::new());
     let bridge = Bridge::start(&["--trust-origin", ORIGIN]);
-    let pin = b"Hk4Rt9";
 
     let mut first = trusted_client(&bridge);
-    let session = first.ok("connect", json!({"reader": reader}))["session"].clone();
-    let setup = setup_pin_apdus(AID, pin);
-    let setup: Vec<&str> = setup.iter().map(String::as_str).collect();
-    let reply = first.transmit(&session, &setup);
-    for r in reply["responses"].as_array().unwrap() {
-        assert_eq!(sw(r), "9000", "{reply}");
-    }
-    assert_eq!(
-        sw(&first.transmit(&session, &[VERIFY_STATUS])["responses"][0]),
-        "9000"
-    );
+    session_with_verified_pin(&mut first, &reader);
 
     let mut second = trusted_client(&bridge);
     assert_eq!(second.err("connect", json!({"reader": reader})), "busy");
@@ -161,14 +177,7 @@ fn busy_reader_and_reset_when_a_client_vanishes() {
         assert_eq!(reply["error"]["code"], "busy");
         false
     });
-    let session2 = session2.unwrap();
-    let select = select_aid_apdu(AID);
-    let reply = second.transmit(&session2, &[&select, VERIFY_STATUS]);
-    assert_eq!(sw(&reply["responses"][0]), "9000", "{reply}");
-    assert!(
-        sw(&reply["responses"][1]).starts_with("63C"),
-        "the PIN is no longer verified: {reply}"
-    );
+    assert_pin_not_verified(&mut second, &session2.unwrap());
 }
 
 #[test]
@@ -178,14 +187,7 @@ fn stopping_the_bridge_resets_the_cards_of_open_sessions() {
     let _card = stack.softcard(0, SoftcardOptions::new());
     let mut bridge = Bridge::start(&["--trust-origin", ORIGIN]);
     let mut client = trusted_client(&bridge);
-    let session = client.ok("connect", json!({"reader": reader}))["session"].clone();
-    let setup = setup_pin_apdus(AID, b"Hk4Rt9");
-    let setup: Vec<&str> = setup.iter().map(String::as_str).collect();
-    client.transmit(&session, &setup);
-    assert_eq!(
-        sw(&client.transmit(&session, &[VERIFY_STATUS])["responses"][0]),
-        "9000"
-    );
+    session_with_verified_pin(&mut client, &reader);
 
     assert_eq!(bridge.child.terminate(Duration::from_secs(10)), Some(0));
     assert!(
@@ -198,13 +200,7 @@ fn stopping_the_bridge_resets_the_cards_of_open_sessions() {
     let next = Bridge::start(&["--trust-origin", ORIGIN]);
     let mut client = trusted_client(&next);
     let session = client.ok("connect", json!({"reader": reader}))["session"].clone();
-    let select = select_aid_apdu(AID);
-    let reply = client.transmit(&session, &[&select, VERIFY_STATUS]);
-    assert_eq!(sw(&reply["responses"][0]), "9000", "{reply}");
-    assert!(
-        sw(&reply["responses"][1]).starts_with("63C"),
-        "the PIN is no longer verified: {reply}"
-    );
+    assert_pin_not_verified(&mut client, &session);
 }
 
 #[test]
