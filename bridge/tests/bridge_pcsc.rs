@@ -26,33 +26,6 @@ fn reader_entry(readers: &serde_json::Value, name: &str) -> serde_json::Value {
         .clone()
 }
 
-/// Connects to `reader`, gives the card a PIN and verifies it; the session.
-fn session_with_verified_pin(client: &mut Client, reader: &str) -> serde_json::Value {
-    let session = client.ok("connect", json!({"reader": reader}))["session"].clone();
-    let setup = setup_pin_apdus(AID, b"Hk4Rt9");
-    let setup: Vec<&str> = setup.iter().map(String::as_str).collect();
-    let reply = client.transmit(&session, &setup);
-    for r in reply["responses"].as_array().unwrap() {
-        assert_eq!(sw(r), "9000", "{reply}");
-    }
-    assert_eq!(
-        sw(&client.transmit(&session, &[VERIFY_STATUS])["responses"][0]),
-        "9000"
-    );
-    session
-}
-
-/// Asserts that the card of `session` was reset since its PIN was verified.
-fn assert_pin_not_verified(client: &mut Client, session: &serde_json::Value) {
-    let select = select_aid_apdu(AID);
-    let reply = client.transmit(session, &[&select, VERIFY_STATUS]);
-    assert_eq!(sw(&reply["responses"][0]), "9000", "{reply}");
-    assert!(
-        sw(&reply["responses"][1]).starts_with("63C"),
-        "the PIN is no longer verified: {reply}"
-    );
-}
-
 #[test]
 fn readers_connect_transmit_disconnect_and_events() {
     let stack = PcscStack::start();
@@ -161,23 +134,14 @@ fn busy_reader_and_reset_when_a_client_vanishes() {
     let bridge = Bridge::start(&["--trust-origin", ORIGIN]);
 
     let mut first = trusted_client(&bridge);
-    session_with_verified_pin(&mut first, &reader);
+    session_with_verified_pin(&mut first, &reader, AID);
 
     let mut second = trusted_client(&bridge);
     assert_eq!(second.err("connect", json!({"reader": reader})), "busy");
 
     drop(first);
-    let mut session2 = None;
-    vsc_tests::wait_until(Duration::from_secs(10), "the reader is free again", || {
-        let reply = second.request("connect", json!({"reader": reader}));
-        if reply["ok"] == true {
-            session2 = Some(reply["session"].clone());
-            return true;
-        }
-        assert_eq!(reply["error"]["code"], "busy");
-        false
-    });
-    assert_pin_not_verified(&mut second, &session2.unwrap());
+    let session = connect_when_free(&mut second, &reader);
+    assert_pin_not_verified(&mut second, &session, AID);
 }
 
 #[test]
@@ -187,7 +151,7 @@ fn stopping_the_bridge_resets_the_cards_of_open_sessions() {
     let _card = stack.softcard(0, SoftcardOptions::new());
     let mut bridge = Bridge::start(&["--trust-origin", ORIGIN]);
     let mut client = trusted_client(&bridge);
-    session_with_verified_pin(&mut client, &reader);
+    session_with_verified_pin(&mut client, &reader, AID);
 
     assert_eq!(bridge.child.terminate(Duration::from_secs(10)), Some(0));
     assert!(
@@ -200,7 +164,7 @@ fn stopping_the_bridge_resets_the_cards_of_open_sessions() {
     let next = Bridge::start(&["--trust-origin", ORIGIN]);
     let mut client = trusted_client(&next);
     let session = client.ok("connect", json!({"reader": reader}))["session"].clone();
-    assert_pin_not_verified(&mut client, &session);
+    assert_pin_not_verified(&mut client, &session, AID);
 }
 
 #[test]

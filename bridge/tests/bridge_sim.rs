@@ -353,20 +353,8 @@ fn connect_transmit_expect_disconnect() {
 #[test]
 fn second_client_is_busy_and_a_dropped_client_leaves_a_reset_card() {
     let bridge = trusted_bridge(&[]);
-    let pin = b"271828";
     let mut first = trusted_client(&bridge);
-    let session = first.ok("connect", json!({"reader": SIM_READER}))["session"].clone();
-    let setup = setup_pin_apdus(AID, pin);
-    let setup: Vec<&str> = setup.iter().map(String::as_str).collect();
-    let reply = first.transmit(&session, &setup);
-    for r in reply["responses"].as_array().unwrap() {
-        assert_eq!(sw(r), "9000", "{reply}");
-    }
-    assert_eq!(
-        sw(&first.transmit(&session, &[VERIFY_STATUS])["responses"][0]),
-        "9000",
-        "PIN verified"
-    );
+    let session = session_with_verified_pin(&mut first, SIM_READER, AID);
 
     let mut second = trusted_client(&bridge);
     assert_eq!(second.err("connect", json!({"reader": SIM_READER})), "busy");
@@ -381,24 +369,8 @@ fn second_client_is_busy_and_a_dropped_client_leaves_a_reset_card() {
 
     // The first client vanishes mid-session (no disconnect).
     drop(first);
-    let mut session2 = None;
-    vsc_tests::wait_until(Duration::from_secs(10), "the reader is free again", || {
-        let reply = second.request("connect", json!({"reader": SIM_READER}));
-        if reply["ok"] == true {
-            session2 = Some(reply["session"].clone());
-            return true;
-        }
-        assert_eq!(reply["error"]["code"], "busy");
-        false
-    });
-    let session2 = session2.unwrap();
-    let select = select_aid_apdu(AID);
-    let reply = second.transmit(&session2, &[&select, VERIFY_STATUS]);
-    assert_eq!(sw(&reply["responses"][0]), "9000");
-    assert!(
-        sw(&reply["responses"][1]).starts_with("63C"),
-        "the PIN is no longer verified: {reply}"
-    );
+    let session = connect_when_free(&mut second, SIM_READER);
+    assert_pin_not_verified(&mut second, &session, AID);
 }
 
 #[test]

@@ -412,3 +412,47 @@ pub fn sw(response: &Value) -> String {
     let text = response.as_str().unwrap().to_ascii_uppercase();
     text[text.len() - 4..].to_owned()
 }
+
+/// Connects to `reader`, gives the card a PIN in the application `aid` and verifies it; the
+/// session.
+pub fn session_with_verified_pin(client: &mut Client, reader: &str, aid: &[u8]) -> Value {
+    let session = client.ok("connect", json!({"reader": reader}))["session"].clone();
+    let setup = setup_pin_apdus(aid, b"271828");
+    let setup: Vec<&str> = setup.iter().map(String::as_str).collect();
+    let reply = client.transmit(&session, &setup);
+    for r in reply["responses"].as_array().unwrap() {
+        assert_eq!(sw(r), "9000", "{reply}");
+    }
+    assert_eq!(
+        sw(&client.transmit(&session, &[VERIFY_STATUS])["responses"][0]),
+        "9000",
+        "PIN verified"
+    );
+    session
+}
+
+/// Connects to `reader` once the client holding it has let go (up to 10 s); the session.
+pub fn connect_when_free(client: &mut Client, reader: &str) -> Value {
+    let mut session = None;
+    wait_until(Duration::from_secs(10), "the reader is free again", || {
+        let reply = client.request("connect", json!({"reader": reader}));
+        if reply["ok"] == true {
+            session = Some(reply["session"].clone());
+            return true;
+        }
+        assert_eq!(reply["error"]["code"], "busy");
+        false
+    });
+    session.unwrap()
+}
+
+/// Asserts that the card of `session` was reset since its PIN in `aid` was verified.
+pub fn assert_pin_not_verified(client: &mut Client, session: &Value, aid: &[u8]) {
+    let select = select_aid_apdu(aid);
+    let reply = client.transmit(session, &[&select, VERIFY_STATUS]);
+    assert_eq!(sw(&reply["responses"][0]), "9000", "{reply}");
+    assert!(
+        sw(&reply["responses"][1]).starts_with("63C"),
+        "the PIN is no longer verified: {reply}"
+    );
+}
