@@ -219,7 +219,7 @@ fn a_long_batch_holds_up_no_other_socket() {
     );
     std::thread::sleep(Duration::from_millis(50));
     let asked = std::time::Instant::now();
-    // Each reply's arrival is timed on a thread of its own.
+    // The batch's reply is awaited on a thread of its own, so each reply is timed as it arrives.
     let (reply, batch_answered, other_answered) = std::thread::scope(|scope| {
         let batch = scope.spawn(|| {
             let reply = busy.reply_to(Some(1));

@@ -54,7 +54,8 @@ impl ChildGuard {
     }
 
     /// Asks the child to stop (SIGTERM) and waits up to `grace` for it to exit; its exit code as
-    /// [`ChildGuard::wait_exit`] gives it, `None` if it is still running.
+    /// [`ChildGuard::wait_exit`] gives it, `None` if it is still running (or its pid cannot be
+    /// signalled).
     pub fn terminate(&mut self, grace: Duration) -> Option<i32> {
         terminate(&mut self.child, grace)
     }
