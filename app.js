@@ -928,7 +928,11 @@ async function start() {
   window.addEventListener('hashchange', route);
   // A reload, a link to another page or closing the tab while the PIN is shown asks first.
   window.addEventListener('beforeunload', (event) => {
-    if (state.mailer) event.preventDefault();
+    if (state.mailer) {
+      event.preventDefault();
+      // Browsers that predate preventDefault() here ask only when returnValue is set.
+      event.returnValue = '';
+    }
   });
   window.addEventListener('pagehide', clearMailer);
   route();
