@@ -21,13 +21,15 @@
 //! the README's, in `docs/screenshots/`.
 #![cfg(not(target_arch = "wasm32"))]
 
+mod page;
 mod webdriver;
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
+use page::{ensure_web_pkg, repo_root, target_dir};
 use rand_core::OsRng;
 use serde_json::json;
 use vsc_core::profile::Profile;
@@ -46,12 +48,6 @@ const WAIT: Duration = Duration::from_secs(30);
 const PAGE_BUILD_FIGURE: &str = "page-build-1000-ms.txt";
 /// Builds of the 1,000-row batch timed after the first one; the page's figure is the best.
 const PAGE_BUILD_ROUNDS: usize = 5;
-
-fn target_dir(root: &Path) -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"))
-}
 
 /// Where screenshots go: the README's (`docs/screenshots/`) only when asked to refresh them,
 /// so that a test run leaves the working tree as it was.
@@ -72,56 +68,6 @@ fn years_from_today(browser: &Browser, years: i32) -> String {
         json!([years]),
     );
     date.as_str().expect("a date").to_owned()
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("web/ is inside the repository")
-        .to_path_buf()
-}
-
-/// Builds web/pkg (what index.html imports) when it is missing or older than its sources;
-/// `scripts/test` builds it before the tests, so this only runs for a bare `cargo test`.
-fn ensure_web_pkg(root: &Path) {
-    let wasm = root.join("web/pkg/vsc_web_bg.wasm");
-    let built = std::fs::metadata(&wasm).and_then(|m| m.modified()).ok();
-    let newest_source = ["web/src", "vsc-core/src", "vsc-core/src/agent", "profiles"]
-        .iter()
-        .flat_map(|dir| std::fs::read_dir(root.join(dir)).into_iter().flatten())
-        .filter_map(|entry| entry.ok()?.metadata().ok()?.modified().ok())
-        .max()
-        .unwrap_or(SystemTime::UNIX_EPOCH);
-    if built.is_some_and(|built| built >= newest_source) {
-        return;
-    }
-    eprintln!("building web/pkg (the page's wasm) for the browser test");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(root)
-        .args([
-            "build",
-            "-p",
-            "vsc-web",
-            "--target",
-            "wasm32-unknown-unknown",
-            "--release",
-        ])
-        .status()
-        .expect("run cargo");
-    assert!(status.success(), "building the wasm failed");
-    let status = Command::new("wasm-bindgen")
-        .current_dir(root)
-        .args([
-            "--target",
-            "web",
-            "--out-dir",
-            "web/pkg",
-            "target/wasm32-unknown-unknown/release/vsc_web.wasm",
-        ])
-        .status()
-        .expect("run wasm-bindgen (scripts/test installs it)");
-    assert!(status.success(), "wasm-bindgen failed");
 }
 
 /// Waits for a finished download whose name ends with `suffix`.
