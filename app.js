@@ -635,7 +635,7 @@ function clearVscSummary() {
 }
 
 async function loadVscFile() {
-  hideError($('#perso-error'));
+  clearRun();
   setFieldError($('#vsc-file'), $('#vsc-file-error'), '');
   clearVscSummary();
   state.batch = [];
@@ -701,7 +701,7 @@ function pickFromBatch(index) {
   const entry = state.batch[index];
   if (!entry || !entry.info) return;
   $('#batch-list').value = String(index);
-  hideError($('#perso-error'));
+  clearRun();
   showVsc(entry.bytes);
 }
 
@@ -724,6 +724,16 @@ function showVsc(bytes) {
   $('#vsc-summary').hidden = false;
 }
 
+// Forgets what the last run showed (its steps, progress, status line and error): they are
+// about another VSC once a new file is loaded.
+function clearRun() {
+  if (state.busy) return;
+  $('#perso-steps').replaceChildren();
+  $('#perso-progress').hidden = true;
+  setStatus($('#perso-status'), '');
+  hideError($('#perso-error'));
+}
+
 // Resets the view for the next card: no VSC, no password, no steps.
 function resetPersonalize() {
   $('#vsc-file').value = '';
@@ -733,10 +743,7 @@ function resetPersonalize() {
   state.batch = [];
   $('#batch-picker').hidden = true;
   $('#password').value = '';
-  $('#perso-steps').replaceChildren();
-  $('#perso-progress').hidden = true;
-  setStatus($('#perso-status'), '');
-  hideError($('#perso-error'));
+  clearRun();
 }
 
 // The engine's question for a card this VSC already personalized: a modal dialog, answered

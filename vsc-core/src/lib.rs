@@ -14,6 +14,7 @@ pub mod agent;
 pub mod apdu;
 pub mod batch;
 pub mod date;
+pub mod field;
 pub mod holder;
 pub mod holder_csv;
 pub mod password;
