@@ -53,6 +53,7 @@ const ERROR_TITLES = {
   reader_error: 'The smart card service failed',
   foreign_card: 'This card already belongs to another VSC',
   unusable_card: 'This card cannot take this VSC',
+  wrong_card_type: 'This is not the right type of card',
   card_refused: 'The card refused a command',
   read_back_mismatch: 'The card does not hold what was written',
   wrong_password: 'Wrong password',

@@ -15,7 +15,7 @@ pub const MAX_YEARS_AHEAD: i32 = 50;
 pub const MAX_YEARS_BACK: i32 = 150;
 
 /// One holder-data field: a primitive BER-TLV data object in the public or private area.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FieldSpec {
     /// Identifier used by code (`holder_name`).
     pub name: String,
@@ -35,14 +35,19 @@ pub struct FieldSpec {
     pub default: Option<String>,
     /// Maximum length of a value, in characters.
     pub max_len: usize,
+    /// Maximum length of a value in UTF-8 bytes, when the card's data object holds fewer
+    /// than `max_len` characters of the kind can take (an OpenPGP card's Name holds 39).
+    pub max_bytes: Option<usize>,
     /// For a date field, the dates it accepts relative to today (`None`: any real date).
     pub range: Option<DateRange>,
 }
 
 impl FieldSpec {
-    /// Largest value in bytes (UTF-8): `max_len` times the bytes one character can take.
+    /// Largest value in bytes (UTF-8): `max_len` times the bytes one character can take,
+    /// or `max_bytes` when it is less.
     pub fn max_value_bytes(&self) -> usize {
-        self.max_len * self.kind.max_bytes_per_char()
+        let by_chars = self.max_len * self.kind.max_bytes_per_char();
+        self.max_bytes.map_or(by_chars, |bytes| bytes.min(by_chars))
     }
 
     /// Largest encoded data object (tag, length and value) in bytes.
@@ -52,7 +57,9 @@ impl FieldSpec {
 }
 
 /// The areas that hold holder-data fields.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum DataArea {
     /// Plain data, readable without a PIN.
     Public,
@@ -71,7 +78,7 @@ impl DataArea {
 }
 
 /// What a field's values look like.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum FieldKind {
     /// Any UTF-8 text without control characters (line breaks allowed).
     Text,
@@ -108,7 +115,7 @@ pub const TODAY: &str = "today";
 
 /// The dates a date field accepts, relative to the day the holder data is checked; each range
 /// also has a sane outer bound.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum DateRange {
     /// After today, and at most [`MAX_YEARS_AHEAD`] years ahead (an expiry
     /// date; `"after-today"`).

@@ -30,6 +30,7 @@ use crate::secret::SecretString;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HolderData {
     entries: Vec<Entry>,
+    checked_on: Date,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +55,12 @@ impl Value {
 }
 
 impl HolderData {
+    /// The day these data were checked: the day the VSC built from them is issued (its key
+    /// pairs are created at midnight UTC of it).
+    pub fn checked_on(&self) -> Date {
+        self.checked_on
+    }
+
     /// The value of the field with this profile field name; `None` when the field is unknown
     /// or was left empty without a default. Private values are secret: do not log them.
     pub fn value(&self, field: &str) -> Option<&str> {
@@ -204,7 +211,10 @@ pub(crate) fn check_record<'v>(
         });
     }
     if errors.is_empty() {
-        Ok(HolderData { entries })
+        Ok(HolderData {
+            entries,
+            checked_on: today,
+        })
     } else {
         Err(errors)
     }

@@ -17,6 +17,7 @@ pub mod date;
 pub mod field;
 pub mod holder;
 pub mod holder_csv;
+pub mod key;
 pub mod password;
 pub mod perso;
 pub mod pin;

@@ -79,10 +79,12 @@ struct RawProfile {
     name: Spanned<String>,
     #[serde(default)]
     description: Option<Spanned<String>>,
-    agent: Spanned<String>,
+    layout: Spanned<String>,
     card: RawCard,
-    df: RawDf,
-    areas: RawAreas,
+    #[serde(default)]
+    df: Option<RawDf>,
+    #[serde(default)]
+    areas: Option<RawAreas>,
     pin: RawCredential,
     reset: RawCredential,
     #[serde(default)]
@@ -140,9 +142,11 @@ struct RawEf {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCredential {
-    reference: Spanned<String>,
+    #[serde(default)]
+    reference: Option<Spanned<String>>,
     length: Spanned<i64>,
-    retries: Spanned<i64>,
+    #[serde(default)]
+    retries: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -161,6 +165,8 @@ struct RawField {
     #[serde(default)]
     max_len: Option<Spanned<i64>>,
     #[serde(default)]
+    max_bytes: Option<Spanned<i64>>,
+    #[serde(default)]
     range: Option<Spanned<String>>,
 }
 
@@ -168,8 +174,18 @@ struct RawField {
 #[serde(deny_unknown_fields)]
 struct RawKey {
     name: Spanned<String>,
-    tag: Spanned<String>,
+    #[serde(default)]
+    tag: Option<Spanned<String>>,
     kind: Spanned<String>,
+    #[serde(default)]
+    slot: Option<Spanned<String>>,
+}
+
+/// The card type named by `layout`, before the rest of the profile is checked against it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LayoutKind {
+    FileSystem,
+    OpenPgp,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -190,34 +206,55 @@ impl Checker<'_> {
     fn profile(&mut self, raw: &RawProfile, source_hash: [u8; 32]) -> Option<Profile> {
         let id = self.id(&raw.id);
         let name = self.non_empty("name", &raw.name);
-        let agent = self.agent(&raw.agent);
+        let layout_kind = self.layout(&raw.layout);
         let card = self.card(&raw.card);
-        let df = self.df(&raw.df);
-        let uid = self.ef("uid", &raw.areas.uid);
-        let public = self.ef("public", &raw.areas.public);
-        let private = self.ef("private", &raw.areas.private);
-        let keys = self.ef("keys", &raw.areas.keys);
-        self.unique_fids(raw);
-        self.area_rules(raw, uid.as_ref(), private.as_ref(), keys.as_ref());
-        let pin = self.credential("pin", &raw.pin, 4..=12);
-        let reset = self.credential("reset", &raw.reset, 8..=32);
-        if pin.is_some()
-            && reset.is_some()
-            && raw.pin.reference.get_ref() == raw.reset.reference.get_ref()
-        {
-            self.problem(
-                raw.reset.reference.span(),
-                format!(
-                    "reset.reference {} is the same as pin.reference; the two credentials need different references",
-                    raw.reset.reference.get_ref().trim()
-                ),
-            );
-        }
+        let min_pin = match layout_kind {
+            Some(LayoutKind::OpenPgp) => openpgp::MIN_PIN_LENGTH,
+            _ => crate::pin::MIN_PIN_LENGTH,
+        };
+        let pin_length = self.int(
+            "pin.length",
+            &raw.pin.length,
+            i64::from(min_pin)..=i64::from(crate::pin::MAX_PIN_LENGTH),
+            if min_pin == openpgp::MIN_PIN_LENGTH {
+                "digits of the PIN; an OpenPGP card's PW1 has at least 6"
+            } else {
+                "digits of the PIN"
+            },
+        );
+        let reset_length = self.int(
+            "reset.length",
+            &raw.reset.length,
+            8..=32,
+            "bytes of the reset code",
+        );
         let fields = self.fields(&raw.fields);
-        let keys_objects = self.keys(&raw.keys);
+        let keys_objects = self.keys(&raw.keys, layout_kind);
         let who = fields
             .as_deref()
             .and_then(|fields| self.who(&raw.who, fields));
+        if let (Some(LayoutKind::FileSystem), Some(card), Some(pin), Some(reset)) =
+            (layout_kind, &card, pin_length, reset_length)
+        {
+            // The longest credential command: RESET RETRY COUNTER or CHANGE REFERENCE DATA
+            // carries the reset code or the card password, then the PIN, in one APDU.
+            let need = crate::password::GENERATED_LEN.max(reset as usize) + pin as usize;
+            if card.max_command_data < need {
+                self.problem(
+                    raw.card.max_command_data.span(),
+                    format!(
+                        "card.max_command_data {} is too small: setting the PIN sends {need} bytes in one command (the card password or reset code, then the PIN)",
+                        card.max_command_data
+                    ),
+                );
+            }
+        }
+        let layout = match layout_kind? {
+            LayoutKind::FileSystem => self.file_system(raw).map(Layout::FileSystem),
+            LayoutKind::OpenPgp => self
+                .openpgp(raw, fields.as_deref())
+                .then_some(Layout::OpenPgp),
+        };
 
         let profile = Profile {
             id: id?,
@@ -227,30 +264,198 @@ impl Checker<'_> {
                 .as_ref()
                 .map(|d| d.get_ref().trim().to_owned())
                 .unwrap_or_default(),
-            agent: agent?,
+            layout: layout?,
             card: card?,
-            df: df?,
-            uid: uid?,
-            public: public?,
-            private: private?,
-            keys: keys?,
-            pin: pin.map(|(reference, length, retries)| PinSpec {
-                reference,
-                length,
-                retries,
-            })?,
-            reset: reset.map(|(reference, length, retries)| CredentialSpec {
-                reference,
-                length,
-                retries,
-            })?,
+            pin: PinSpec {
+                length: u8::try_from(pin_length?).ok()?,
+            },
+            reset: ResetSpec {
+                length: u8::try_from(reset_length?).ok()?,
+            },
             fields: fields?,
             keys_objects: keys_objects?,
             who: who?,
             source_hash,
         };
-        self.capacity(&profile, &raw.areas);
+        if let (Some(areas), Layout::FileSystem(fs)) = (&raw.areas, &profile.layout) {
+            self.capacity(&profile, fs, areas);
+        }
         Some(profile)
+    }
+
+    /// The `layout` key: which card type the profile is for.
+    fn layout(&mut self, v: &Spanned<String>) -> Option<LayoutKind> {
+        match v.get_ref().as_str() {
+            "iso7816-fs" => Some(LayoutKind::FileSystem),
+            "openpgp-card" => Some(LayoutKind::OpenPgp),
+            other => {
+                self.problem(
+                    v.span(),
+                    format!("layout {other:?} is unknown; use \"iso7816-fs\" (the file-system card of docs/card-os.md) or \"openpgp-card\" (an OpenPGP card 3.4)"),
+                );
+                None
+            }
+        }
+    }
+
+    /// The structure a file-system card needs: `[df]`, `[areas.*]`, and the references and
+    /// retry counters of `[pin]` and `[reset]`.
+    fn file_system(&mut self, raw: &RawProfile) -> Option<FileSystemLayout> {
+        let missing =
+            |what: &str| format!("layout \"iso7816-fs\" needs {what}; see docs/profiles.md");
+        let Some(df) = &raw.df else {
+            self.problem(raw.layout.span(), missing("a [df] table (fid, aid)"));
+            return None;
+        };
+        let Some(areas) = &raw.areas else {
+            self.problem(
+                raw.layout.span(),
+                missing("[areas.uid], [areas.public], [areas.private] and [areas.keys]"),
+            );
+            return None;
+        };
+        let df_spec = self.df(df);
+        let uid = self.ef("uid", &areas.uid);
+        let public = self.ef("public", &areas.public);
+        let private = self.ef("private", &areas.private);
+        let keys = self.ef("keys", &areas.keys);
+        self.unique_fids(df, areas);
+        self.area_rules(areas, uid.as_ref(), private.as_ref(), keys.as_ref());
+        let pin = self.credential("pin", &raw.pin);
+        let reset = self.credential("reset", &raw.reset);
+        if let (Some(pin), Some(reset)) = (&pin, &reset) {
+            if pin.reference == reset.reference {
+                let span = raw
+                    .reset
+                    .reference
+                    .as_ref()
+                    .map_or(raw.reset.length.span(), Spanned::span);
+                self.problem(
+                    span,
+                    format!(
+                        "reset.reference {:02X} is the same as pin.reference; the two credentials need different references",
+                        reset.reference
+                    ),
+                );
+                return None;
+            }
+        }
+        Some(FileSystemLayout {
+            df: df_spec?,
+            uid: uid?,
+            public: public?,
+            private: private?,
+            keys: keys?,
+            pin: pin?,
+            reset: reset?,
+        })
+    }
+
+    /// What an OpenPGP card profile may not say (its structure is the specification's), and
+    /// the room its fields need on the card.
+    fn openpgp(&mut self, raw: &RawProfile, fields: Option<&[FieldSpec]>) -> bool {
+        let mut ok = true;
+        let fixed = "the OpenPGP application's structure is fixed by the specification; remove it";
+        if let Some(df) = &raw.df {
+            self.problem(
+                df.fid.span(),
+                format!("layout \"openpgp-card\" has no [df]: {fixed}"),
+            );
+            ok = false;
+        }
+        if let Some(areas) = &raw.areas {
+            self.problem(
+                areas.uid.fid.span(),
+                format!("layout \"openpgp-card\" has no [areas]: {fixed}"),
+            );
+            ok = false;
+        }
+        for (path, credential) in [("pin", &raw.pin), ("reset", &raw.reset)] {
+            for (key, span) in [
+                (
+                    "reference",
+                    credential.reference.as_ref().map(Spanned::span),
+                ),
+                ("retries", credential.retries.as_ref().map(Spanned::span)),
+            ] {
+                if let Some(span) = span {
+                    self.problem(
+                        span,
+                        format!("{path}.{key} does not apply to an OpenPGP card, whose PW1 and resetting code are fixed by the specification; remove it"),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        let Some(fields) = fields else {
+            return false;
+        };
+        let mut standard_used: BTreeMap<&[u8], &str> = BTreeMap::new();
+        for (field, raw_field) in fields.iter().zip(&raw.fields) {
+            let standard = openpgp::STANDARD_DOS
+                .iter()
+                .find(|(tag, _, _)| *tag == field.tag.as_slice());
+            match (field.area, standard) {
+                (DataArea::Public, Some((tag, max, what))) => {
+                    if field.max_value_bytes() > *max {
+                        self.problem(
+                            raw_field.tag.span(),
+                            format!(
+                                "fields.{}: the {what} data object ({}) holds at most {max} bytes, but values of this field may take {} (max_len {} of {}); lower max_len, or set max_bytes = {max}",
+                                field.name,
+                                hex::encode_upper(tag),
+                                field.max_value_bytes(),
+                                field.max_len,
+                                field.kind.as_str()
+                            ),
+                        );
+                        ok = false;
+                    }
+                    if let Some(first) = standard_used.insert(tag, &field.name) {
+                        self.problem(
+                            raw_field.tag.span(),
+                            format!(
+                                "fields.{}: the {what} data object is already field {first:?}'s",
+                                field.name
+                            ),
+                        );
+                        ok = false;
+                    }
+                }
+                (DataArea::Private, Some((_, _, what))) => {
+                    self.problem(
+                        raw_field.area.span(),
+                        format!("fields.{}: the {what} data object is readable by anyone on an OpenPGP card; make the field public, or give it another tag (private fields are kept in DO 0103, readable with the PIN)", field.name),
+                    );
+                    ok = false;
+                }
+                _ => {}
+            }
+        }
+        for (area, container) in [(DataArea::Public, "0101"), (DataArea::Private, "0103")] {
+            let need: usize = fields
+                .iter()
+                .filter(|f| {
+                    f.area == area
+                        && !openpgp::STANDARD_DOS
+                            .iter()
+                            .any(|(tag, _, _)| *tag == f.tag.as_slice())
+                })
+                .map(FieldSpec::max_encoded_len)
+                .sum();
+            if need > openpgp::SPECIAL_DO_MAX {
+                self.problem(
+                    raw.layout.span(),
+                    format!(
+                        "the {} fields kept in private use data object {container} need up to {need} bytes with every value at max_len; the card holds {} there: lower max_len",
+                        area.as_str(),
+                        openpgp::SPECIAL_DO_MAX
+                    ),
+                );
+                ok = false;
+            }
+        }
+        ok
     }
 
     fn id(&mut self, v: &Spanned<String>) -> Option<String> {
@@ -283,19 +488,6 @@ impl Checker<'_> {
             return None;
         }
         Some(text.to_owned())
-    }
-
-    fn agent(&mut self, v: &Spanned<String>) -> Option<AgentKind> {
-        match v.get_ref().as_str() {
-            "iso7816-fs" => Some(AgentKind::Iso7816Fs),
-            other => {
-                self.problem(
-                    v.span(),
-                    format!("agent {other:?} is unknown; the known card agent is \"iso7816-fs\""),
-                );
-                None
-            }
-        }
     }
 
     fn int(
@@ -456,13 +648,13 @@ impl Checker<'_> {
     }
 
     /// FIDs must be unique within the DF, and differ from the DF's own FID.
-    fn unique_fids(&mut self, raw: &RawProfile) {
+    fn unique_fids(&mut self, df: &RawDf, areas: &RawAreas) {
         let all = [
-            ("df.fid", &raw.df.fid),
-            ("areas.uid.fid", &raw.areas.uid.fid),
-            ("areas.public.fid", &raw.areas.public.fid),
-            ("areas.private.fid", &raw.areas.private.fid),
-            ("areas.keys.fid", &raw.areas.keys.fid),
+            ("df.fid", &df.fid),
+            ("areas.uid.fid", &areas.uid.fid),
+            ("areas.public.fid", &areas.public.fid),
+            ("areas.private.fid", &areas.private.fid),
+            ("areas.keys.fid", &areas.keys.fid),
         ];
         let mut seen: Vec<(u16, &str, usize)> = Vec::new();
         for (path, v) in all {
@@ -483,14 +675,14 @@ impl Checker<'_> {
     /// secret keys never leave the card.
     fn area_rules(
         &mut self,
-        raw: &RawProfile,
+        raw: &RawAreas,
         uid: Option<&EfSpec>,
         private: Option<&EfSpec>,
         keys: Option<&EfSpec>,
     ) {
         if let Some(uid) = uid.filter(|ef| ef.size < UID_LEN) {
             self.problem(
-                raw.areas.uid.size.span(),
+                raw.uid.size.span(),
                 format!(
                     "areas.uid.size {} is too small: the UID is a {UID_LEN}-byte UUID",
                     uid.size
@@ -499,62 +691,61 @@ impl Checker<'_> {
         }
         if private.is_some_and(|ef| ef.read == Access::Always) {
             self.problem(
-                raw.areas.private.read.span(),
+                raw.private.read.span(),
                 "areas.private.read \"always\" would let anyone read personal data; use \"pin\" or \"never\"".into(),
             );
         }
         if keys.is_some_and(|ef| ef.read != Access::Never) {
             self.problem(
-                raw.areas.keys.read.span(),
+                raw.keys.read.span(),
                 format!(
                     "areas.keys.read {:?} would let secret keys leave the card; use \"never\"",
-                    raw.areas.keys.read.get_ref()
+                    raw.keys.read.get_ref()
                 ),
             );
         }
     }
 
-    /// A credential's reference, length and retries. The reference is a P2 reference-data
-    /// qualifier (ISO 7816-4 §11.5.6, table "P2 of VERIFY"): `000xxxxx` global or
-    /// `100xxxxx` specific, with a non-zero number.
-    fn credential(
-        &mut self,
-        path: &str,
-        raw: &RawCredential,
-        lengths: std::ops::RangeInclusive<i64>,
-    ) -> Option<(u8, u8, u8)> {
+    /// A file-system credential's reference and retries. The reference is a P2
+    /// reference-data qualifier (ISO 7816-4 §11.5.6, table "P2 of VERIFY"): `000xxxxx`
+    /// global or `100xxxxx` specific, with a non-zero number.
+    fn credential(&mut self, path: &str, raw: &RawCredential) -> Option<CredentialRef> {
+        let needs = |key: &str| {
+            format!("{path}.{key} is missing: a file-system card needs the credential's {key}")
+        };
+        let Some(reference_text) = &raw.reference else {
+            self.problem(raw.length.span(), needs("reference"));
+            return None;
+        };
+        let Some(retries_value) = &raw.retries else {
+            self.problem(raw.length.span(), needs("retries"));
+            return None;
+        };
         let reference = self
-            .hex(&format!("{path}.reference"), &raw.reference)
+            .hex(&format!("{path}.reference"), reference_text)
             .and_then(|bytes| match bytes[..] {
                 [b] if b & 0x60 == 0 && b & 0x1F != 0 => Some(b),
                 _ => {
                     self.problem(
-                        raw.reference.span(),
+                        reference_text.span(),
                         format!(
                             "{path}.reference {:?} is not a credential reference: write one byte 01-1F (global) or 81-9F (DF-specific), such as \"81\"",
-                            raw.reference.get_ref()
+                            reference_text.get_ref()
                         ),
                     );
                     None
                 }
             });
-        let hint = if path == "pin" {
-            "digits of the PIN"
-        } else {
-            "bytes of the reset code"
-        };
-        let length = self.int(&format!("{path}.length"), &raw.length, lengths, hint);
         let retries = self.int(
             &format!("{path}.retries"),
-            &raw.retries,
+            retries_value,
             1..=15,
             "the card reports tries left in one hex digit",
         );
-        Some((
-            reference?,
-            u8::try_from(length?).ok()?,
-            u8::try_from(retries?).ok()?,
-        ))
+        Some(CredentialRef {
+            reference: reference?,
+            retries: u8::try_from(retries?).ok()?,
+        })
     }
 
     fn identifier(&mut self, path: &str, v: &Spanned<String>) -> Option<String> {
@@ -766,8 +957,20 @@ impl Checker<'_> {
             required,
             default: None,
             max_len: max_len?,
+            max_bytes: None,
             range: range?,
         };
+        if let Some(v) = &raw.max_bytes {
+            let bytes = self
+                .int(
+                    &format!("{prefix}.max_bytes"),
+                    v,
+                    1..=MAX_EF_SIZE as i64,
+                    "",
+                )
+                .and_then(|n| usize::try_from(n).ok())?;
+            field.max_bytes = Some(bytes.min(field.max_value_bytes()));
+        }
         if let Some(default) = &raw.default {
             let value = default.get_ref().trim();
             if field.kind == FieldKind::Date && value == TODAY && !required {
@@ -822,7 +1025,7 @@ impl Checker<'_> {
         }
     }
 
-    fn keys(&mut self, raw: &[RawKey]) -> Option<Vec<KeySpec>> {
+    fn keys(&mut self, raw: &[RawKey], layout: Option<LayoutKind>) -> Option<Vec<KeySpec>> {
         let mut keys = Vec::with_capacity(raw.len());
         let mut ok = true;
         let mut names: BTreeMap<&str, usize> = BTreeMap::new();
@@ -845,15 +1048,91 @@ impl Checker<'_> {
             } else {
                 names.insert(raw_key.name.get_ref(), line);
             }
-            let tag = self.tag(&format!("{prefix}.tag"), &raw_key.tag);
-            if let Some(tag) = &tag {
-                let tag_line = line_of(self.text, raw_key.tag.span().start);
-                if let Some((first, first_line)) = tags.get(tag) {
+            let kind = match KeyKind::ALL
+                .into_iter()
+                .find(|k| k.as_str() == raw_key.kind.get_ref())
+            {
+                Some(kind) => Some(kind),
+                None => {
+                    let known: Vec<String> = KeyKind::ALL
+                        .iter()
+                        .map(|k| format!("{:?}", k.as_str()))
+                        .collect();
                     self.problem(
-                        raw_key.tag.span(),
+                        raw_key.kind.span(),
                         format!(
-                            "{prefix}.tag {} is already used by key {first:?} (line {first_line}); tags must be unique in the keys area",
-                            hex::encode_upper(tag)
+                            "{prefix}.kind {:?} is unknown; use one of {}",
+                            raw_key.kind.get_ref(),
+                            known.join(", ")
+                        ),
+                    );
+                    None
+                }
+            };
+            let (tag, slot) = match (layout, &raw_key.tag, &raw_key.slot) {
+                (Some(LayoutKind::FileSystem), Some(tag), None) => (
+                    self.tag(&format!("{prefix}.tag"), tag)
+                        .map(|t| (t, tag.span())),
+                    None,
+                ),
+                (Some(LayoutKind::FileSystem), None, _) => {
+                    self.problem(raw_key.name.span(), format!("{prefix}.tag is missing: give the key object's BER-TLV tag in the keys area"));
+                    (None, None)
+                }
+                (Some(LayoutKind::FileSystem), Some(_), Some(slot)) => {
+                    self.problem(
+                        slot.span(),
+                        format!("{prefix}.slot only applies to an OpenPGP card; remove it"),
+                    );
+                    (None, None)
+                }
+                (Some(LayoutKind::OpenPgp), None, Some(slot)) => {
+                    match KeySlot::ALL
+                        .into_iter()
+                        .find(|s| s.as_str() == slot.get_ref())
+                    {
+                        Some(found) => {
+                            if let Some(kind) = kind.filter(|k| !found.kinds().contains(k)) {
+                                let allowed: Vec<&str> =
+                                    found.kinds().iter().map(|k| k.as_str()).collect();
+                                self.problem(
+                                    raw_key.kind.span(),
+                                    format!(
+                                        "{prefix}: the {} slot does not take {} keys; use {}",
+                                        found.as_str(),
+                                        kind.as_str(),
+                                        allowed.join(" or ")
+                                    ),
+                                );
+                                (None, None)
+                            } else {
+                                (Some((found.tag().to_vec(), slot.span())), Some(found))
+                            }
+                        }
+                        None => {
+                            self.problem(slot.span(), format!("{prefix}.slot {:?} is unknown; use \"signature\", \"decryption\" or \"authentication\"", slot.get_ref()));
+                            (None, None)
+                        }
+                    }
+                }
+                (Some(LayoutKind::OpenPgp), _, None) => {
+                    self.problem(raw_key.name.span(), format!("{prefix}.slot is missing: an OpenPGP card holds keys in its \"signature\", \"decryption\" and \"authentication\" slots"));
+                    (None, None)
+                }
+                (Some(LayoutKind::OpenPgp), Some(tag), Some(_)) => {
+                    self.problem(tag.span(), format!("{prefix}.tag does not apply to an OpenPGP card: its slot decides where the key goes; remove it"));
+                    (None, None)
+                }
+                (None, _, _) => (None, None),
+            };
+            if let Some((tag, span)) = &tag {
+                let tag_line = line_of(self.text, span.start);
+                if let Some((first, first_line)) = tags.get(tag) {
+                    let what = if slot.is_some() { "slot" } else { "tag" };
+                    self.problem(
+                        span.clone(),
+                        format!(
+                            "{prefix}.{what} is already used by key {first:?} (line {first_line}); each {what} holds one key"
                         ),
                     );
                     ok = false;
@@ -861,18 +1140,13 @@ impl Checker<'_> {
                     tags.insert(tag.clone(), (raw_key.name.get_ref().clone(), tag_line));
                 }
             }
-            let kind = match raw_key.kind.get_ref().as_str() {
-                "aes256" => Some(KeyKind::Aes256),
-                other => {
-                    self.problem(
-                        raw_key.kind.span(),
-                        format!("{prefix}.kind {other:?} is unknown; the supported key kind is \"aes256\""),
-                    );
-                    None
-                }
-            };
             match (name, tag, kind) {
-                (Some(name), Some(tag), Some(kind)) => keys.push(KeySpec { name, tag, kind }),
+                (Some(name), Some((tag, _)), Some(kind)) => keys.push(KeySpec {
+                    name,
+                    tag,
+                    kind,
+                    slot,
+                }),
                 _ => ok = false,
             }
         }
@@ -921,13 +1195,13 @@ impl Checker<'_> {
     }
 
     /// Every area's worst-case content must fit its EF.
-    fn capacity(&mut self, profile: &Profile, raw: &RawAreas) {
+    fn capacity(&mut self, profile: &Profile, fs: &FileSystemLayout, raw: &RawAreas) {
         for (area, raw_ef) in [
             (DataArea::Public, &raw.public),
             (DataArea::Private, &raw.private),
         ] {
             let need = profile.worst_case_area_len(area);
-            let size = profile.ef(area).size;
+            let size = fs.ef(area).size;
             if need > size {
                 self.problem(
                     raw_ef.size.span(),
@@ -939,12 +1213,12 @@ impl Checker<'_> {
             }
         }
         let need = profile.keys_len();
-        if need > profile.keys.size {
+        if need > fs.keys.size {
             self.problem(
                 raw.keys.size.span(),
                 format!(
                     "areas.keys.size {} is too small: the key objects need {need} bytes",
-                    profile.keys.size
+                    fs.keys.size
                 ),
             );
         }
