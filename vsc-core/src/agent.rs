@@ -64,6 +64,9 @@ pub enum AgentError {
     /// The card answered a step with an unexpected status word.
     #[error("{0}")]
     Unexpected(String),
+    /// A data object or key on the card does not match the VSC after writing.
+    #[error("the card's {0} does not match the VSC")]
+    ObjectMismatch(String),
     /// The card's content does not match the VSC after writing.
     #[error("the card's {area} area does not match the VSC (first difference at byte {offset})")]
     Mismatch {

@@ -15,11 +15,39 @@ fn generic() -> Profile {
 }
 
 // ---------------------------------------------------------------------------------------
-// The shipped profile
+// The shipped profiles
+
+#[test]
+fn shipped_openpgp_profile_puts_the_holder_in_the_cards_own_objects() {
+    let p = Profile::builtin("openpgp-card").expect("the shipped OpenPGP profile parses");
+    assert_eq!(p.layout.as_str(), "openpgp-card");
+    assert!(p.file_system().is_none());
+    let tag = |name: &str| p.field(name).expect(name).tag.clone();
+    assert_eq!(tag("holder_name"), vec![0x5B]);
+    assert_eq!(tag("holder_id"), vec![0x5E]);
+    assert_eq!(tag("url"), vec![0x5F, 0x50]);
+    let slots: Vec<_> = p
+        .keys_objects
+        .iter()
+        .map(|k| (k.name.as_str(), k.slot.map(|s| s.as_str()), k.kind.as_str()))
+        .collect();
+    assert_eq!(
+        slots,
+        [
+            ("signature", Some("signature"), "ed25519"),
+            ("decryption", Some("decryption"), "x25519"),
+            ("authentication", Some("authentication"), "ed25519"),
+        ]
+    );
+    assert_eq!(
+        p.pin.length, 6,
+        "OpenPGP cards take PW1 of at least 6 digits"
+    );
+}
 
 #[test]
 fn shipped_profile_describes_the_generic_card() {
-    assert_eq!(Profile::builtin_ids(), &["iso7816-generic"]);
+    assert_eq!(Profile::builtin_ids(), &["iso7816-generic", "openpgp-card"]);
     let p = generic();
     assert_eq!(p.id, "iso7816-generic");
     assert!(!p.name.is_empty() && !p.description.is_empty());

@@ -7,7 +7,7 @@
 //! | VSC | OpenPGP card |
 //! |---|---|
 //! | uid | private use DO `0102` (readable by anyone, written with PW3): the UUID and a state byte, `00` while the personalization runs, `01` once it is activated |
-//! | public fields | their own DO when the field's tag is one (`5B` Name, `5E` Login data, `5F2D` Language, `5F35` Sex, `5F50` URL); the others as BER-TLV in private use DO `0101` |
+//! | public fields | their own DO when the field's tag is one (`5B` Name, `5E` Login data, `5F2D` Language, `5F35` Sex, `5F50` URL); the others as BER-TLV in private use DO `0101` (readable by anyone, written with PW1) |
 //! | private fields | BER-TLV in private use DO `0103` (read and written with PW1) |
 //! | keys | the signature, decryption and authentication slots: algorithm attributes, the imported key, its fingerprint and creation date |
 //! | card password | PW3, the admin PIN |
@@ -233,13 +233,15 @@ impl CardAgent for OpenPgpAgent {
             }
         }
         let public = self.container(vsc, DataArea::Public);
+        let private = self.container(vsc, DataArea::Private);
+        if !public.is_empty() || !private.is_empty() {
+            // DOs 0101 and 0103 are written with PW1 verified for other operations (§4.4.1).
+            batch.push(verify(PW1_OTHER, SecretBytes::from_slice(FACTORY_PW1)));
+        }
         if !public.is_empty() {
             batch.push(put_data(DO_PRIVATE_1, public.expose().to_vec()));
         }
-        let private = self.container(vsc, DataArea::Private);
         if !private.is_empty() {
-            // DO 0103 is written with PW1 verified for other operations (§4.4.1).
-            batch.push(verify(PW1_OTHER, SecretBytes::from_slice(FACTORY_PW1)));
             batch.push(put_data_secret(DO_PRIVATE_3, private));
         }
         for (slot, key) in Self::keys(vsc) {
@@ -310,10 +312,7 @@ impl CardAgent for OpenPgpAgent {
             return Err(AgentError::Unexpected("the read-back stopped early".into()));
         }
         let vsc = step.vsc;
-        let mismatch = |what: &'static str| AgentError::Mismatch {
-            area: what,
-            offset: 0,
-        };
+        let mismatch = |what: &str| AgentError::ObjectMismatch(what.to_owned());
         let read = |tag: [u8; 2]| -> Option<&[u8]> {
             batch
                 .items
@@ -325,26 +324,34 @@ impl CardAgent for OpenPgpAgent {
                 .map(|(_, r)| r.data())
         };
         if read(DO_PRIVATE_2) != Some(Self::uid_value(vsc, ACTIVATED).as_slice()) {
-            return Err(mismatch("uid"));
+            return Err(mismatch("private use data object 0102 (the VSC UUID)"));
         }
         let cardholder = read(DO_CARDHOLDER).unwrap_or_default();
         for field in self.standard_fields() {
             let expected = Self::standard_value(vsc, &field.tag);
+            if expected.is_empty() {
+                // Not written: the card keeps its factory value.
+                continue;
+            }
             let found = match field.tag.as_slice() {
                 [0x5B] | [0x5F, 0x2D] | [0x5F, 0x35] => tlv::find(cardholder, &field.tag),
                 tag => read(do_tag(tag)),
             };
             if found.unwrap_or_default() != expected.as_slice() {
-                return Err(mismatch("public"));
+                return Err(mismatch(&format!(
+                    "{} ({})",
+                    field.label,
+                    hex::encode_upper(&field.tag)
+                )));
             }
         }
         if read(DO_PRIVATE_1).unwrap_or_default() != self.container(vsc, DataArea::Public).expose()
         {
-            return Err(mismatch("public"));
+            return Err(mismatch("private use data object 0101 (public fields)"));
         }
         if read(DO_PRIVATE_3).unwrap_or_default() != self.container(vsc, DataArea::Private).expose()
         {
-            return Err(mismatch("private"));
+            return Err(mismatch("private use data object 0103 (private fields)"));
         }
         let application = read(DO_APPLICATION_DATA).unwrap_or_default();
         let fingerprints = tlv::find(application, &[0xC5]).unwrap_or_default();
@@ -363,15 +370,16 @@ impl CardAgent for OpenPgpAgent {
                 [0x40, rest @ ..] if rest.len() == 32 => rest,
                 other => other,
             };
+            let slot_name = slot.as_str();
             if point != key.public_key() {
-                return Err(mismatch("keys"));
+                return Err(mismatch(&format!("{slot_name} public key")));
             }
             let fingerprint = key.openpgp_fingerprint(slot).unwrap_or_default();
             if fingerprints.get(n * 20..n * 20 + 20) != Some(fingerprint.as_slice()) {
-                return Err(mismatch("keys"));
+                return Err(mismatch(&format!("{slot_name} key fingerprint")));
             }
             if dates.get(n * 4..n * 4 + 4) != Some(key.created().to_be_bytes().as_slice()) {
-                return Err(mismatch("keys"));
+                return Err(mismatch(&format!("{slot_name} key creation date")));
             }
         }
         Ok(())

@@ -31,14 +31,20 @@ pub const UID_LEN: usize = 16;
 
 /// The shipped profiles, by id, with their source text.
 #[cfg(feature = "profile-text")]
-const BUILTIN: [(&str, &str); 1] = [(
-    "iso7816-generic",
-    include_str!("../../../profiles/iso7816-generic.toml"),
-)];
+const BUILTIN: [(&str, &str); 2] = [
+    (
+        "iso7816-generic",
+        include_str!("../../../profiles/iso7816-generic.toml"),
+    ),
+    (
+        "openpgp-card",
+        include_str!("../../../profiles/openpgp-card.toml"),
+    ),
+];
 
 /// The ids of [`BUILTIN`], in the same order.
 #[cfg(feature = "profile-text")]
-const BUILTIN_IDS: [&str; 1] = ["iso7816-generic"];
+const BUILTIN_IDS: [&str; 2] = ["iso7816-generic", "openpgp-card"];
 
 /// A validated card profile.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
