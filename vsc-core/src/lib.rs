@@ -12,7 +12,9 @@
 
 pub mod agent;
 pub mod apdu;
+pub mod audit;
 pub mod holder;
+pub mod job;
 pub mod password;
 pub mod perso;
 pub mod pin;
