@@ -20,6 +20,7 @@ pub mod db;
 pub mod endpoints;
 pub mod error;
 pub mod guard;
+pub mod import;
 pub mod jobs;
 pub mod json;
 pub mod openapi;

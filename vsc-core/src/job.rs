@@ -35,6 +35,8 @@ pub enum JobState {
 pub enum JobAction {
     /// An approver lets a prepared job into its branch's queue.
     Approve,
+    /// The service queues a prepared job at once, when the issuer turned four-eyes off.
+    AutoApprove,
     /// An approver turns a prepared job down.
     Reject,
     /// An operator takes a queued job for its station, under a lease.
@@ -113,6 +115,7 @@ const OPERATOR: Actor = Actor::Role(Role::Operator);
 /// The transition table: the only (state, action) pairs that are allowed.
 pub const TRANSITIONS: &[Transition] = &[
     row(S::Prepared, A::Approve, APPROVER, S::Queued),
+    row(S::Prepared, A::AutoApprove, Service, S::Queued),
     row(S::Prepared, A::Reject, APPROVER, S::Cancelled),
     row(S::Prepared, A::Cancel, CLERK, S::Cancelled),
     row(S::Prepared, A::Reissue, CLERK, S::Superseded),
@@ -156,7 +159,10 @@ fn allowed_hint(state: JobState) -> String {
     if actions.is_empty() {
         format!("{state} is final")
     } else {
-        format!("the actions possible from {state} are {}", actions.join(", "))
+        format!(
+            "the actions possible from {state} are {}",
+            actions.join(", ")
+        )
     }
 }
 
@@ -243,7 +249,7 @@ names!(JobState, "job state",
     Personalized => "personalized", Cancelled => "cancelled", Revoked => "revoked",
     Superseded => "superseded");
 names!(JobAction, "job action",
-    Approve => "approve", Reject => "reject", Claim => "claim", Renew => "renew",
+    Approve => "approve", AutoApprove => "auto-approve", Reject => "reject", Claim => "claim", Renew => "renew",
     Release => "release", ExpireLease => "expire-lease",
     ReportPersonalized => "report-personalized", ReportFailed => "report-failed",
     Cancel => "cancel", Revoke => "revoke", Reissue => "reissue");
@@ -255,6 +261,7 @@ impl JobAction {
     fn past_tense(self) -> &'static str {
         match self {
             A::Approve => "approved",
+            A::AutoApprove => "approved automatically",
             A::Reject => "rejected",
             A::Claim => "claimed",
             A::Renew => "renewed",
