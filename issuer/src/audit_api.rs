@@ -54,12 +54,13 @@ pub async fn reports(State(state): State<AppState>) -> Result<Json<Value>, ApiEr
         sqlx::query_as("SELECT state, COUNT(*) FROM records GROUP BY state ORDER BY state")
             .fetch_all(state.db.pool())
             .await?;
-    let (spoiled,): (Option<i64>,) = sqlx::query_as("SELECT SUM(spoiled_cards) FROM jobs")
-        .fetch_one(state.db.pool())
-        .await?;
+    let (spoiled,): (i64,) =
+        sqlx::query_as("SELECT CAST(COALESCE(SUM(spoiled_cards), 0) AS BIGINT) FROM jobs")
+            .fetch_one(state.db.pool())
+            .await?;
     Ok(Json(json!({
         "jobs": jobs.into_iter().map(|(b, s, n)| json!({ "branch": b, "state": s, "count": n })).collect::<Vec<_>>(),
         "records": records.into_iter().map(|(s, n)| json!({ "state": s, "count": n })).collect::<Vec<_>>(),
-        "spoiled_cards": spoiled.unwrap_or(0),
+        "spoiled_cards": spoiled,
     })))
 }

@@ -51,8 +51,8 @@ const MB: usize = 1024 * 1024;
 pub const SMALL: usize = 64 * KB;
 /// Body limit of one job upload (a sealed VSC and its envelopes, base64).
 pub const ONE_JOB: usize = 4 * MB;
-/// Body limit of a batch upload or a CSV import.
-pub const LARGE: usize = 64 * MB;
+/// Body limit of a batch upload or a CSV import (about 10,000 jobs, or 200,000 CSV rows).
+pub const LARGE: usize = 32 * MB;
 
 use Access::{Anyone, Roles, SignedIn};
 use BodyKind::{Csv, Json};

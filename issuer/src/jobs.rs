@@ -133,7 +133,7 @@ pub async fn apply(
     action: JobAction,
     actor: Actor,
     event: Event,
-    set: &[(&str, Option<SqlValue>)],
+    set: &[(&str, SqlValue)],
 ) -> Result<JobState, ApiError> {
     let to =
         job::transition(job.state, action, actor).map_err(|e| ApiError::conflict(e.to_string()))?;
@@ -149,9 +149,10 @@ pub async fn apply(
     let mut query = sqlx::query(&sql).bind(to.as_str()).bind(now_ms());
     for (_, value) in set {
         query = match value {
-            Some(SqlValue::Int(v)) => query.bind(*v),
-            Some(SqlValue::Text(v)) => query.bind(v.clone()),
-            None => query.bind(Option::<String>::None),
+            SqlValue::Int(v) => query.bind(*v),
+            SqlValue::Text(v) => query.bind(v.clone()),
+            SqlValue::NullInt => query.bind(Option::<i64>::None),
+            SqlValue::NullText => query.bind(Option::<String>::None),
         };
     }
     let done = query
@@ -191,6 +192,10 @@ pub enum SqlValue {
     Int(i64),
     /// A text.
     Text(String),
+    /// NULL in an integer column.
+    NullInt,
+    /// NULL in a text column.
+    NullText,
 }
 
 /// Deletes the job's `.vsc` and envelopes; with `record`, also its record's private fields
@@ -454,7 +459,7 @@ async fn store(
                 JobAction::AutoApprove,
                 Actor::Service,
                 event,
-                &[("queued_at", Some(SqlValue::Int(now)))],
+                &[("queued_at", SqlValue::Int(now))],
             )
             .await?;
         }
@@ -638,15 +643,15 @@ async fn simple(
 ) -> Result<Json<Value>, ApiError> {
     let mut tx = WriteTx::begin(&state.db).await?;
     let job = load(tx.conn(), id).await?.ok_or_else(|| no_job(id))?;
-    let mut set: Vec<(&str, Option<SqlValue>)> = Vec::new();
+    let mut set: Vec<(&str, SqlValue)> = Vec::new();
     if action == JobAction::Approve {
         if job.created_by == caller.name && four_eyes(tx.conn()).await? {
             return Err(ApiError::forbidden(format!(
                 "four-eyes approval: job {id} was uploaded by you; another approver must approve it"
             )));
         }
-        set.push(("approved_by", Some(SqlValue::Text(caller.name.clone()))));
-        set.push(("queued_at", Some(SqlValue::Int(now_ms()))));
+        set.push(("approved_by", SqlValue::Text(caller.name.clone())));
+        set.push(("queued_at", SqlValue::Int(now_ms())));
     }
     let details = match reason {
         Some(r) if !r.trim().is_empty() => {

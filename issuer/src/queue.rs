@@ -119,11 +119,11 @@ pub async fn expire_leases(tx: &mut WriteTx, branch: &str, now: i64) -> Result<(
     Ok(())
 }
 
-fn clear_claim() -> Vec<(&'static str, Option<SqlValue>)> {
+fn clear_claim() -> Vec<(&'static str, SqlValue)> {
     vec![
-        ("claimed_by", None),
-        ("claim_station", None),
-        ("lease_until", None),
+        ("claimed_by", SqlValue::NullText),
+        ("claim_station", SqlValue::NullText),
+        ("lease_until", SqlValue::NullInt),
     ]
 }
 
@@ -247,7 +247,7 @@ pub async fn renew(
         JobAction::Renew,
         Actor::Role(Role::Operator),
         caller.event("", "", json!({ "lease_until_ms": lease_until })),
-        &[("lease_until", Some(SqlValue::Int(lease_until)))],
+        &[("lease_until", SqlValue::Int(lease_until))],
     )
     .await?;
     tx.commit().await?;
@@ -365,12 +365,12 @@ pub async fn result(
             .bind(&id)
             .fetch_one(tx.conn())
             .await?;
-    set.push(("attempts", Some(SqlValue::Int(attempts + 1))));
+    set.push(("attempts", SqlValue::Int(attempts + 1)));
     if action == JobAction::ReportFailed {
-        set.push(("spoiled_cards", Some(SqlValue::Int(spoiled + 1))));
-        set.push(("queued_at", Some(SqlValue::Int(now))));
+        set.push(("spoiled_cards", SqlValue::Int(spoiled + 1)));
+        set.push(("queued_at", SqlValue::Int(now)));
     }
-    set.push(("result", Some(SqlValue::Text(result.to_string()))));
+    set.push(("result", SqlValue::Text(result.to_string())));
     let to = apply(
         &mut tx,
         &job,
