@@ -90,9 +90,20 @@ pub struct JobRow {
     pub lease_until: Option<i64>,
 }
 
+type LoadRow = (
+    String,
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+);
+
 /// Loads a job (for a transition: inside the write transaction).
 pub async fn load(conn: &mut AnyConnection, id: &str) -> Result<Option<JobRow>, ApiError> {
-    let row: Option<(String, i64, String, String, String, Option<String>, Option<String>, Option<i64>)> =
+    let row: Option<LoadRow> =
         sqlx::query_as(
             "SELECT id, record_id, branch, state, created_by, claimed_by, claim_station, lease_until FROM jobs WHERE id = $1",
         )

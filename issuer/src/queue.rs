@@ -3,6 +3,8 @@
 //! renews or releases the lease, and reports the result. Expired leases go back to the queue
 //! when the branch is next claimed from.
 
+use std::time::Duration;
+
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde::Deserialize;
@@ -11,6 +13,7 @@ use sqlx::AnyConnection;
 use vsc_core::job::{Actor, JobAction, JobState, Role};
 
 use crate::db::now_ms;
+use crate::db::Db;
 use crate::error::ApiError;
 use crate::jobs::{apply, fetch_view, load, no_job, JobRow, SqlValue};
 use crate::json::{to_base64, JsonBody};
@@ -44,6 +47,16 @@ pub struct ListQuery {
     per_page: Option<i64>,
 }
 
+type QueueRow = (
+    String,
+    String,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    i64,
+);
+
 /// `GET /api/queue`: the branch's queued and claimed jobs, oldest first.
 pub async fn list(
     State(state): State<AppState>,
@@ -53,7 +66,7 @@ pub async fn list(
     let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let (page, per_page) = crate::records::paging(query.page, query.per_page)?;
     let branch = branch_of(&caller)?;
-    let rows: Vec<(String, String, Option<i64>, Option<String>, Option<String>, Option<i64>, i64)> = sqlx::query_as(
+    let rows: Vec<QueueRow> = sqlx::query_as(
         "SELECT id, state, queued_at, claimed_by, claim_station, lease_until, attempts FROM jobs \
          WHERE branch = $1 AND state IN ('queued', 'claimed') ORDER BY queued_at, id LIMIT $2 OFFSET $3",
     )
@@ -156,15 +169,51 @@ pub async fn claim(
     caller: Caller,
     JsonBody(body): JsonBody<Claim>,
 ) -> Result<Json<Value>, ApiError> {
-    let branch = branch_of(&caller)?;
+    let Some(c) = claim_next(&state.db, &caller, &body.station, state.config.lease).await? else {
+        return Ok(Json(
+            json!({ "job": null, "message": "no queued job of this branch has an envelope for this station" }),
+        ));
+    };
+    Ok(Json(json!({
+        "job": c.view,
+        "vsc": to_base64(&c.vsc),
+        "envelope": { "station": body.station, "enc": to_base64(&c.enc), "ciphertext": to_base64(&c.ciphertext) },
+        "lease_until_ms": c.lease_until,
+    })))
+}
+
+/// A claimed job: what the claimer gets.
+#[derive(Debug)]
+pub struct Claimed {
+    /// The job's view.
+    pub view: Value,
+    /// The sealed `.vsc`.
+    pub vsc: Vec<u8>,
+    /// The station's envelope: HPKE encapsulated key.
+    pub enc: Vec<u8>,
+    /// The station's envelope: ciphertext.
+    pub ciphertext: Vec<u8>,
+    /// When the lease ends.
+    pub lease_until: i64,
+}
+
+/// Claims the next job of the operator's branch for `station` (what `POST /api/queue/claim`
+/// does, without HTTP): expired leases first go back to the queue.
+pub async fn claim_next(
+    db: &Db,
+    caller: &Caller,
+    station: &str,
+    lease: Duration,
+) -> Result<Option<Claimed>, ApiError> {
+    let branch = branch_of(caller)?;
     let now = now_ms();
-    let lease_until = now + ms(state.config.lease);
-    let mut tx = WriteTx::begin(&state.db).await?;
-    station_ok(tx.conn(), &body.station, &branch).await?;
+    let lease_until = now + ms(lease);
+    let mut tx = WriteTx::begin(db).await?;
+    station_ok(tx.conn(), station, &branch).await?;
     expire_leases(&mut tx, &branch, now).await?;
     let claimed: Option<(String, i64)> = sqlx::query_as(CLAIM_SQL)
         .bind(&caller.name)
-        .bind(&body.station)
+        .bind(station)
         .bind(lease_until)
         .bind(now)
         .bind(&branch)
@@ -172,9 +221,7 @@ pub async fn claim(
         .await?;
     let Some((id, _record)) = claimed else {
         tx.commit().await?;
-        return Ok(Json(
-            json!({ "job": null, "message": "no queued job of this branch has an envelope for this station" }),
-        ));
+        return Ok(None);
     };
     let (vsc,): (Option<Vec<u8>>,) = sqlx::query_as("SELECT vsc FROM jobs WHERE id = $1")
         .bind(&id)
@@ -184,26 +231,31 @@ pub async fn claim(
         "SELECT enc, ciphertext FROM envelopes WHERE job_id = $1 AND station_id = $2",
     )
     .bind(&id)
-    .bind(&body.station)
+    .bind(station)
     .fetch_one(tx.conn())
     .await?;
     let vsc = vsc.ok_or_else(ApiError::internal)?;
-    let mut event = caller.event("job.claim", &id, json!({ "from": "queued", "to": "claimed", "station": body.station, "lease_until_ms": lease_until }));
+    let mut event = caller.event(
+        "job.claim",
+        &id,
+        json!({ "from": "queued", "to": "claimed", "station": station, "lease_until_ms": lease_until }),
+    );
     event.branch = branch.clone();
     tx.audit(&event).await?;
-    let mut event = caller.event("envelope.release", &id, json!({ "station": body.station }));
+    let mut event = caller.event("envelope.release", &id, json!({ "station": station }));
     event.branch = branch.clone();
     tx.audit(&event).await?;
     let (_, view) = fetch_view(tx.conn(), &id)
         .await?
         .ok_or_else(ApiError::internal)?;
     tx.commit().await?;
-    Ok(Json(json!({
-        "job": view,
-        "vsc": to_base64(&vsc),
-        "envelope": { "station": body.station, "enc": to_base64(&enc), "ciphertext": to_base64(&ciphertext) },
-        "lease_until_ms": lease_until,
-    })))
+    Ok(Some(Claimed {
+        view,
+        vsc,
+        enc,
+        ciphertext,
+        lease_until,
+    }))
 }
 
 /// Loads a job the caller holds: 404 for another branch's, 409 when not claimed by the caller
@@ -315,6 +367,19 @@ pub async fn result(
     Path(id): Path<String>,
     JsonBody(outcome): JsonBody<Outcome>,
 ) -> Result<Json<Value>, ApiError> {
+    let (to, result) = report(&state.db, &caller, &id, outcome).await?;
+    Ok(Json(
+        json!({ "job": { "id": id, "state": to.as_str(), "result": result } }),
+    ))
+}
+
+/// Records the result of a claimed job (what `POST /api/jobs/{id}/result` does, without HTTP).
+pub async fn report(
+    db: &Db,
+    caller: &Caller,
+    id: &str,
+    outcome: Outcome,
+) -> Result<(JobState, Value), ApiError> {
     let now = now_ms();
     let (action, result, mut set) = match outcome {
         Outcome::Personalized {
@@ -358,8 +423,8 @@ pub async fn result(
             )
         }
     };
-    let mut tx = WriteTx::begin(&state.db).await?;
-    let job = held(&mut tx, &caller, &id, now).await?;
+    let mut tx = WriteTx::begin(db).await?;
+    let job = held(&mut tx, caller, id, now).await?;
     let (attempts, spoiled): (i64, i64) =
         sqlx::query_as("SELECT attempts, spoiled_cards FROM jobs WHERE id = $1")
             .bind(&id)
@@ -381,7 +446,5 @@ pub async fn result(
     )
     .await?;
     tx.commit().await?;
-    Ok(Json(
-        json!({ "job": { "id": id, "state": to.as_str(), "result": result } }),
-    ))
+    Ok((to, result))
 }

@@ -31,6 +31,16 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// A caller that holds no session (for the command line and benchmarks).
+    pub fn without_session(name: &str, role: Role, branch: Option<String>) -> Caller {
+        Caller {
+            name: name.to_owned(),
+            role,
+            branch,
+            token_hash: Vec::new(),
+        }
+    }
+
     /// An audit event by this caller.
     pub fn event(&self, action: &str, object: &str, details: serde_json::Value) -> Event {
         Event {
