@@ -322,7 +322,9 @@ fn uploads(records: &[i64]) -> Vec<Upload> {
             let mut values = std::collections::BTreeMap::new();
             values.insert("holder_name".to_owned(), format!("Holder {record}"));
             values.insert("holder_id".to_owned(), format!("H-{record}"));
-            let holder = vsc_core::holder::validate_record(&profile, &values).expect("holder");
+            let holder =
+                vsc_core::holder::validate_record(&profile, &values, vsc_issuer::db::today_utc())
+                    .expect("holder");
             let sealed =
                 vsc_core::vsc::Vsc::build_sealed(&profile, &holder, &mut OsRng).expect("seal");
             let mut enc = [0u8; 32];

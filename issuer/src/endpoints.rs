@@ -109,7 +109,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     ep("POST", "/api/stations/{id}/revoke", Roles(&[Admin]), NONE, 200, "Revoke a station: it gets no more envelopes and cannot claim."),
     ep("GET", "/api/records", Roles(&[Clerk, Approver]), NONE, 200, "List and search holder records (?q=TEXT&state=S&page=N&per_page=N)."),
     ep("POST", "/api/records", Roles(&[Clerk]), Json, 201, "Import one holder record: {\"profile\", \"values\": {column: value}}."),
-    ep("POST", "/api/records/import", Roles(&[Clerk]), Csv, 201, "Import a CSV file of holder records (?profile=ID); all rows or none."),
+    ep("POST", "/api/records/import", Roles(&[Clerk]), Csv, 201, "Import a CSV file of holder records (?profile=ID&encoding=utf-8|windows-1252|iso-8859-15); all rows or none."),
     ep("GET", "/api/records/{id}", Roles(&[Clerk]), NONE, 200, "One holder record with all its fields (to build its VSC)."),
     ep("GET", "/api/jobs", Roles(&[Clerk, Approver]), NONE, 200, "List jobs (?state=S&branch=ID&page=N&per_page=N)."),
     limit(ep("POST", "/api/jobs", Roles(&[Clerk]), Json, 201, "Upload one sealed VSC with its password envelopes for a branch."), ONE_JOB),

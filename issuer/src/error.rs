@@ -12,6 +12,9 @@ pub struct RowProblem {
     pub row: usize,
     /// The column at fault (empty for the whole row).
     pub column: String,
+    /// Who the row is for (public values only; may be empty).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub holder: String,
     /// What is wrong.
     pub reason: String,
 }

@@ -11,10 +11,11 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use vsc_core::profile::Profile;
+use vsc_core::text_encoding::TextEncoding;
 
-use crate::db::now_ms;
+use crate::db::{now_ms, today_utc};
 use crate::error::ApiError;
-use crate::import::{self, Input, ValidRecord};
+use crate::import::{self, Input, Refused, ValidRecord};
 use crate::json::{bytes_rejection, JsonBody};
 use crate::session::Caller;
 use crate::state::AppState;
@@ -78,14 +79,24 @@ async fn store(
     Ok(ids)
 }
 
-fn rejected(problems: Vec<crate::error::RowProblem>, what: &str) -> ApiError {
-    let mut e = ApiError::invalid(format!(
-        "{what} has {} problem(s); nothing was stored. Fix every row listed and send it again",
-        problems.len()
-    ));
-    e.code = "invalid_records";
-    e.rows = problems;
-    e
+fn rejected(refused: Refused, what: &str) -> ApiError {
+    match refused {
+        Refused::File(why) => {
+            let mut e =
+                ApiError::invalid(format!("{what} cannot be read: {why}; nothing was stored"));
+            e.code = "invalid_file";
+            e
+        }
+        Refused::Rows(problems) => {
+            let mut e = ApiError::invalid(format!(
+                "{what} has {} problem(s); nothing was stored. Fix every row listed and send it again",
+                problems.len()
+            ));
+            e.code = "invalid_records";
+            e.rows = problems;
+            e
+        }
+    }
 }
 
 /// The body of `POST /api/records`.
@@ -103,7 +114,7 @@ pub async fn create_one(
     JsonBody(body): JsonBody<OneRecord>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let profile = profile(&body.profile)?;
-    let records = import::validate(&profile, Input::Record(&body.values))
+    let records = import::validate(&profile, Input::Record(&body.values), today_utc())
         .map_err(|p| rejected(p, "the record"))?;
     let ids = store(&state, &caller, &profile, records, "json").await?;
     Ok((
@@ -117,6 +128,8 @@ pub async fn create_one(
 #[serde(deny_unknown_fields)]
 pub struct ImportQuery {
     profile: String,
+    #[serde(default)]
+    encoding: Option<String>,
 }
 
 /// `POST /api/records/import?profile=ID`: a CSV file, all rows or none.
@@ -146,8 +159,17 @@ pub async fn import_csv(
     }
     let body = body.map_err(|e| bytes_rejection(e.status(), &e))?;
     let profile = profile(&query.profile)?;
-    let records =
-        import::validate(&profile, Input::Csv(&body)).map_err(|p| rejected(p, "the file"))?;
+    let encoding = match query.encoding.as_deref() {
+        None => TextEncoding::Utf8,
+        Some(label) => TextEncoding::from_label(label).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "unknown encoding {label:?}; use one of {}",
+                TextEncoding::labels()
+            ))
+        })?,
+    };
+    let records = import::validate(&profile, Input::Csv(&body, encoding), today_utc())
+        .map_err(|p| rejected(p, "the file"))?;
     let ids = store(&state, &caller, &profile, records, "csv").await?;
     Ok((
         StatusCode::CREATED,

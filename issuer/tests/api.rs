@@ -305,8 +305,32 @@ fn records(backend: &Backend) {
         ],
         "{body}"
     );
+    assert_eq!(
+        body["error"]["rows"][1]["holder"], "G-3 Bad date",
+        "the row names its holder: {body}"
+    );
     let (_, list) = clerk.get("/api/records?per_page=1");
     assert_eq!(list["total"], 120, "nothing of the bad file was stored");
+
+    // The same encoding rules as `vsc build`: Windows-1252 only when named.
+    let latin1 = b"holder_name;holder_id;expiry_date\n\xc9mile;W-1;2031-12-31\n".to_vec();
+    let (s, _, text) = clerk.raw(
+        "POST",
+        "/api/records/import?profile=iso7816-generic",
+        Some("text/csv"),
+        latin1.clone(),
+    );
+    assert_eq!(s, 422, "{text}");
+    assert!(text.contains("invalid_file"), "{text}");
+    let (s, _, text) = clerk.raw(
+        "POST",
+        "/api/records/import?profile=iso7816-generic&encoding=windows-1252",
+        Some("text/csv"),
+        latin1,
+    );
+    assert_eq!(s, 201, "{text}");
+    let (_, found) = clerk.get("/api/records?q=%C3%A9mile");
+    assert_eq!(found["records"][0]["holder_name"], "Émile", "{found}");
 
     // One record as JSON; its problems answered with column and reason.
     let (s, body) = clerk.post("/api/records", json!({ "profile": "iso7816-generic", "values": { "holder_name": "Émile Nguyễn 田中", "holder_id": "E-1", "email": "e@example.org" } }));
@@ -349,7 +373,7 @@ fn records(backend: &Backend) {
             page["total"].as_i64(),
             page["records"].as_array().unwrap().len()
         ),
-        (Some(121), 21)
+        (Some(122), 22)
     );
     let (_, one) = clerk.get(&format!("/api/records/{id}"));
     assert_eq!(one["record"]["values"]["email"], "e@example.org");

@@ -70,6 +70,8 @@ pub struct Profile {
     pub fields: Vec<FieldSpec>,
     /// Secret key objects, in profile order.
     pub keys_objects: Vec<KeySpec>,
+    /// The fields that say who a card is for.
+    pub who: WhoSpec,
     /// SHA-256 of the exact source text.
     source_hash: [u8; 32],
 }
@@ -188,6 +190,8 @@ pub struct FieldSpec {
     pub default: Option<String>,
     /// Maximum length of a value, in characters.
     pub max_len: usize,
+    /// For a date field, the dates it accepts relative to today (`None`: any real date).
+    pub range: Option<DateRange>,
 }
 
 impl FieldSpec {
@@ -254,8 +258,51 @@ impl FieldKind {
     }
 }
 
-/// Length of a date value, `YYYY-MM-DD`.
-pub const DATE_LEN: usize = 10;
+pub use crate::date::DATE_LEN;
+
+/// The default of a date field that means "the day the VSC is built".
+pub const TODAY: &str = "today";
+
+/// The dates a date field accepts, relative to the day the holder data is checked; each range
+/// also has a sane outer bound ([`crate::holder`] enforces them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DateRange {
+    /// After today, and at most [`crate::holder::MAX_YEARS_AHEAD`] years ahead (an expiry
+    /// date; `"after-today"`).
+    AfterToday,
+    /// Before today, and at most [`crate::holder::MAX_YEARS_BACK`] years back (a date of
+    /// birth; `"before-today"`).
+    BeforeToday,
+    /// Today or before, and at most [`crate::holder::MAX_YEARS_BACK`] years back (an issue
+    /// date; `"up-to-today"`).
+    UpToToday,
+}
+
+impl DateRange {
+    /// The name used in profiles.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DateRange::AfterToday => "after-today",
+            DateRange::BeforeToday => "before-today",
+            DateRange::UpToToday => "up-to-today",
+        }
+    }
+}
+
+/// The public fields that say who a card is for, by field name: the page's "This card is
+/// for", the CLI's messages, batch file names, the problems of a CSV row and the PIN mailer
+/// all name the holder through these, never through field names of their own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WhoSpec {
+    /// The holder's name.
+    pub name: String,
+    /// The issuer's identifier for the holder; unique within a batch.
+    pub id: Option<String>,
+    /// The issuing organization's name, for the PIN mailer.
+    pub issuer: Option<String>,
+    /// The date the VSC was issued (a date field).
+    pub issued_on: Option<String>,
+}
 
 /// One secret key object in the keys area.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -503,6 +550,19 @@ struct RawProfile {
     fields: Vec<RawField>,
     #[serde(default)]
     keys: Vec<RawKey>,
+    who: RawWho,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWho {
+    name: Spanned<String>,
+    #[serde(default)]
+    id: Option<Spanned<String>>,
+    #[serde(default)]
+    issuer: Option<Spanned<String>>,
+    #[serde(default)]
+    issued_on: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -561,6 +621,8 @@ struct RawField {
     default: Option<Spanned<String>>,
     #[serde(default)]
     max_len: Option<Spanned<i64>>,
+    #[serde(default)]
+    range: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -614,6 +676,9 @@ impl Checker<'_> {
         }
         let fields = self.fields(&raw.fields);
         let keys_objects = self.keys(&raw.keys);
+        let who = fields
+            .as_deref()
+            .and_then(|fields| self.who(&raw.who, fields));
 
         let profile = Profile {
             id: id?,
@@ -642,6 +707,7 @@ impl Checker<'_> {
             })?,
             fields: fields?,
             keys_objects: keys_objects?,
+            who: who?,
             source_hash,
         };
         self.capacity(&profile, &raw.areas);
@@ -1127,6 +1193,30 @@ impl Checker<'_> {
             }
             (None, None) => None,
         };
+        let range = match (&raw.range, kind) {
+            (None, _) => Some(None),
+            (Some(v), Some(FieldKind::Date)) => match v.get_ref().as_str() {
+                "after-today" => Some(Some(DateRange::AfterToday)),
+                "before-today" => Some(Some(DateRange::BeforeToday)),
+                "up-to-today" => Some(Some(DateRange::UpToToday)),
+                other => {
+                    self.problem(
+                        v.span(),
+                        format!("{prefix}.range {other:?} is unknown; use \"after-today\", \"before-today\" or \"up-to-today\""),
+                    );
+                    None
+                }
+            },
+            (Some(v), _) => {
+                self.problem(
+                    v.span(),
+                    format!(
+                        "{prefix}.range only applies to date fields (kind = \"date\"); remove it"
+                    ),
+                );
+                None
+            }
+        };
         let mut field = FieldSpec {
             name: name?,
             label: label?,
@@ -1137,9 +1227,22 @@ impl Checker<'_> {
             required,
             default: None,
             max_len: max_len?,
+            range: range?,
         };
         if let Some(default) = &raw.default {
             let value = default.get_ref().trim();
+            if field.kind == FieldKind::Date && value == TODAY && !required {
+                if let Some(range @ (DateRange::AfterToday | DateRange::BeforeToday)) = field.range
+                {
+                    self.problem(
+                        default.span(),
+                        format!("{prefix}.default \"today\" is outside the field's range {:?}; remove one of them", range.as_str()),
+                    );
+                    return None;
+                }
+                field.default = Some(TODAY.to_owned());
+                return Some(field);
+            }
             if required {
                 self.problem(
                     default.span(),
@@ -1235,6 +1338,47 @@ impl Checker<'_> {
             }
         }
         ok.then_some(keys)
+    }
+
+    /// The `[who]` table names public fields of the profile; `issued_on` names a date field.
+    fn who(&mut self, raw: &RawWho, fields: &[FieldSpec]) -> Option<WhoSpec> {
+        let mut ok = true;
+        let mut check = |key: &str, v: &Spanned<String>, date: bool| -> Option<String> {
+            let name = v.get_ref().trim();
+            let problem = match fields.iter().find(|f| f.name == name) {
+                None => Some(format!(
+                    "who.{key} {name:?} is not a field of this profile; name one of its [[fields]]"
+                )),
+                Some(f) if f.area != DataArea::Public => Some(format!(
+                    "who.{key} {name:?} is a private field; it must be a public one, since it names the card before the VSC is opened"
+                )),
+                Some(f) if date && f.kind != FieldKind::Date => Some(format!(
+                    "who.{key} {name:?} is not a date field (kind = \"date\")"
+                )),
+                Some(_) => None,
+            };
+            match problem {
+                Some(message) => {
+                    self.problem(v.span(), message);
+                    ok = false;
+                    None
+                }
+                None => Some(name.to_owned()),
+            }
+        };
+        let name = check("name", &raw.name, false);
+        let id = raw.id.as_ref().map(|v| check("id", v, false));
+        let issuer = raw.issuer.as_ref().map(|v| check("issuer", v, false));
+        let issued_on = raw.issued_on.as_ref().map(|v| check("issued_on", v, true));
+        if !ok {
+            return None;
+        }
+        Some(WhoSpec {
+            name: name?,
+            id: id.flatten(),
+            issuer: issuer.flatten(),
+            issued_on: issued_on.flatten(),
+        })
     }
 
     /// Every area's worst-case content must fit its EF.

@@ -21,7 +21,6 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rand_core::OsRng;
 use serde_json::json;
-use vsc_core::holder;
 use vsc_core::profile::Profile;
 use vsc_core::vsc::Vsc;
 use vsc_tests::{
@@ -597,7 +596,13 @@ fn clerk_builds_and_personalizes_a_card_through_the_real_stack() {
     }
 
     let profile = Profile::builtin("iso7816-generic").unwrap();
-    let holders = holder::parse_csv(&profile, &csv).unwrap();
+    let options = vsc_core::holder_csv::CsvOptions {
+        encoding: vsc_core::text_encoding::TextEncoding::Utf8,
+        today: vsc_tests::test_day(),
+    };
+    let holders = vsc_core::holder_csv::read(&profile, csv.as_bytes(), &options)
+        .unwrap()
+        .into_holders();
     let started = Instant::now();
     for holder in &holders {
         Vsc::build_sealed(&profile, holder, &mut OsRng).unwrap();

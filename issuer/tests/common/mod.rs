@@ -430,7 +430,8 @@ pub fn sealed_vsc(holder_id: &str) -> (String, Vec<u8>) {
     let mut values = BTreeMap::new();
     values.insert("holder_name".to_owned(), format!("Holder {holder_id}"));
     values.insert("holder_id".to_owned(), holder_id.to_owned());
-    let holder = vsc_core::holder::validate_record(&profile, &values).unwrap();
+    let holder =
+        vsc_core::holder::validate_record(&profile, &values, vsc_issuer::db::today_utc()).unwrap();
     let sealed =
         vsc_core::vsc::Vsc::build_sealed(&profile, &holder, &mut rand_core::OsRng).unwrap();
     (sealed.uid.to_string(), sealed.bytes)
