@@ -191,8 +191,15 @@ pub async fn sign_in(
         e.code = "wrong_credentials";
         e
     };
+    // A name that cannot be an account (a password typed in the wrong field, say) is not
+    // written to the audit log.
+    let actor = if crate::admin::check_id("user name", &body.username).is_ok() {
+        body.username.clone()
+    } else {
+        "(not a user name)".to_owned()
+    };
     let login_event = |outcome: &str, role: &str, branch: &str, why: &str| Event {
-        actor: body.username.chars().take(64).collect(),
+        actor: actor.clone(),
         role: role.into(),
         branch: branch.into(),
         action: "login".into(),

@@ -1027,27 +1027,42 @@ fn kill_mid_batch(backend: &Backend) {
     let station = issuer.station("operator");
     let mut clerk = issuer.login("clerk");
     let n = 1500;
+    let batch = |recs: &[i64]| {
+        let jobs: Vec<Value> = recs
+            .iter()
+            .map(|&r| job_json(r, "b1", &station).1)
+            .collect();
+        json!({ "jobs": jobs })
+    };
+    // How long a whole batch of this size takes here, to aim the kill at its middle.
+    let warm = issuer.records(&mut clerk, n);
+    let started = Instant::now();
+    let (s, body) = clerk.post("/api/jobs/batch", batch(&warm));
+    assert_eq!(s, 201, "{body}");
+    let whole = started.elapsed();
     let recs = issuer.records(&mut clerk, n);
-    let jobs: Vec<Value> = recs
-        .iter()
-        .map(|&r| job_json(r, "b1", &station).1)
-        .collect();
-    let body = json!({ "jobs": jobs });
+    let body = batch(&recs);
     let mut sender = clerk.clone();
+    let started = Instant::now();
     let t = std::thread::spawn(move || sender.post("/api/jobs/batch", body).0);
-    std::thread::sleep(Duration::from_millis(400));
+    std::thread::sleep(whole / 2);
     issuer.server.child.kill();
+    let killed_at = started.elapsed();
     let status = t.join().unwrap();
     let db = issuer.server.db.clone();
     issuer.server = Server::start(&db, &[]);
     let clerk = issuer.login("clerk");
     let (_, list) = clerk.get("/api/jobs?per_page=1");
-    let stored = list["total"].as_i64().unwrap();
+    let stored = list["total"].as_i64().unwrap() - n as i64;
     assert!(
         stored == 0 || stored == n as i64,
         "after kill -9 (client saw {status}): {stored} of {n} jobs stored"
     );
-    println!("kill -9 mid batch: the client saw status {status}; {stored} of {n} jobs stored");
+    println!(
+        "kill -9 {:.2} s into a batch that takes {:.2} s: the client saw status {status}; {stored} of {n} jobs stored",
+        killed_at.as_secs_f64(),
+        whole.as_secs_f64()
+    );
     let ran = verify(&db);
     assert_eq!(ran.code, 0, "{}", ran.stderr);
 }
