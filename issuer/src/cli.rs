@@ -71,9 +71,16 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:8443")]
     pub listen: SocketAddr,
     /// The origin browsers reach the service at (https://cards.example behind a proxy);
-    /// default http://LISTEN. State-changing requests must carry exactly this Origin.
+    /// default http://LISTEN, or https://LISTEN with --tls-cert. State-changing requests must
+    /// carry exactly this Origin.
     #[arg(long)]
     pub origin: Option<String>,
+    /// PEM file of the TLS certificate chain (with --tls-key: serve https).
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM file of the TLS private key.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Directory holding index.html, app.js, style.css and web/pkg/.
     #[arg(long, default_value = ".")]
     pub page_dir: PathBuf,

@@ -235,10 +235,25 @@ async fn audit(command: AuditCommand) -> Result<(), Failure> {
 }
 
 async fn serve(args: ServeArgs) -> Result<(), Failure> {
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(
+            axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                .await
+                .map_err(|e| {
+                    format!(
+                        "cannot load the TLS certificate {} and key {}: {e}; give PEM files (the chain, then an unencrypted PKCS#8, PKCS#1 or SEC1 key)",
+                        cert.display(),
+                        key.display()
+                    )
+                })?,
+        ),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let origin = args
         .origin
         .clone()
-        .unwrap_or_else(|| format!("http://{}", args.listen));
+        .unwrap_or_else(|| format!("{scheme}://{}", args.listen));
     let origin = origin.trim_end_matches('/').to_owned();
     if !(origin.starts_with("http://") || origin.starts_with("https://")) {
         return Err(format!(
@@ -261,8 +276,7 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
             args.page_dir.display()
         );
     }
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
+    let listener = std::net::TcpListener::bind(args.listen)
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let origin = config.origin.clone();
     let state = AppState {
@@ -272,11 +286,18 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
         ready: Arc::new(AtomicBool::new(false)),
     };
     println!(
-        "vsc-issuer listening on http://{} for origin {origin} (database {})",
+        "vsc-issuer listening on {scheme}://{} for origin {origin} (database {})",
         listener.local_addr().map_err(|e| e.to_string())?,
         state.db.url()
     );
-    crate::server::serve(state, listener)
-        .await
-        .map_err(|e| format!("the server stopped: {e}"))
+    let served = match tls {
+        Some(tls) => crate::server::serve_tls(state, listener, tls).await,
+        None => {
+            listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+            let listener =
+                tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
+            crate::server::serve(state, listener).await
+        }
+    };
+    served.map_err(|e| format!("the server stopped: {e}"))
 }

@@ -168,9 +168,43 @@ async fn database_gate(State(state): State<AppState>, req: Request, next: Next) 
     ApiError::unavailable().into_response()
 }
 
-/// Runs the service on `listener` until Ctrl-C or SIGTERM. Waits for the database in the
-/// background (requests get 503 until it answers).
+/// Runs the service over plain HTTP on `listener` until Ctrl-C or SIGTERM. Waits for the
+/// database in the background (requests get 503 until it answers).
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    watch_database(&state);
+    let app = app(state);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+}
+
+/// Runs the service over TLS (rustls) on `listener` until Ctrl-C or SIGTERM.
+pub async fn serve_tls(
+    state: AppState,
+    listener: std::net::TcpListener,
+    tls: axum_server::tls_rustls::RustlsConfig,
+) -> std::io::Result<()> {
+    watch_database(&state);
+    let app = app(state);
+    let handle = axum_server::Handle::new();
+    let on_signal = handle.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        on_signal.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+    });
+    listener.set_nonblocking(true)?;
+    axum_server::from_tcp_rustls(listener, tls)?
+        .handle(handle)
+        .serve(app.into_make_service_with_connect_info::<SocketAddr>())
+        .await
+}
+
+/// Checks the database in the background until it answers with a schema, then marks the
+/// service ready.
+fn watch_database(state: &AppState) {
     let ready = Arc::clone(&state.ready);
     let db = state.db.clone();
     tokio::spawn(async move {
@@ -185,7 +219,10 @@ pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::i
                     break;
                 }
                 Err(crate::db::DbError::NotInitialized(url)) => {
-                    tracing::error!("the database at {url} is not initialized: run `vsc-issuer init --db {url}` first; waiting");
+                    if !said {
+                        tracing::error!("the database at {url} is not initialized: run `vsc-issuer init --db {url}` first; waiting");
+                        said = true;
+                    }
                 }
                 Err(e) => {
                     if !said {
@@ -197,13 +234,6 @@ pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::i
             tokio::time::sleep(std::time::Duration::from_secs(2)).await;
         }
     });
-    let app = app(state);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
 }
 
 async fn shutdown_signal() {

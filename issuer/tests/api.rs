@@ -80,10 +80,13 @@ fn suite_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     run_suite(
         &Backend::Sqlite(dir.path()),
-        &[(
-            "a missing database file is a clear error",
-            sqlite_missing_file,
-        )],
+        &[
+            (
+                "a missing database file is a clear error",
+                sqlite_missing_file,
+            ),
+            ("TLS with --tls-cert and --tls-key", tls),
+        ],
     );
 }
 
@@ -1119,4 +1122,104 @@ fn wait_until_status(server: &Server, want: u16) {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// One HTTP/1.1 exchange over TLS with a client that trusts only `cert`.
+fn tls_exchange(
+    port: u16,
+    cert: &rustls::pki_types::CertificateDer<'static>,
+    request: &str,
+) -> Option<String> {
+    use std::io::{Read, Write};
+    use std::sync::Arc;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.clone()).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let sock = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    let mut stream = rustls::StreamOwned::new(conn, sock);
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut out = Vec::new();
+    let _ = stream.read_to_end(&mut out);
+    Some(String::from_utf8_lossy(&out).into_owned())
+}
+
+fn tls(backend: &Backend) {
+    let db = backend.fresh("tls");
+    init(&db);
+    let dir = tempfile::tempdir().unwrap();
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_path, certified.cert.pem()).unwrap();
+    std::fs::write(&key_path, certified.key_pair.serialize_pem()).unwrap();
+    let server = Server::spawn(
+        &db,
+        &[
+            "--tls-cert",
+            cert_path.to_str().unwrap(),
+            "--tls-key",
+            key_path.to_str().unwrap(),
+            "--origin",
+            "https://localhost",
+        ],
+    );
+    let port: u16 = server.base.rsplit(':').next().unwrap().parse().unwrap();
+    let cert = certified.cert.der().clone();
+    let health = "GET /api/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let answer = loop {
+        let answer = tls_exchange(port, &cert, health).unwrap_or_default();
+        if answer.starts_with("HTTP/1.1 200") || Instant::now() > deadline {
+            break answer;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "{answer}\n{}",
+        server.child.log_text()
+    );
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("strict-transport-security: max-age="),
+        "{answer}"
+    );
+    let body = r#"{"username":"admin","password":"not it at all"}"#;
+    let login = format!(
+        "POST /api/session HTTP/1.1\r\nHost: localhost\r\nOrigin: https://localhost\r\nX-VSC-Request: 1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let answer = tls_exchange(port, &cert, &login).unwrap_or_default();
+    assert!(
+        answer.starts_with("HTTP/1.1 401"),
+        "https with the https origin reaches the sign-in: {answer}"
+    );
+    let bad = std::fs::write(&key_path, "not a key");
+    bad.unwrap();
+    let mut refused = Server::spawn(
+        &db,
+        &[
+            "--tls-cert",
+            cert_path.to_str().unwrap(),
+            "--tls-key",
+            key_path.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(refused.child.wait_exit(Duration::from_secs(10)), Some(1));
+    assert!(
+        refused
+            .child
+            .log_text()
+            .contains("cannot load the TLS certificate"),
+        "{}",
+        refused.child.log_text()
+    );
 }
