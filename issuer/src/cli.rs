@@ -84,12 +84,12 @@ pub struct ServeArgs {
     /// Directory holding index.html, app.js, style.css and web/pkg/.
     #[arg(long, default_value = ".")]
     pub page_dir: PathBuf,
-    /// Minutes without activity that end a session.
-    #[arg(long, default_value_t = 30)]
-    pub idle_minutes: u64,
-    /// Hours after sign-in that end a session.
-    #[arg(long, default_value_t = 12)]
-    pub absolute_hours: u64,
+    /// Seconds without a request that end a session (30 minutes).
+    #[arg(long, default_value_t = 1800)]
+    pub session_idle_seconds: u64,
+    /// Seconds after sign-in that end a session, whatever happens (12 hours).
+    #[arg(long, default_value_t = 43_200)]
+    pub session_max_seconds: u64,
     /// Failed sign-ins in a row that lock an account.
     #[arg(long, default_value_t = 5)]
     pub lockout_after: u32,

@@ -261,8 +261,8 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
         ));
     }
     let mut config = Config::new(origin);
-    config.idle_timeout = Duration::from_secs(args.idle_minutes.max(1) * 60);
-    config.absolute_timeout = Duration::from_secs(args.absolute_hours.max(1) * 3600);
+    config.idle_timeout = Duration::from_secs(args.session_idle_seconds.max(1));
+    config.absolute_timeout = Duration::from_secs(args.session_max_seconds.max(1));
     config.lockout_after = i64::from(args.lockout_after.max(1));
     config.lockout_for = Duration::from_secs(args.lockout_minutes * 60);
     config.lease = Duration::from_secs(args.lease_seconds.max(1));

@@ -115,13 +115,13 @@ pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<SessionSta
         Some("your account is disabled; ask an administrator".to_owned())
     } else if now - last_seen > ms(state.config.idle_timeout) {
         Some(format!(
-            "your session ended after {} minutes without activity; sign in again",
-            state.config.idle_timeout.as_secs() / 60
+            "your session ended after {} without activity; sign in again",
+            in_words(state.config.idle_timeout)
         ))
     } else if now - created_at > ms(state.config.absolute_timeout) {
         Some(format!(
-            "your session ended {} hours after sign-in; sign in again",
-            state.config.absolute_timeout.as_secs() / 3600
+            "your session ended {} after sign-in; sign in again",
+            in_words(state.config.absolute_timeout)
         ))
     } else {
         None
@@ -137,7 +137,9 @@ pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<SessionSta
         tracing::error!("user {name} has an unknown role in the database");
         return Err(ApiError::internal());
     };
-    if now - last_seen > 60_000 {
+    // Touched at most once a minute (or twice per idle timeout, when shorter), so that
+    // reads stay reads.
+    if now - last_seen > (ms(state.config.idle_timeout) / 2).min(60_000) {
         sqlx::query("UPDATE sessions SET last_seen = $1 WHERE token_hash = $2")
             .bind(now)
             .bind(token_hash.clone())
@@ -150,6 +152,19 @@ pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<SessionSta
         branch,
         token_hash,
     }))
+}
+
+/// A duration as a person says it: "30 minutes", "12 hours", "45 seconds".
+fn in_words(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    let (n, unit) = if s % 3600 == 0 {
+        (s / 3600, "hour")
+    } else if s % 60 == 0 {
+        (s / 60, "minute")
+    } else {
+        (s, "second")
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
 /// The body of `POST /api/session`.

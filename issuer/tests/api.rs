@@ -18,6 +18,10 @@ const CASES: &[(&str, Case)] = &[
     ("sessions, sign-out and CSRF", sessions_and_csrf),
     ("lockout after repeated wrong passwords", lockout),
     (
+        "sessions end when idle and after their maximum age",
+        session_timeouts,
+    ),
+    (
         "records: import, refusal of bad rows, search, paging",
         records,
     ),
@@ -230,6 +234,50 @@ fn sessions_and_csrf(backend: &Backend) {
     let (s, body) = again.post("/api/session", json!({ "username": 1, "password": "x" }));
     assert_eq!(s, 422, "{body}");
     assert!(verify(&issuer.server.db).stdout.contains("audit chain ok"));
+}
+
+fn session_timeouts(backend: &Backend) {
+    let issuer = Issuer::start_with(
+        backend,
+        "timeouts",
+        &["--session-idle-seconds", "2", "--session-max-seconds", "4"],
+    );
+    let idle = issuer.login("clerk");
+    std::thread::sleep(Duration::from_millis(2300));
+    let (s, body) = idle.get("/api/session");
+    assert_eq!(s, 401, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("after 2 seconds without activity"),
+        "{body}"
+    );
+    // Active every 0.5 s: the idle timeout never strikes, the maximum age does.
+    let busy = issuer.login("clerk");
+    let started = Instant::now();
+    let ended = loop {
+        let (s, body) = busy.get("/api/session");
+        if s != 200 {
+            break body;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "the session outlived its maximum age"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(
+        started.elapsed() >= Duration::from_millis(3500),
+        "ended too early: {ended}"
+    );
+    assert!(
+        ended["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("4 seconds after sign-in"),
+        "{ended}"
+    );
 }
 
 fn lockout(backend: &Backend) {
