@@ -90,6 +90,9 @@ pub struct ServeArgs {
     /// Seconds after sign-in that end a session, whatever happens (12 hours).
     #[arg(long, default_value_t = 43_200)]
     pub session_max_seconds: u64,
+    /// Sign-in attempts a minute from one client address, on this instance (0: no limit).
+    #[arg(long, default_value_t = 30)]
+    pub sign_ins_per_minute: u32,
     /// Failed sign-ins in a row that lock an account.
     #[arg(long, default_value_t = 5)]
     pub lockout_after: u32,

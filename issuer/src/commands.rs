@@ -284,6 +284,7 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
         config: Arc::new(config),
         page: Arc::new(page),
         ready: Arc::new(AtomicBool::new(false)),
+        sign_in_limit: Arc::new(crate::ratelimit::RateLimit::new(args.sign_ins_per_minute)),
     };
     println!(
         "vsc-issuer listening on {scheme}://{} for origin {origin} (database {})",

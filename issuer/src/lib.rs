@@ -27,6 +27,7 @@ pub mod openapi;
 pub mod page;
 pub mod password;
 pub mod queue;
+pub mod ratelimit;
 pub mod records;
 pub mod server;
 pub mod session;

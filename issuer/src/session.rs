@@ -2,7 +2,9 @@
 //! the token's SHA-256), ended by sign-out, by idle and absolute timeouts, and when the account
 //! is disabled. Failed sign-ins count per account; too many in a row lock it for a while.
 
-use axum::extract::{FromRequestParts, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -192,8 +194,18 @@ struct UserView {
 /// `POST /api/session`: signs in.
 pub async fn sign_in(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     JsonBody(body): JsonBody<SignIn>,
 ) -> Result<Response, ApiError> {
+    if let Err(wait) = state.sign_in_limit.attempt(peer.ip()) {
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many sign-in attempts from your address; try again in {wait} s"),
+        );
+        e.audit_note = Some(format!("sign-in rate limit reached by {}", peer.ip()));
+        return Err(e);
+    }
     let now = now_ms();
     let user: Option<(String, String, Option<String>, String, i64, i64)> = sqlx::query_as(
         "SELECT name, role, branch, password_hash, disabled, locked_until FROM users WHERE name = $1",

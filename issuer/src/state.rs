@@ -65,6 +65,8 @@ pub struct AppState {
     pub page: Arc<Page>,
     /// Whether the database has answered with an initialized schema since start.
     pub ready: Arc<std::sync::atomic::AtomicBool>,
+    /// Sign-in attempts per client address.
+    pub sign_in_limit: Arc<crate::ratelimit::RateLimit>,
 }
 
 /// Milliseconds in `d`.

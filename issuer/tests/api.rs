@@ -281,7 +281,11 @@ fn session_timeouts(backend: &Backend) {
 }
 
 fn lockout(backend: &Backend) {
-    let issuer = Issuer::start_with(backend, "lockout", &["--lockout-after", "3"]);
+    let issuer = Issuer::start_with(
+        backend,
+        "lockout",
+        &["--lockout-after", "3", "--sign-ins-per-minute", "8"],
+    );
     let mut c = issuer.server.client();
     for _ in 0..3 {
         let (s, _) = c.post(
@@ -317,6 +321,23 @@ fn lockout(backend: &Backend) {
     assert!(rows.iter().any(|r| r["details"]["reason"]
         .as_str()
         .is_some_and(|t| t.contains("3 in a row): account locked"))));
+    // Six attempts so far from this address; the ninth in the minute is refused unseen.
+    let mut c = issuer.server.client();
+    let statuses: Vec<u16> = (0..3)
+        .map(|_| {
+            c.post(
+                "/api/session",
+                json!({ "username": "approver", "password": PW }),
+            )
+            .0
+        })
+        .collect();
+    assert_eq!(statuses, [200, 200, 429]);
+    let (s, body) = c.post(
+        "/api/session",
+        json!({ "username": "approver", "password": PW }),
+    );
+    assert_eq!((s, error_code(&body)), (429, "rate_limited"), "{body}");
 }
 
 fn records(backend: &Backend) {
