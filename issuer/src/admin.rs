@@ -83,9 +83,9 @@ pub async fn create_user(tx: &mut WriteTx, user: NewUser, by: Event) -> Result<(
         (_, None) => {}
     }
     let pw = user.password;
-    let hash = tokio::task::spawn_blocking(move || password::hash(&pw))
+    let hash = password::hash_async(pw)
         .await
-        .map_err(|_| ApiError::internal())?;
+        .ok_or_else(ApiError::internal)?;
     let inserted = sqlx::query(
         "INSERT INTO users (name, role, branch, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
     )
@@ -255,9 +255,9 @@ pub async fn change_user(
         Some(pw) => {
             password::check_policy(pw.expose()).map_err(|e| ApiError::invalid(e.to_string()))?;
             Some(
-                tokio::task::spawn_blocking(move || password::hash(&pw))
+                password::hash_async(pw)
                     .await
-                    .map_err(|_| ApiError::internal())?,
+                    .ok_or_else(ApiError::internal)?,
             )
         }
         None => None,

@@ -62,6 +62,17 @@ pub struct Db {
     pool: AnyPool,
     backend: Backend,
     url: String,
+    /// One writer at a time in this process on SQLite, so that waiting writers queue here
+    /// instead of polling SQLite's busy handler.
+    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+/// A write transaction and, on SQLite, this process's writer slot (released after it).
+pub struct Write {
+    /// The transaction.
+    pub tx: Transaction<'static, Any>,
+    /// Held until the transaction ends.
+    pub slot: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
@@ -113,6 +124,7 @@ impl Db {
             pool,
             backend,
             url: redact(url),
+            writer: std::sync::Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 
@@ -198,15 +210,22 @@ impl Db {
     }
 
     /// Begins a serialized write transaction (see the module documentation).
-    pub async fn write(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+    pub async fn write(&self) -> Result<Write, sqlx::Error> {
         match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Sqlite => {
+                let slot = std::sync::Arc::clone(&self.writer).lock_owned().await;
+                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+                Ok(Write {
+                    tx,
+                    slot: Some(slot),
+                })
+            }
             Backend::Postgres => {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE")
                     .execute(&mut *tx)
                     .await?;
-                Ok(tx)
+                Ok(Write { tx, slot: None })
             }
         }
     }

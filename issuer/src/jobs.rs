@@ -266,6 +266,36 @@ impl Checker {
         Ok(&self.stations[branch])
     }
 
+    /// Loads the batch's records in a few statements instead of one per job.
+    async fn prefetch_records(
+        &mut self,
+        conn: &mut AnyConnection,
+        ids: &[i64],
+    ) -> Result<(), ApiError> {
+        let mut wanted: Vec<i64> = ids
+            .iter()
+            .copied()
+            .filter(|id| !self.records.contains_key(id))
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        for chunk in wanted.chunks(500) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT id, profile, state FROM records WHERE id IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query_as::<_, (i64, String, String)>(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for (id, profile, state) in query.fetch_all(&mut *conn).await? {
+                self.records.insert(id, (profile, state));
+            }
+        }
+        Ok(())
+    }
+
     async fn record(
         &mut self,
         conn: &mut AnyConnection,
@@ -385,6 +415,8 @@ async fn store(
         .await?;
     }
     let mut checker = Checker::default();
+    let record_ids: Vec<i64> = jobs.iter().map(|j| j.record).collect();
+    checker.prefetch_records(tx.conn(), &record_ids).await?;
     let mut stored = Vec::with_capacity(jobs.len());
     for (i, job) in jobs.iter().enumerate() {
         let numbered = |mut e: ApiError| {

@@ -54,6 +54,36 @@ pub fn verify(password: &SecretString, stored: &str) -> bool {
     })
 }
 
+/// Hashes or verifications running at once: each takes 19 MiB and a core for tens of
+/// milliseconds, so a burst of sign-ins waits here instead of exhausting memory.
+fn argon2_permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(cores.clamp(1, 8))
+    })
+}
+
+/// [`hash`], off the async runtime, at most a few at once. `None` if the runtime is
+/// shutting down.
+pub async fn hash_async(password: SecretString) -> Option<String> {
+    let _permit = argon2_permits().acquire().await.ok()?;
+    tokio::task::spawn_blocking(move || hash(&password))
+        .await
+        .ok()
+}
+
+/// [`verify`] against `stored` (or the decoy when `None`), off the async runtime, at most a
+/// few at once. `None` if the runtime is shutting down.
+pub async fn verify_async(password: SecretString, stored: Option<String>) -> Option<bool> {
+    let _permit = argon2_permits().acquire().await.ok()?;
+    tokio::task::spawn_blocking(move || {
+        verify(&password, stored.as_deref().unwrap_or_else(|| decoy_hash()))
+    })
+    .await
+    .ok()
+}
+
 /// A hash to verify against when the user does not exist, so that the answer takes as long.
 pub fn decoy_hash() -> &'static str {
     static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();

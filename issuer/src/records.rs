@@ -29,9 +29,16 @@ pub const BUILT: &str = "built";
 /// See [`PENDING`].
 pub const PURGED: &str = "purged";
 
-/// A profile by id, or a 422 that lists the known ones.
-pub fn profile(id: &str) -> Result<Profile, ApiError> {
-    Profile::builtin(id).ok_or_else(|| {
+/// A shipped profile by id (parsed once per process), or a 422 that lists the known ones.
+pub fn profile(id: &str) -> Result<&'static Profile, ApiError> {
+    static PROFILES: std::sync::OnceLock<Vec<Profile>> = std::sync::OnceLock::new();
+    let profiles = PROFILES.get_or_init(|| {
+        Profile::builtin_ids()
+            .iter()
+            .filter_map(|id| Profile::builtin(id))
+            .collect()
+    });
+    profiles.iter().find(|p| p.id == id).ok_or_else(|| {
         ApiError::invalid(format!(
             "unknown profile {id:?}; known profiles: {}",
             Profile::builtin_ids().join(", ")
@@ -114,9 +121,9 @@ pub async fn create_one(
     JsonBody(body): JsonBody<OneRecord>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let profile = profile(&body.profile)?;
-    let records = import::validate(&profile, Input::Record(&body.values), today_utc())
+    let records = import::validate(profile, Input::Record(&body.values), today_utc())
         .map_err(|p| rejected(p, "the record"))?;
-    let ids = store(&state, &caller, &profile, records, "json").await?;
+    let ids = store(&state, &caller, profile, records, "json").await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "record": { "id": ids[0] } })),
@@ -168,9 +175,9 @@ pub async fn import_csv(
             ))
         })?,
     };
-    let records = import::validate(&profile, Input::Csv(&body, encoding), today_utc())
+    let records = import::validate(profile, Input::Csv(&body, encoding), today_utc())
         .map_err(|p| rejected(p, "the file"))?;
-    let ids = store(&state, &caller, &profile, records, "csv").await?;
+    let ids = store(&state, &caller, profile, records, "csv").await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "imported": ids.len(), "first_id": ids.first(), "last_id": ids.last() })),

@@ -240,9 +240,9 @@ pub async fn sign_in(
     };
     let Some((name, role, branch, stored, disabled, locked_until)) = user else {
         let password = body.password;
-        tokio::task::spawn_blocking(move || password::verify(&password, password::decoy_hash()))
+        password::verify_async(password, None)
             .await
-            .map_err(|_| ApiError::internal())?;
+            .ok_or_else(ApiError::internal)?;
         let mut tx = WriteTx::begin(&state.db).await?;
         tx.audit(&login_event("refused", "", "", "no such user"))
             .await?;
@@ -286,9 +286,9 @@ pub async fn sign_in(
         return Err(already_audited(e));
     }
     let password = body.password;
-    let ok = tokio::task::spawn_blocking(move || password::verify(&password, &stored))
+    let ok = password::verify_async(password, Some(stored))
         .await
-        .map_err(|_| ApiError::internal())?;
+        .ok_or_else(ApiError::internal)?;
     let mut tx = WriteTx::begin(&state.db).await?;
     if !ok {
         let (failed,): (i64,) = sqlx::query_as(

@@ -35,15 +35,19 @@ pub struct WriteTx {
     tx: Transaction<'static, Any>,
     head: Option<(i64, [u8; 32])>,
     changed: bool,
+    // Declared last: released after the transaction is committed or rolled back.
+    _slot: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl WriteTx {
     /// Begins the transaction (waits for the write lock).
     pub async fn begin(db: &Db) -> Result<WriteTx, sqlx::Error> {
+        let write = db.write().await?;
         Ok(WriteTx {
-            tx: db.write().await?,
+            tx: write.tx,
             head: None,
             changed: false,
+            _slot: write.slot,
         })
     }
 
