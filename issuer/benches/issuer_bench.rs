@@ -41,9 +41,9 @@ fn main() {
     let quick = std::env::var_os("VSC_BENCH_QUICK").is_some_and(|v| v != "0");
     let sizes = if quick {
         Sizes {
-            uploads: vec![1_000, 5_000],
-            claim_for: Duration::from_secs(3),
-            rss_jobs: 10_000,
+            uploads: vec![1_000, 3_000],
+            claim_for: Duration::from_secs(2),
+            rss_jobs: 5_000,
         }
     } else {
         Sizes {

@@ -427,7 +427,7 @@ pub async fn report(
     let job = held(&mut tx, caller, id, now).await?;
     let (attempts, spoiled): (i64, i64) =
         sqlx::query_as("SELECT attempts, spoiled_cards FROM jobs WHERE id = $1")
-            .bind(&id)
+            .bind(id)
             .fetch_one(tx.conn())
             .await?;
     set.push(("attempts", SqlValue::Int(attempts + 1)));

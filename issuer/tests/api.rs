@@ -1156,7 +1156,6 @@ fn database_down_and_back(pg: &mut PostgresCluster) {
     let issuer = Issuer::start(&backend, "down");
     let clerk = issuer.login("clerk");
     let url = issuer.server.db.clone();
-    drop(backend);
     pg.stop();
     let (s, body) = clerk.get("/api/records");
     assert_eq!(
