@@ -498,6 +498,12 @@ async fn seed_queue(db: &Db, stations: &[String], per_branch: usize, tag: &str) 
         }
     }
     tx.commit().await.expect("commit");
+    // Fresh statistics, as a database that has run a while has them (PostgreSQL's autovacuum
+    // would take a minute to notice the new rows).
+    sqlx::query("ANALYZE")
+        .execute(db.pool())
+        .await
+        .expect("analyze");
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
