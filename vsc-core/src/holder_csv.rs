@@ -259,7 +259,7 @@ fn parse(
                 .and_then(|f| lookup(&f.column))
                 .map(str::trim)
         };
-        let holder = who_label(&profile.who, public);
+        let holder = printable(&who_label(&profile.who, public));
         if record.len() != columns.len() {
             errors.push(RowError {
                 row,
@@ -336,8 +336,8 @@ fn delimiter_of<'t>(
     let skipped = text[..start].matches('\n').count();
     let text = &text[start..];
     let first = text.lines().next().unwrap_or_default();
+    // Excel's `sep=X` line, as written (a tab is a delimiter too: nothing is trimmed).
     if let Some(named) = first
-        .trim()
         .strip_prefix("sep=")
         .and_then(|rest| rest.chars().next())
         .and_then(Delimiter::from_char)
@@ -378,12 +378,29 @@ fn delimiter_of<'t>(
 /// here, so only the first 40 characters are shown.
 fn quote_line(line: &str) -> String {
     const MAX: usize = 40;
-    let line = line.trim();
+    let line = printable(line.trim());
     if line.chars().count() > MAX {
         format!("'{}…'", line.chars().take(MAX).collect::<String>())
     } else {
         format!("'{line}'")
     }
+}
+
+/// Text from the file as a message may echo it: control characters (a line break inside a
+/// column name, a tab in a name) written as escapes, so that one problem stays one line.
+fn printable(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 fn separator_name(delimiter: Delimiter) -> &'static str {
@@ -404,7 +421,7 @@ fn check_header(
 ) -> BTreeSet<String> {
     let header_error = |column: &str, reason: String| RowError {
         row,
-        column: column.to_owned(),
+        column: printable(column),
         holder: String::new(),
         reason,
     };

@@ -294,6 +294,9 @@ fn excel_sep_line_names_the_delimiter_and_counts_as_a_line() {
     let text = "sep=;\r\nholder_name;holder_id\r\nA;1\r\n;2\r\n";
     let errors = parse_csv(&generic(), text).unwrap_err();
     assert_eq!(rows(&errors), [(4, "holder_name")]);
+    let text = "sep=\t\nholder_name\tholder_id\nA, B\t1\n";
+    let rows = read_as(text.as_bytes(), TextEncoding::Utf8).unwrap();
+    assert_eq!(rows.delimiter, Delimiter::Tab);
 }
 
 #[test]
@@ -513,4 +516,17 @@ fn garbage_never_panics() {
             }
         }
     }
+}
+
+#[test]
+fn control_characters_from_the_file_are_escaped_in_messages() {
+    let text = "holder_name,\"Flat 2\nDublin\",holder_id\n\"Tab\there\",,E-1\n";
+    let errors = parse_csv(&generic(), text).unwrap_err();
+    assert_eq!(errors[0].column, "Flat 2\\nDublin");
+    assert!(
+        errors.iter().all(|e| !e.to_string().contains(['\n', '\t'])),
+        "{errors:?}"
+    );
+    let named = errors.iter().find(|e| e.row == 3).unwrap();
+    assert_eq!(named.holder, "E-1 Tab\\there");
 }
