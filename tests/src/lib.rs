@@ -3,7 +3,8 @@
 //! It builds workspace binaries on demand ([`cargo_bin`]), gives a test exclusive use of the
 //! machine's PC/SC stack ([`PcscStack`]: a cross-process lock plus a `pcscd` it starts when
 //! none answers), runs software cards behind pcscd's vpcd readers ([`SoftcardProcess`]),
-//! guards any other child process ([`ChildGuard`]) and talks to a reader through an
+//! guards any other child process ([`ChildGuard`]), runs a throw-away PostgreSQL cluster
+//! ([`PostgresCluster`]) and talks to a reader through an
 //! independent PC/SC client, OpenSC ([`opensc_apdus`]).
 //!
 //! Every process it starts is killed when its guard is dropped; logs (stderr and stdout) go to
@@ -18,6 +19,7 @@ mod cargo_bin;
 mod child;
 mod opensc;
 mod pcsc_stack;
+mod postgres;
 mod softcard;
 mod wait;
 
@@ -25,6 +27,7 @@ pub use cargo_bin::cargo_bin;
 pub use child::ChildGuard;
 pub use opensc::opensc_apdus;
 pub use pcsc_stack::PcscStack;
+pub use postgres::PostgresCluster;
 pub use softcard::{SoftcardOptions, SoftcardProcess};
 pub use wait::{free_port, wait_until};
 
