@@ -141,13 +141,12 @@ mod tests {
         let target = dir.path().join("taken");
         std::fs::create_dir(&target).unwrap();
         std::fs::write(target.join("inside"), b"x").unwrap();
-        let err = write_atomic(&target, b"new", Existing::Replace, Durability::Flushed)
-            .unwrap_err();
+        let err =
+            write_atomic(&target, b"new", Existing::Replace, Durability::Flushed).unwrap_err();
         assert!(err.to_string().contains("cannot write"), "{err}");
         assert_eq!(names(dir.path()), vec![std::ffi::OsString::from("taken")]);
         let missing = dir.path().join("no-such-dir").join("f");
-        let err = write_atomic(&missing, b"x", Existing::Replace, Durability::Flushed)
-            .unwrap_err();
+        let err = write_atomic(&missing, b"x", Existing::Replace, Durability::Flushed).unwrap_err();
         assert!(
             err.to_string().contains("create a temporary file in"),
             "{err}"
