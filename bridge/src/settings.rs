@@ -367,4 +367,40 @@ mod tests {
         let err = ConfigFile::load(Some(missing)).unwrap_err().to_string();
         assert!(err.contains("does not exist"), "{err}");
     }
+
+    #[test]
+    fn the_shipped_template_means_defaults_and_every_example_in_it_is_valid() {
+        let template = include_str!("../../packaging/config.toml");
+        let commented: FileSettings = toml::from_str(template).unwrap();
+        let defaults = Settings::resolve(&args(&[]), &commented);
+        assert!(defaults.lines().iter().all(|l| l.ends_with("(default)")));
+        // Remove the "# " before every example setting, as an administrator would.
+        let uncommented: Vec<&str> = template
+            .lines()
+            .map(|line| match line.strip_prefix("# ") {
+                Some(rest)
+                    if rest.split_once(" = ").is_some_and(|(key, _)| {
+                        key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                    }) =>
+                {
+                    rest
+                }
+                _ => line,
+            })
+            .collect();
+        let all: FileSettings = toml::from_str(&uncommented.join("\n")).unwrap();
+        let resolved = Settings::resolve(&args(&[]), &all);
+        assert!(
+            resolved
+                .lines()
+                .iter()
+                .all(|l| l.ends_with("(config file)")),
+            "every key has an example: {:#?}",
+            resolved.lines()
+        );
+        assert_eq!(
+            resolved.allow_origins.value,
+            vec!["https://cards.issuer.example".to_owned()]
+        );
+    }
 }
