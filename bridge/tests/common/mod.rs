@@ -44,10 +44,22 @@ impl Bridge {
     /// Starts `command` (`vsc-bridge`, maybe behind a launcher such as Wine) with the
     /// arguments of [`Bridge::start`], `--log-level level` and `--config` naming a file that
     /// holds `config` (so no system-wide configuration applies), and waits until it listens.
-    pub fn start_with(mut command: Command, level: &str, config: &str, extra: &[&str]) -> Bridge {
+    pub fn start_with(command: Command, level: &str, config: &str, extra: &[&str]) -> Bridge {
+        Bridge::start_in(&std::env::temp_dir(), command, level, config, extra)
+    }
+
+    /// Like [`Bridge::start_with`], with the bridge's files (config, code, log) in a new
+    /// directory under `parent`.
+    pub fn start_in(
+        parent: &std::path::Path,
+        mut command: Command,
+        level: &str,
+        config: &str,
+        extra: &[&str],
+    ) -> Bridge {
         let dir = tempfile::Builder::new()
             .prefix("vsc-bridge-test-")
-            .tempdir()
+            .tempdir_in(parent)
             .unwrap();
         let port = free_port();
         std::fs::write(dir.path().join("config.toml"), config).unwrap();
