@@ -21,6 +21,11 @@ VSC_ROOT_RECIPE=1
 # (LIBPCSCLITE_DELEGATE), because the host's pcscd speaks an older protocol than Debian 13's
 # client library.
 VSC_WINE_HOST_PCSCLITE=/opt/vsc-host-pcsclite/libpcsclite.so.1
+# The one host directory Windows programs see (at the same path): the files a test hands them.
+# Always the same one, because the wineserver of the prefix outlives the program that started
+# it by a few seconds and opens files for later programs too, from the mount namespace of the
+# first: a directory mounted only for a later program would not exist for it.
+VSC_WINE_SHARE="${VSC_WINE_SHARE:-/tmp/vsc-wine}"
 
 # root_ready ROOT: whether ROOT is complete and of the current recipe.
 root_ready() {
@@ -73,7 +78,7 @@ ensure_wine_root() {
         mkdir -p "$partial$(dirname "$VSC_WINE_HOST_PCSCLITE")"
         cp "$host_lib" "$partial$VSC_WINE_HOST_PCSCLITE"
         # The Wine prefix (C: drive, registry), made once: about 15 s.
-        (VSC_WINE_ROOT="$partial" wine_root_run -- wineboot --init) >/dev/null 2>&1 || true
+        (VSC_WINE_ROOT="$partial" wine_root_run wineboot --init) >/dev/null 2>&1 || true
         chroot "$partial" env WINEPREFIX=/root/.wine /usr/lib/wine/wineserver -w
         [ -f "$partial/root/.wine/system.reg" ] || {
             echo "wineboot did not create the Wine prefix in $partial/root/.wine" >&2
@@ -99,44 +104,30 @@ ensure_deb_root() {
     ) 8>"$VSC_CACHE_DIR/debian12.lock"
 }
 
-# wine_root_run [--bind DIR]... -- PROGRAM ARGS...: runs a Windows PROGRAM under the Wine root's
-# Wine, in a mount namespace of its own (gone with the process): /proc, the host's /run/pcscd
-# and each DIR (at the same path) are mounted into the root. Unix paths in ARGS work as they
-# are (the current drive is Z:, the root's /). Replaces the shell (exec): the Windows program's
-# process is this process.
+# wine_root_run PROGRAM ARGS...: runs a Windows PROGRAM under the Wine root's Wine, in a mount
+# namespace of its own (gone with the last process in it): /proc, the host's /run/pcscd and
+# VSC_WINE_SHARE (at the same path) are mounted into the root. Unix paths in ARGS work as they
+# are (the current drive is Z:, the root's /). Replaces the shell (exec): the Windows
+# program's process is this process.
 wine_root_run() {
-    local binds=()
-    while [ $# -gt 0 ]; do
-        case "$1" in
-        --bind)
-            binds+=("$2")
-            shift 2
-            ;;
-        --)
-            shift
-            break
-            ;;
-        *)
-            echo "wine_root_run: unexpected argument $1" >&2
-            return 2
-            ;;
-        esac
-    done
-    mkdir -p /run/pcscd
+    mkdir -p /run/pcscd "$VSC_WINE_SHARE"
+    chmod 1777 "$VSC_WINE_SHARE"
     # shellcheck disable=SC2016  # expanded by the inner shell
     exec unshare --mount --propagation private sh -c '
-        root="$1" delegate="$2" nbinds="$3"
+        root="$1" delegate="$2" share="$3"
         shift 3
         mount -t proc proc "$root/proc"
-        mkdir -p "$root/run/pcscd"
+        mkdir -p "$root/run/pcscd" "$root$share"
         mount --bind /run/pcscd "$root/run/pcscd"
-        while [ "$nbinds" -gt 0 ]; do
-            mkdir -p "$root$1"
-            mount --bind "$1" "$root$1"
-            nbinds=$((nbinds - 1))
-            shift
-        done
+        mount --bind "$share" "$root$share"
         exec chroot "$root" env HOME=/root XDG_RUNTIME_DIR=/tmp WINEPREFIX=/root/.wine \
             WINEDEBUG=-all LIBPCSCLITE_DELEGATE="$delegate" /usr/lib/wine/wine64 "$@"
-    ' sh "$VSC_WINE_ROOT" "$VSC_WINE_HOST_PCSCLITE" "${#binds[@]}" "${binds[@]}" "$@"
+    ' sh "$VSC_WINE_ROOT" "$VSC_WINE_HOST_PCSCLITE" "$VSC_WINE_SHARE" "$@"
+}
+
+# wine_root_stop: stops the Wine root's wineserver and the Wine services it keeps (they would
+# end by themselves a few seconds after the last program), and waits until they are gone.
+wine_root_stop() {
+    chroot "$VSC_WINE_ROOT" env WINEPREFIX=/root/.wine /usr/lib/wine/wineserver -k 2>/dev/null || true
+    chroot "$VSC_WINE_ROOT" env WINEPREFIX=/root/.wine /usr/lib/wine/wineserver -w 2>/dev/null || true
 }

@@ -5,7 +5,10 @@
 //!
 //! It does not understand cards: it moves APDUs between a page and a reader, checks who is
 //! asking, and resets the card when a session ends. `--sim` replaces PC/SC with a built-in
-//! simulated reader holding a software card.
+//! simulated reader holding a software card. Settings come from flags over a configuration
+//! file (`settings`); `vsc-bridge doctor` checks an installation (`doctor`). It builds for
+//! Linux, Windows and macOS: what differs lives in `shutdown` and in the `vsc-os` crate
+//! (installation: `docs/branch-install.md`).
 #![forbid(unsafe_code)]
 
 mod app;

@@ -11,46 +11,22 @@ mod common;
 
 use common::*;
 use serde_json::json;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
-use vsc_tests::{PcscStack, SoftcardOptions};
-
-/// `scripts/wine-root run --bind DIR -- DIR/vsc-bridge.exe`.
-fn under_wine(dir: &Path) -> Command {
-    let launcher = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/wine-root");
-    let mut command = Command::new(launcher);
-    command
-        .args(["run", "--bind"])
-        .arg(dir)
-        .arg("--")
-        .arg(dir.join("vsc-bridge.exe"));
-    command
-}
-
-fn windows_bridge() -> PathBuf {
-    let exe = std::env::var_os("VSC_WINDOWS_BRIDGE")
-        .map(PathBuf::from)
-        .expect(
-            "VSC_WINDOWS_BRIDGE must name the cross-built vsc-bridge.exe (scripts/test sets it)",
-        );
-    assert!(exe.is_file(), "{} does not exist", exe.display());
-    exe
-}
+use vsc_tests::{under_wine, windows_program, wine_share, PcscStack, SoftcardOptions};
 
 #[test]
 #[ignore = "needs the Wine root and vsc-bridge.exe: scripts/test runs it"]
 fn the_windows_bridge_under_wine_pairs_and_reaches_a_card() {
-    let exe = windows_bridge();
     let stack = PcscStack::start();
     let reader = stack.reader_name(0);
     let _card = stack.softcard(0, SoftcardOptions::new());
     let shared = tempfile::Builder::new()
         .prefix("vsc-wine-test-")
-        .tempdir()
+        .tempdir_in(wine_share())
         .unwrap();
-    std::fs::copy(&exe, shared.path().join("vsc-bridge.exe")).unwrap();
-    let mut bridge = Bridge::start_in(shared.path(), under_wine(shared.path()), "debug", "", &[]);
+    let exe = windows_program("VSC_WINDOWS_BRIDGE", shared.path());
+    let mut bridge = Bridge::start_in(shared.path(), under_wine(&exe), "debug", "", &[]);
 
     // Pairing: the code file and the pairings file are written by the Windows build.
     let mut client = bridge.connect();
@@ -91,12 +67,9 @@ fn the_windows_bridge_under_wine_pairs_and_reaches_a_card() {
     client.ok("disconnect", json!({"session": session}));
 
     // The subcommands of the Windows build read what it wrote.
-    let (ok, list) = bridge.subcommand(under_wine(shared.path()), &["pairings", "list"]);
+    let (ok, list) = bridge.subcommand(under_wine(&exe), &["pairings", "list"]);
     assert!(ok && list.contains(ORIGIN), "{list}");
-    let (_, doctor) = bridge.subcommand(
-        under_wine(shared.path()),
-        &["doctor", "--allow-origin", ORIGIN],
-    );
+    let (_, doctor) = bridge.subcommand(under_wine(&exe), &["doctor", "--allow-origin", ORIGIN]);
     assert!(
         doctor.contains(&format!("{reader}: card present")),
         "{doctor}"

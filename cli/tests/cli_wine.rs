@@ -9,30 +9,21 @@
 
 mod common;
 
-use common::{ok, run, s, GOOD_CSV};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use common::{file_names, ok, run, s, GOOD_CSV};
+use vsc_tests::{under_wine, windows_program, wine_share};
 
 #[test]
 #[ignore = "needs the Wine root and vsc.exe: scripts/test runs it"]
 fn the_windows_vsc_builds_a_batch_that_the_linux_vsc_opens() {
-    let exe = std::env::var_os("VSC_WINDOWS_CLI")
-        .map(PathBuf::from)
-        .expect("VSC_WINDOWS_CLI must name the cross-built vsc.exe (scripts/test sets it)");
     let dir = tempfile::Builder::new()
         .prefix("vsc-wine-cli-")
-        .tempdir()
+        .tempdir_in(wine_share())
         .unwrap();
-    std::fs::copy(&exe, dir.path().join("vsc.exe")).unwrap();
+    let exe = windows_program("VSC_WINDOWS_CLI", dir.path());
     let csv = dir.path().join("holders.csv");
     std::fs::write(&csv, GOOD_CSV).unwrap();
     let out = dir.path().join("out");
-    let launcher = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/wine-root");
-    let build = Command::new(launcher)
-        .args(["run", "--bind"])
-        .arg(dir.path())
-        .arg("--")
-        .arg(dir.path().join("vsc.exe"))
+    let build = under_wine(&exe)
         .args([
             "build",
             "--profile",
@@ -53,11 +44,7 @@ fn the_windows_vsc_builds_a_batch_that_the_linux_vsc_opens() {
         .map(|line| line.split_once(',').unwrap())
         .collect();
     assert_eq!(rows.len(), 3, "{passwords}");
-    let mut names: Vec<String> = std::fs::read_dir(&out)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
+    let names = file_names(&out);
     let mut expected: Vec<String> = rows.iter().map(|(uid, _)| format!("{uid}.vsc")).collect();
     expected.push("passwords.csv".into());
     expected.sort();

@@ -4,7 +4,8 @@
 //! machine's PC/SC stack ([`PcscStack`]: a cross-process lock plus a `pcscd` it starts when
 //! none answers), runs software cards behind pcscd's vpcd readers ([`SoftcardProcess`]),
 //! guards any other child process ([`ChildGuard`]) and talks to a reader through an
-//! independent PC/SC client, OpenSC ([`opensc_apdus`]).
+//! independent PC/SC client, OpenSC ([`opensc_apdus`]), and runs cross-built Windows programs
+//! under Wine ([`under_wine`]).
 //!
 //! Every process it starts is killed when its guard is dropped; logs (stderr and stdout) go to
 //! temporary files that are printed, and kept on disk, when the test is panicking.
@@ -20,6 +21,7 @@ mod opensc;
 mod pcsc_stack;
 mod softcard;
 mod wait;
+mod wine;
 
 pub use cargo_bin::cargo_bin;
 pub use child::ChildGuard;
@@ -27,3 +29,4 @@ pub use opensc::opensc_apdus;
 pub use pcsc_stack::PcscStack;
 pub use softcard::{SoftcardOptions, SoftcardProcess};
 pub use wait::{free_port, wait_until};
+pub use wine::{under_wine, windows_program, wine_share};

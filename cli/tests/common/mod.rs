@@ -126,6 +126,21 @@ pub fn build_batch(csv: &str) -> Batch {
     Batch { dir, out, vscs }
 }
 
+/// The names of the entries of `dir`, sorted.
+pub fn file_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("read the directory")
+        .map(|e| {
+            e.expect("a directory entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
 /// The path as `&str`.
 pub fn s(path: &Path) -> &str {
     path.to_str().expect("UTF-8 path")
