@@ -4,7 +4,11 @@
 //
 // Secrets: the VSC password is cleared from its input once the VSC is opened; the PIN exists
 // in the DOM only while the PIN mailer view is shown, and the wasm object holding it is freed
-// (and wiped) when that view is left.
+// (and wiped) when that view is left (leaving it by a link, Back, a reload or closing the tab
+// asks first); the password sheet is in the DOM only while its print view is shown.
+//
+// Every decision about the clerk's input (encoding, delimiter, dates against today, row
+// numbers, duplicates) is the wasm's, the same code the CLI and the issuer service run.
 
 import init, * as vsc from './web/pkg/vsc_web.js';
 
@@ -17,13 +21,17 @@ const state = {
   profiles: [],
   profile: null,
   touched: new Set(),
-  csvText: null,
+  csvBytes: null,
+  csvName: '',
   issuer: null,
+  batch: [],
   bridge: null,
   paired: false,
   readers: [],
   vscBytes: null,
   mailer: null,
+  // Set by "Done" on the mailer: leaving it then needs no confirmation.
+  leavingMailer: false,
   busy: false,
 };
 
@@ -51,6 +59,7 @@ const ERROR_TITLES = {
   bad_vsc_file: 'This is not a usable VSC file',
   vsc_not_opened: 'The VSC cannot be opened',
   invalid_input: 'The holder data has problems',
+  new_pin_declined: 'No new PIN was set',
   unknown_profile: 'Unknown profile',
 };
 
@@ -84,6 +93,20 @@ function setStatus(element, text) {
   element.textContent = text;
 }
 
+// A problem shown under the input it concerns, and announced with it.
+function setFieldError(input, errorElement, text) {
+  errorElement.textContent = text ? capitalize(text) : '';
+  if (text) input.setAttribute('aria-invalid', 'true');
+  else input.removeAttribute('aria-invalid');
+}
+
+// The browser's local date as YYYY-MM-DD: what holder dates are checked against.
+function localToday() {
+  const now = new Date();
+  const pad = (n, width) => String(n).padStart(width, '0');
+  return `${pad(now.getFullYear(), 4)}-${pad(now.getMonth() + 1, 2)}-${pad(now.getDate(), 2)}`;
+}
+
 // Lets the browser paint (progress bars) between slices of work, without timer clamping.
 function nextFrame() {
   return new Promise((resolve) => {
@@ -113,14 +136,27 @@ function seconds(ms) {
 
 // ---------------------------------------------------------------- views
 
+const VIEWS = ['issue', 'personalize', 'mailer', 'sheet'];
+let shownView = null;
+
 function route() {
   let view = location.hash.replace('#', '') || 'issue';
   if (view === 'mailer' && !state.mailer) view = 'personalize';
-  if (!['issue', 'personalize', 'mailer'].includes(view)) view = 'issue';
+  if (view === 'sheet' && !sheetShown()) view = 'issue';
+  if (!VIEWS.includes(view)) view = 'issue';
+  // Leaving a PIN that is on screen (a link, Back) asks first: it can never be shown again.
+  if (shownView === 'mailer' && view !== 'mailer' && state.mailer && !state.leavingMailer
+      && !window.confirm('Leave the PIN mailer? The PIN is cleared and cannot be shown again.')) {
+    history.replaceState(null, '', '#mailer');
+    return;
+  }
+  state.leavingMailer = false;
   // Keep the address in step with the view shown, so a later change to it is a real change.
   if (location.hash !== `#${view}`) history.replaceState(null, '', `#${view}`);
   if (view !== 'mailer') clearMailer();
-  for (const name of ['issue', 'personalize', 'mailer']) {
+  if (view !== 'sheet') clearSheet();
+  shownView = view;
+  for (const name of VIEWS) {
     $(`#view-${name}`).hidden = name !== view;
   }
   for (const name of ['issue', 'personalize']) {
@@ -132,6 +168,7 @@ function route() {
     issue: 'Issue cards · VSC',
     personalize: 'Personalize · VSC',
     mailer: 'PIN mailer · VSC',
+    sheet: 'Password sheet · VSC',
   }[view];
 }
 
@@ -159,9 +196,16 @@ function selectProfile(id) {
   $('#csv-hint').textContent =
     `A header row with the columns ${profile.fields.map((f) => f.column).join(', ')}` +
     ` (required: ${profile.fields.filter((f) => f.required).map((f) => f.column).join(', ')}),` +
-    ' then one row per holder. UTF-8.';
-  if (state.csvText !== null) checkCsvFile();
+    ' then one row per holder, separated by commas, semicolons or tabs. Dates as YYYY-MM-DD.';
+  if (state.csvBytes !== null) checkCsvFile();
 }
+
+// What a date field accepts, in words.
+const DATE_RANGES = {
+  'after-today': 'A date after today',
+  'before-today': 'A date before today',
+  'up-to-today': 'Today or earlier',
+};
 
 function fieldInput(field) {
   const wrapper = document.createElement('div');
@@ -184,20 +228,32 @@ function fieldInput(field) {
     input.rows = 3;
   } else {
     input = document.createElement('input');
-    input.type = { date: 'date', email: 'email' }[field.kind] || 'text';
+    // Dates are typed as YYYY-MM-DD in a text input, never a browser date picker: its display
+    // follows the computer's locale (02/03 is February or March) and it hands an impossible
+    // date over as an empty value, which would build a VSC without it.
+    input.type = field.kind === 'email' ? 'email' : 'text';
     if (field.kind === 'digits') input.inputMode = 'numeric';
+    if (field.kind === 'date') {
+      input.inputMode = 'numeric';
+      input.maxLength = 10;
+      input.placeholder = 'YYYY-MM-DD';
+      input.pattern = '[0-9]{4}-[0-9]{2}-[0-9]{2}';
+    }
   }
   input.id = id;
   input.name = field.column;
   input.required = field.required;
   input.autocomplete = 'off';
-  if (field.default) input.placeholder = field.default;
+  const defaultsToToday = field.kind === 'date' && field.default === 'today';
+  if (field.default && field.kind !== 'date') input.placeholder = field.default;
   const hint = document.createElement('p');
   hint.className = 'hint';
   hint.id = `${id}-hint`;
   const notes = [];
   if (field.area === 'private') notes.push('Personal data: encrypted, PIN-protected on the card.');
-  if (field.default) notes.push(`Empty means "${field.default}".`);
+  if (field.kind === 'date') notes.push(`${DATE_RANGES[field.range] || 'A date'}, as YYYY-MM-DD.`);
+  if (defaultsToToday) notes.push('Empty means today.');
+  else if (field.default) notes.push(`Empty means "${field.default}".`);
   if (field.kind === 'text') notes.push(`At most ${field.max_len} characters.`);
   hint.textContent = notes.join(' ');
   const error = document.createElement('p');
@@ -227,7 +283,7 @@ function formValues() {
 
 // Validates the whole form in the wasm and shows the problems of the inputs already touched.
 function validateForm() {
-  const check = vsc.checkForm(state.profile.id, formValues());
+  const check = vsc.checkForm(state.profile.id, formValues(), localToday());
   const byColumn = new Map(check.errors.map((e) => [e.column, e.reason]));
   for (const field of state.profile.fields) {
     const input = $(`#field-${field.column}`);
@@ -253,8 +309,13 @@ function switchSource() {
 async function loadCsvFile() {
   freeIssuer();
   const file = $('#csv-file').files[0];
-  state.csvText = file ? await file.text() : null;
+  state.csvBytes = file ? new Uint8Array(await file.arrayBuffer()) : null;
+  state.csvName = file ? file.name : '';
   checkCsvFile();
+}
+
+function csvEncoding() {
+  return $('#csv-encoding').value || 'utf-8';
 }
 
 function checkCsvFile() {
@@ -262,18 +323,22 @@ function checkCsvFile() {
   const body = problems.querySelector('tbody');
   body.replaceChildren();
   problems.hidden = true;
-  if (state.csvText === null) {
+  setFieldError($('#csv-file'), $('#csv-file-error'), '');
+  if (state.csvBytes === null) {
     setStatus($('#csv-status'), '');
     return null;
   }
-  const check = vsc.checkCsv(state.profile.id, state.csvText);
+  const check = vsc.checkCsv(state.profile.id, state.csvBytes, csvEncoding(), localToday());
   if (check.ok) {
-    setStatus($('#csv-status'), `${check.count} holder${check.count === 1 ? '' : 's'} ready to build.`);
+    setStatus($('#csv-status'), `${check.count} holder${check.count === 1 ? '' : 's'} ready to build (values separated by ${check.delimiter}).`);
+  } else if (check.file_error) {
+    setFieldError($('#csv-file'), $('#csv-file-error'), `${state.csvName}: ${check.file_error}.`);
+    setStatus($('#csv-status'), 'Nothing will be built until the file can be read.');
   } else {
     setStatus($('#csv-status'), `${check.errors.length} problem${check.errors.length === 1 ? '' : 's'} found: nothing will be built until the file is fixed.`);
     for (const e of check.errors) {
       const row = document.createElement('tr');
-      for (const text of [String(e.row), e.column || '(whole row)', e.reason]) {
+      for (const text of [String(e.row), e.holder || '', e.column || '(whole row)', e.reason]) {
         const cell = document.createElement('td');
         cell.textContent = text;
         row.append(cell);
@@ -285,6 +350,7 @@ function checkCsvFile() {
   return check;
 }
 
+// Forgets a built batch; whatever the Build line said is about it, so it goes too.
 function freeIssuer() {
   if (state.issuer) {
     state.issuer.free();
@@ -292,6 +358,11 @@ function freeIssuer() {
   }
   $('#downloads').hidden = true;
   $('#build-progress').hidden = true;
+  const status = $('#build-status');
+  if (!state.busy) {
+    setStatus(status, '');
+    delete status.dataset.ms;
+  }
 }
 
 async function build() {
@@ -309,20 +380,25 @@ async function build() {
         $(`#field-${check.errors[0].column}`)?.focus();
         return;
       }
-      state.issuer = vsc.Issuer.fromForm(state.profile.id, formValues());
+      state.issuer = vsc.Issuer.fromForm(state.profile.id, formValues(), localToday());
     } else {
-      if (state.csvText === null) {
+      if (state.csvBytes === null) {
         setStatus(status, 'Choose a CSV file first.');
         $('#csv-file').focus();
         return;
       }
       const check = checkCsvFile();
+      if (check.file_error) {
+        setStatus(status, 'Nothing was built: the file cannot be read (see above).');
+        $('#csv-file').focus();
+        return;
+      }
       if (!check.ok) {
         setStatus(status, 'Nothing was built: fix the rows listed below, then load the file again.');
         $('#csv-problems').focus();
         return;
       }
-      state.issuer = vsc.Issuer.fromCsv(state.profile.id, state.csvText);
+      state.issuer = vsc.Issuer.fromCsv(state.profile.id, state.csvBytes, csvEncoding(), localToday());
     }
     state.busy = true;
     const issuer = state.issuer;
@@ -346,10 +422,10 @@ async function build() {
     status.dataset.ms = String(elapsed);
     const count = issuer.built;
     setStatus(status, `Built and sealed ${count} VSC${count === 1 ? '' : 's'} in ${seconds(elapsed)}.`);
-    const uids = issuer.uids;
+    const names = issuer.fileNames;
     $('#downloads-summary').textContent = count === 1
-      ? `One VSC, ${uids[0]}.vsc, and its password sheet.`
-      : `${count} VSCs in one ZIP file, and one password sheet listing them all.`;
+      ? `One VSC, ${names[0]}, and its password sheet.`
+      : `${count} VSCs in one ZIP file, named by holder, and one password sheet listing them all.`;
     $('#downloads').hidden = false;
     $('#download-vsc').focus();
   } catch (error) {
@@ -375,6 +451,40 @@ function downloadPasswords() {
   } catch (error) {
     showError($('#issue-error'), error);
   }
+}
+
+// ---------------------------------------------------------------- printable password sheet
+
+function sheetShown() {
+  return $('#view-sheet tbody').childElementCount > 0;
+}
+
+function showSheet() {
+  try {
+    const rows = state.issuer.passwordRows();
+    const body = $('#view-sheet tbody');
+    body.replaceChildren(...rows.map((r) => {
+      const row = document.createElement('tr');
+      for (const [text, className] of [[r.holder, ''], [`${r.file}\nUID ${r.uid}`, 'file'], [r.password, 'password']]) {
+        const cell = document.createElement('td');
+        cell.textContent = text;
+        if (className) cell.className = className;
+        row.append(cell);
+      }
+      return row;
+    }));
+    $('#sheet-summary').textContent =
+      `${rows.length} VSC${rows.length === 1 ? '' : 's'}, printed ${localToday()}. A password opens the VSC file named beside it.`;
+    location.hash = '#sheet';
+    $('#print-sheet').focus();
+  } catch (error) {
+    showError($('#issue-error'), error);
+  }
+}
+
+function clearSheet() {
+  $('#view-sheet tbody').replaceChildren();
+  $('#sheet-summary').textContent = '';
 }
 
 // ---------------------------------------------------------------- personalize
@@ -517,40 +627,151 @@ function updateReaderStatus() {
   }
 }
 
-async function loadVscFile() {
-  const errorBox = $('#perso-error');
-  hideError(errorBox);
+function clearVscSummary() {
   const summary = $('#vsc-summary');
-  const list = summary.querySelector('dl');
-  list.replaceChildren();
+  summary.querySelector('dl').replaceChildren();
   summary.hidden = true;
   state.vscBytes = null;
+}
+
+async function loadVscFile() {
+  clearRun();
+  setFieldError($('#vsc-file'), $('#vsc-file-error'), '');
+  clearVscSummary();
+  state.batch = [];
+  $('#batch-picker').hidden = true;
   const file = $('#vsc-file').files[0];
   if (!file) return;
   const bytes = new Uint8Array(await file.arrayBuffer());
+  const isZip = (bytes[0] === 0x50 && bytes[1] === 0x4b) || /\.zip$/i.test(file.name);
   try {
-    const info = vsc.inspectVsc(bytes);
-    state.vscBytes = bytes;
-    const rows = info.public.map((v) => [v.label, v.value]);
-    rows.push(['Card profile', info.profile_name || info.profile_id]);
-    rows.push(['VSC UID', info.uid]);
-    for (const [term, value] of rows) {
-      const dt = document.createElement('dt');
-      dt.textContent = term;
-      const dd = document.createElement('dd');
-      dd.textContent = value;
-      list.append(dt, dd);
-    }
-    summary.hidden = false;
+    if (isZip) await openBatch(bytes);
+    else showVsc(bytes);
   } catch (error) {
-    showError(errorBox, error);
+    setFieldError($('#vsc-file'), $('#vsc-file-error'), `${file.name}: ${error.message}`);
+    $('#vsc-file-error').dataset.code = error.code || 'internal';
   }
+}
+
+// A deflated ZIP entry, inflated by the browser and checked against its archive by the wasm.
+async function inflate(entry) {
+  const stream = new Blob([entry.bytes]).stream().pipeThrough(new DecompressionStream('deflate-raw'));
+  const bytes = new Uint8Array(await new Response(stream).arrayBuffer());
+  if (!vsc.checkInflated(bytes, entry.inflated.size, entry.inflated.crc)) {
+    throw Object.assign(new Error('its checksum does not match: the ZIP file is damaged'), { code: 'bad_vsc_file' });
+  }
+  return bytes;
+}
+
+// A ZIP of VSCs: list its holders to pick from, with a search over names, ids and UIDs.
+async function openBatch(bytes) {
+  const entries = vsc.vscZipEntries(bytes);
+  state.batch = await Promise.all(entries.map(async (entry) => {
+    try {
+      const vscBytes = entry.inflated ? await inflate(entry) : entry.bytes;
+      const info = vsc.inspectVsc(vscBytes);
+      return { name: entry.name, bytes: vscBytes, info, label: `${info.holder || entry.name} · ${info.uid}` };
+    } catch (error) {
+      return { name: entry.name, bytes: null, info: null, label: `${entry.name} (cannot be read: ${error.message})` };
+    }
+  }));
+  $('#batch-search').value = '';
+  renderBatch();
+  $('#batch-picker').hidden = false;
+  if (state.batch.length === 1) pickFromBatch(0);
+  else $('#batch-search').focus();
+}
+
+function renderBatch() {
+  const query = $('#batch-search').value.trim().toLowerCase();
+  const list = $('#batch-list');
+  const matches = state.batch
+    .map((entry, index) => ({ entry, index }))
+    .filter(({ entry }) => !query || `${entry.label} ${entry.name}`.toLowerCase().includes(query));
+  list.replaceChildren(...matches.map(({ entry, index }) => {
+    const option = new Option(entry.label, String(index));
+    option.disabled = !entry.info;
+    return option;
+  }));
+  $('#batch-count').textContent =
+    `${matches.length} of ${state.batch.length} VSC${state.batch.length === 1 ? '' : 's'} in this batch.`;
+}
+
+function pickFromBatch(index) {
+  const entry = state.batch[index];
+  if (!entry || !entry.info) return;
+  $('#batch-list').value = String(index);
+  clearRun();
+  showVsc(entry.bytes);
+}
+
+// Who the card is for, before anything is asked: the clear part of the VSC.
+function showVsc(bytes) {
+  const info = vsc.inspectVsc(bytes);
+  clearVscSummary();
+  state.vscBytes = bytes;
+  const list = $('#vsc-summary dl');
+  const rows = info.public.map((v) => [v.label, v.value]);
+  rows.push(['Card profile', info.profile_name || info.profile_id]);
+  rows.push(['VSC UID', info.uid]);
+  for (const [term, value] of rows) {
+    const dt = document.createElement('dt');
+    dt.textContent = term;
+    const dd = document.createElement('dd');
+    dd.textContent = value;
+    list.append(dt, dd);
+  }
+  $('#vsc-summary').hidden = false;
+}
+
+// Forgets what the last run showed (its steps, progress, status line and error): they are
+// about another VSC once a new file is loaded.
+function clearRun() {
+  if (state.busy) return;
+  $('#perso-steps').replaceChildren();
+  $('#perso-progress').hidden = true;
+  setStatus($('#perso-status'), '');
+  hideError($('#perso-error'));
+}
+
+// Resets the view for the next card: no VSC, no password, no steps.
+function resetPersonalize() {
+  $('#vsc-file').value = '';
+  setFieldError($('#vsc-file'), $('#vsc-file-error'), '');
+  setFieldError($('#password'), $('#password-error'), '');
+  clearVscSummary();
+  state.batch = [];
+  $('#batch-picker').hidden = true;
+  $('#password').value = '';
+  clearRun();
+}
+
+// The engine's question for a card this VSC already personalized: a modal dialog, answered
+// with "Set a new PIN" or "Cancel" (Escape too).
+function askNewPin(question) {
+  const dialog = $('#new-pin-dialog');
+  $('#new-pin-text').textContent = capitalize(question.text);
+  return new Promise((resolve) => {
+    const finish = (answer) => {
+      $('#new-pin-yes').onclick = null;
+      $('#new-pin-no').onclick = null;
+      dialog.onclose = null;
+      if (dialog.open) dialog.close();
+      resolve(answer);
+    };
+    $('#new-pin-yes').onclick = () => finish(true);
+    $('#new-pin-no').onclick = () => finish(false);
+    dialog.onclose = () => finish(false);
+    dialog.showModal();
+    $('#new-pin-no').focus();
+  });
 }
 
 async function personalize() {
   if (state.busy) return;
   const errorBox = $('#perso-error');
   hideError(errorBox);
+  setFieldError($('#password'), $('#password-error'), '');
   const fail = (code, message, focus) => {
     showError(errorBox, { code, message });
     if (focus) $(focus).focus();
@@ -565,12 +786,15 @@ async function personalize() {
     return;
   }
   if (!state.vscBytes) {
-    fail('bad_vsc_file', 'choose the VSC file of the holder first.', '#vsc-file');
+    const what = state.batch.length ? 'pick the holder from the batch first.' : 'choose the VSC file of the holder first.';
+    setFieldError($('#vsc-file'), $('#vsc-file-error'), what);
+    $(state.batch.length ? '#batch-list' : '#vsc-file').focus();
     return;
   }
   const passwordInput = $('#password');
   if (!passwordInput.value) {
-    fail('wrong_password', 'type or paste the VSC password first.', '#password');
+    setFieldError(passwordInput, $('#password-error'), 'type or paste the VSC password first.');
+    passwordInput.focus();
     return;
   }
   const started = performance.now();
@@ -578,7 +802,12 @@ async function personalize() {
   try {
     opened = vsc.openVsc(state.vscBytes, passwordInput.value);
   } catch (error) {
-    showError(errorBox, error);
+    if (error.code === 'wrong_password') {
+      setFieldError(passwordInput, $('#password-error'), error.message);
+      $('#password-error').dataset.code = error.code;
+    } else {
+      showError(errorBox, error);
+    }
     passwordInput.focus();
     return;
   }
@@ -605,7 +834,7 @@ async function personalize() {
     }));
   };
   try {
-    const mailer = await state.bridge.personalize(opened, reader, onProgress);
+    const mailer = await state.bridge.personalize(opened, reader, onProgress, askNewPin);
     const elapsed = performance.now() - started;
     for (const item of steps.children) item.className = 'done';
     progress.value = progress.max;
@@ -629,12 +858,14 @@ function showMailer(mailer, elapsed) {
   state.mailer = mailer;
   $('#mailer-issuer').textContent = mailer.issuerName;
   $('#mailer-holder').textContent = mailer.holderName;
+  $('#mailer-title').textContent = mailer.replacement ? 'Your new card PIN' : 'Your card PIN';
+  $('#mailer-replacement').hidden = !mailer.replacement;
   $('#mailer-uid').textContent = mailer.uid;
   $('#mailer-pin').textContent = mailer.pin;
   $('#verified').dataset.ms = String(elapsed);
   $('#verified-detail').textContent =
     `The card for ${mailer.holderName} was read back, compared with VSC ${mailer.uid} and given its` +
-    ` individual PIN in ${seconds(elapsed)} (${mailer.apdus} commands). Found in the reader: ${mailer.found}.`;
+    ` ${mailer.replacement ? 'replacement' : 'individual'} PIN in ${seconds(elapsed)} (${mailer.apdus} commands). Found in the reader: ${mailer.found}.`;
   if (location.hash === '#mailer') route();
   else location.hash = '#mailer';
   $('#print-mailer').focus();
@@ -644,10 +875,20 @@ function clearMailer() {
   for (const id of ['#mailer-issuer', '#mailer-holder', '#mailer-uid', '#mailer-pin', '#verified-detail']) {
     $(id).textContent = '';
   }
+  $('#mailer-replacement').hidden = true;
   if (state.mailer) {
     state.mailer.free();
     state.mailer = null;
   }
+}
+
+// "Done": the PIN is cleared and the view is ready for the next card.
+function mailerDone() {
+  state.leavingMailer = true;
+  clearMailer();
+  resetPersonalize();
+  location.hash = '#personalize';
+  $('#vsc-file').focus();
 }
 
 // ---------------------------------------------------------------- start
@@ -667,9 +908,16 @@ async function start() {
     radio.addEventListener('change', switchSource);
   }
   $('#csv-file').addEventListener('change', loadCsvFile);
+  $('#csv-encoding').replaceChildren(
+    ...vsc.encodings().map((e) => new Option(e.description, e.label)),
+  );
+  $('#csv-encoding').addEventListener('change', () => { freeIssuer(); checkCsvFile(); });
   $('#build').addEventListener('click', build);
   $('#download-vsc').addEventListener('click', downloadVsc);
   $('#download-passwords').addEventListener('click', downloadPasswords);
+  $('#show-sheet').addEventListener('click', showSheet);
+  $('#print-sheet').addEventListener('click', () => window.print());
+  $('#sheet-done').addEventListener('click', () => { clearSheet(); location.hash = '#issue'; });
   $('#bridge-address').value = defaultBridgeAddress();
   $('#bridge-address').addEventListener('keydown', (e) => { if (e.key === 'Enter') connect(); });
   $('#connect').addEventListener('click', connect);
@@ -677,12 +925,22 @@ async function start() {
   $('#pairing-code').addEventListener('keydown', (e) => { if (e.key === 'Enter') pair(); });
   $('#reader').addEventListener('change', updateReaderStatus);
   $('#vsc-file').addEventListener('change', loadVscFile);
+  $('#batch-search').addEventListener('input', renderBatch);
+  $('#batch-list').addEventListener('change', () => pickFromBatch(Number($('#batch-list').value)));
   $('#personalize').addEventListener('click', personalize);
   // Enter in the password field personalizes.
   $('#vsc-form').addEventListener('submit', (e) => { e.preventDefault(); personalize(); });
   $('#print-mailer').addEventListener('click', () => window.print());
-  $('#mailer-done').addEventListener('click', () => { location.hash = '#personalize'; });
+  $('#mailer-done').addEventListener('click', mailerDone);
   window.addEventListener('hashchange', route);
+  // A reload, a link to another page or closing the tab while the PIN is shown asks first.
+  window.addEventListener('beforeunload', (event) => {
+    if (state.mailer) {
+      event.preventDefault();
+      // Browsers that predate preventDefault() here ask only when returnValue is set.
+      event.returnValue = '';
+    }
+  });
   window.addEventListener('pagehide', clearMailer);
   route();
   document.body.dataset.ready = 'true';

@@ -26,18 +26,26 @@ fn build_vsc(name: &str) -> Vsc {
         "address".to_owned(),
         "1 Bridge Street, Springfield".to_owned(),
     );
-    let holder = holder::validate_record(&profile, &values).unwrap();
+    let holder = holder::validate_record(&profile, &values, vsc_tests::test_day()).unwrap();
     Vsc::build(&profile, &holder, &mut OsRng).unwrap().0
 }
 
-/// Runs the engine over the bridge: each batch is one `transmit` with its expect patterns.
+/// Runs the engine over the bridge: each batch is one `transmit` with its expect patterns; a
+/// card that already holds the VSC gets a new PIN (the clerk's answer is yes).
 fn personalize(
     client: &mut Client,
     session: &Value,
     mut engine: Personalization,
 ) -> (Result<Outcome, PersoError>, usize) {
     let mut round_trips = 0;
-    while let Some(batch) = engine.next_batch() {
+    loop {
+        let Some(batch) = engine.next_batch() else {
+            if engine.question().is_some() {
+                engine.answer(true);
+                continue;
+            }
+            break;
+        };
         let apdus: Vec<String> = batch
             .items
             .iter()

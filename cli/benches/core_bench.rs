@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use pcsc::{Context, Protocols, Scope, ShareMode};
 use rand_core::OsRng;
-use vsc_core::holder::{self, HolderData};
+use vsc_core::holder::HolderData;
 use vsc_core::perso::{self, Personalization};
 use vsc_core::profile::{Access, Profile};
 use vsc_core::transport::{Transport, TransportError};
@@ -75,10 +75,23 @@ fn csv_text(rows: usize) -> String {
     text
 }
 
+/// The holders of a UTF-8 CSV text, as `vsc build` reads them (dates checked against the
+/// tests' fixed day).
+fn parse_csv(
+    profile: &Profile,
+    text: &str,
+) -> Result<Vec<HolderData>, vsc_core::holder_csv::CsvError> {
+    let options = vsc_core::holder_csv::CsvOptions {
+        encoding: vsc_core::text_encoding::TextEncoding::Utf8,
+        today: vsc_tests::test_day(),
+    };
+    vsc_core::holder_csv::read(profile, text.as_bytes(), &options).map(|rows| rows.into_holders())
+}
+
 fn build_in_process(profile: &Profile, rows: usize) {
     let text = csv_text(rows);
     let started = Instant::now();
-    let holders = holder::parse_csv(profile, &text).expect("valid CSV");
+    let holders = parse_csv(profile, &text).expect("valid CSV");
     let parse = started.elapsed();
     let started = Instant::now();
     let mut bytes = 0usize;
@@ -183,15 +196,13 @@ fn largest_holder(profile: &Profile) -> HolderData {
         fill(64),
         fill(200)
     );
-    holder::parse_csv(profile, &csv)
+    parse_csv(profile, &csv)
         .expect("the largest holder is valid")
         .remove(0)
 }
 
 fn apdus_against_minimum(profile: &Profile) {
-    let typical = holder::parse_csv(profile, &csv_text(1))
-        .expect("valid")
-        .remove(0);
+    let typical = parse_csv(profile, &csv_text(1)).expect("valid").remove(0);
     for (name, holder) in [
         ("typical holder", typical),
         ("largest holder", largest_holder(profile)),
@@ -204,7 +215,7 @@ fn apdus_against_minimum(profile: &Profile) {
             apdus: 0,
         };
         let engine = Personalization::new(vsc, &mut OsRng);
-        let outcome = perso::run(engine, &mut transport, |_| {}).expect("personalized");
+        let outcome = perso::run(engine, &mut transport, |_| {}, |_| true).expect("personalized");
         assert_eq!(
             outcome.apdus, transport.apdus,
             "the engine counts what it sends"

@@ -1,9 +1,12 @@
-//! `vsc build`: one sealed VSC per CSV row, and the passwords file for the branch.
+//! `vsc build`: one sealed VSC per CSV row, and the password sheet for the branch.
 //!
-//! Every row is validated before anything is built; one bad row and nothing is written. The
-//! VSCs are built and sealed in memory on all cores, then written (each file atomically), and
-//! `passwords.csv` is written last, once every VSC file is flushed to disk. If any write
-//! fails, the files of this run are removed, so a directory never holds half a batch.
+//! The file is read and every row validated by `vsc_core::holder_csv` (the same verdict the
+//! page and the issuer service reach for the same bytes and the same day) before anything is
+//! built; one bad row and nothing is written. The VSCs are built and sealed in memory on all
+//! cores, then written (each file atomically) under the names and in the sheet format of
+//! `vsc_core::batch`, and `passwords.csv` is written last, once every VSC file is flushed to
+//! disk. If any write fails, the files of this run are removed, so a directory never holds
+//! half a batch.
 
 use std::io::IsTerminal;
 use std::num::NonZeroUsize;
@@ -12,9 +15,11 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use rand_core::OsRng;
-use vsc_core::holder::{self, HolderData, RowError};
+use vsc_core::batch::{self, BatchEntry};
+use vsc_core::holder::HolderData;
+use vsc_core::holder_csv::{self, CsvError, CsvOptions, FileProblem, RowError, MAX_CSV_BYTES};
 use vsc_core::profile::Profile;
-use vsc_core::vsc::{SealedVsc, Vsc};
+use vsc_core::text_encoding::{DecodeError, TextEncoding};
 use zeroize::Zeroizing;
 
 use crate::atomic_file::{self, Existing};
@@ -24,18 +29,20 @@ use crate::profile_arg;
 /// Name of the passwords file written beside the VSCs.
 pub const PASSWORDS_FILE: &str = "passwords.csv";
 
-/// Largest CSV file accepted (about 500,000 holders of typical size).
-const MAX_CSV_BYTES: u64 = 256 << 20;
-
 /// Options of `vsc build`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Card profile: a built-in id (iso7816-generic) or the path of a profile file.
     #[arg(long, value_name = "NAME|PATH")]
     profile: String,
-    /// The holders: UTF-8 CSV with a header row naming the profile's columns.
+    /// The holders: CSV with a header row naming the profile's columns, separated by commas,
+    /// semicolons or tabs (detected).
     #[arg(long, value_name = "FILE")]
     csv: PathBuf,
+    /// The CSV file's encoding, when it is not UTF-8: windows-1252 (Excel's "CSV (Comma
+    /// delimited)" on Windows; also ISO-8859-1) or iso-8859-15.
+    #[arg(long, value_name = "ENCODING", default_value = "utf-8", value_parser = parse_encoding)]
+    encoding: TextEncoding,
     /// Directory for the `<uid>.vsc` files and passwords.csv (created if missing).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
@@ -52,26 +59,7 @@ pub struct Args {
 pub fn run(args: &Args) -> Result<(), CliError> {
     let started = Instant::now();
     let profile = profile_arg::load(&args.profile)?;
-    let text = read_csv(&args.csv)?;
-    let holders = match holder::parse_csv(&profile, &text) {
-        Ok(holders) => holders,
-        Err(errors) => {
-            for error in &errors {
-                eprintln!("{}", describe_row_error(&args.csv, error));
-            }
-            return Err(CliError::InvalidRows {
-                count: errors.len(),
-                csv: args.csv.clone(),
-            });
-        }
-    };
-    drop(text);
-    if holders.is_empty() {
-        return Err(CliError::Input(format!(
-            "{} has a header but no holder rows: nothing to build",
-            args.csv.display()
-        )));
-    }
+    let holders = read_holders(&profile, &args.csv, args.encoding, crate::today::today()?)?;
     std::fs::create_dir_all(&args.out)
         .map_err(|e| CliError::io("create the output directory", &args.out, e))?;
     let passwords_path = args.out.join(PASSWORDS_FILE);
@@ -90,17 +78,18 @@ pub fn run(args: &Args) -> Result<(), CliError> {
 
     let progress = progress_bar(holders.len());
     progress.set_message("sealing");
-    let sealed = build_all(&profile, &holders, jobs, &progress)?;
+    let built = build_all(&profile, &holders, jobs, &progress)?;
+    drop(holders);
     progress.set_position(0);
     progress.set_message("writing");
-    let written = write_all(&args.out, &sealed, jobs, &progress)?;
+    let written = write_all(&args.out, &built, jobs, &progress)?;
     let existing = if args.force {
         Existing::Replace
     } else {
         Existing::Keep
     };
     if let Err(error) =
-        atomic_file::write(&passwords_path, passwords_csv(&sealed).as_bytes(), existing)
+        atomic_file::write(&passwords_path, &batch::password_sheet(&built), existing)
     {
         remove_all(&written);
         return Err(error);
@@ -111,54 +100,72 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     outln!(
         "built {} VSC(s) with profile {} in {} in {seconds:.2} s ({:.0}/s); passwords in {}: \
          send it to the branch by another channel than the .vsc files",
-        sealed.len(),
+        built.len(),
         profile.id,
         args.out.display(),
-        sealed.len() as f64 / seconds.max(1e-9),
+        built.len() as f64 / seconds.max(1e-9),
         passwords_path.display()
     );
     Ok(())
 }
 
-/// Reads the CSV file as UTF-8, saying where the first non-UTF-8 byte is.
-fn read_csv(path: &Path) -> Result<Zeroizing<String>, CliError> {
+fn parse_encoding(label: &str) -> Result<TextEncoding, String> {
+    TextEncoding::from_label(label)
+        .ok_or_else(|| format!("unknown encoding; use one of {}", TextEncoding::labels()))
+}
+
+/// Reads and validates the holder file: its holders, or every problem printed and the
+/// error to end with. The CLI's entry into `vsc_core::holder_csv`; the page's is the
+/// `checkCsv`/`Issuer.fromCsv` pair of the `web` crate, over the same function.
+pub fn read_holders(
+    profile: &Profile,
+    path: &Path,
+    encoding: TextEncoding,
+    today: vsc_core::date::Date,
+) -> Result<Vec<HolderData>, CliError> {
     let metadata =
         std::fs::metadata(path).map_err(|e| CliError::io("read the CSV file", path, e))?;
     if metadata.len() > MAX_CSV_BYTES {
-        return Err(CliError::Input(format!(
-            "{} is {} bytes, more than the {MAX_CSV_BYTES} a batch may have: split it",
-            path.display(),
-            metadata.len()
-        )));
+        let problem = FileProblem::TooLarge {
+            bytes: metadata.len(),
+            max: MAX_CSV_BYTES,
+        };
+        return Err(CliError::Input(format!("{}: {problem}", path.display())));
     }
-    let bytes = std::fs::read(path).map_err(|e| CliError::io("read the CSV file", path, e))?;
-    match String::from_utf8(bytes) {
-        Ok(text) => Ok(Zeroizing::new(text)),
-        Err(e) => {
-            let valid = e.utf8_error().valid_up_to();
-            let bytes = Zeroizing::new(e.into_bytes());
-            let line = bytes[..valid].iter().filter(|&&b| b == b'\n').count() + 1;
+    let bytes = Zeroizing::new(
+        std::fs::read(path).map_err(|e| CliError::io("read the CSV file", path, e))?,
+    );
+    let options = CsvOptions { encoding, today };
+    match holder_csv::read(profile, &bytes, &options) {
+        Ok(rows) => Ok(rows.into_holders()),
+        Err(CsvError::Rows(errors)) => {
+            for error in &errors {
+                eprintln!("{}", describe_row_error(path, error));
+            }
+            Err(CliError::InvalidRows {
+                count: errors.len(),
+                csv: path.to_path_buf(),
+            })
+        }
+        Err(CsvError::File(problem)) => {
+            let hint = match &problem {
+                FileProblem::Encoding(DecodeError::NotUtf8 { .. }) => {
+                    " (for an Excel file saved on Windows: --encoding windows-1252)"
+                }
+                _ => "",
+            };
             Err(CliError::Input(format!(
-                "{} is not UTF-8 text (line {line}, byte {valid}): export it as UTF-8 CSV",
+                "{}: {problem}{hint}; nothing was built",
                 path.display()
             )))
         }
+        Err(other) => Err(CliError::Input(format!("{}: {other}", path.display()))),
     }
 }
 
-/// One CSV problem as printed: `FILE: row R, column C: reason`.
+/// One CSV problem as printed: `FILE: row R (holder), column C: reason`.
 fn describe_row_error(csv: &Path, error: &RowError) -> String {
-    if error.column.is_empty() {
-        format!("{}: row {}: {}", csv.display(), error.row, error.reason)
-    } else {
-        format!(
-            "{}: row {}, column {}: {}",
-            csv.display(),
-            error.row,
-            error.column,
-            error.reason
-        )
-    }
+    format!("{}: {error}", csv.display())
 }
 
 fn progress_bar(len: usize) -> ProgressBar {
@@ -181,9 +188,9 @@ fn build_all(
     holders: &[HolderData],
     jobs: usize,
     progress: &ProgressBar,
-) -> Result<Vec<SealedVsc>, CliError> {
+) -> Result<Vec<BatchEntry>, CliError> {
     let share = holders.len().div_ceil(jobs.max(1));
-    let results: Vec<Result<Vec<SealedVsc>, CliError>> = std::thread::scope(|scope| {
+    let results: Vec<Result<Vec<BatchEntry>, CliError>> = std::thread::scope(|scope| {
         let workers: Vec<_> = holders
             .chunks(share)
             .enumerate()
@@ -192,15 +199,15 @@ fn build_all(
                     let mut rng = OsRng;
                     let mut out = Vec::with_capacity(part.len());
                     for (i, holder) in part.iter().enumerate() {
-                        let sealed =
-                            Vsc::build_sealed(profile, holder, &mut rng).map_err(|source| {
+                        let entry =
+                            BatchEntry::build(profile, holder, &mut rng).map_err(|source| {
                                 CliError::Build {
-                                    holder: holder.value("holder_id").unwrap_or("?").to_owned(),
+                                    holder: holder.who(&profile.who),
                                     index: chunk * share + i + 1,
                                     source,
                                 }
                             })?;
-                        out.push(sealed);
+                        out.push(entry);
                         progress.inc(1);
                     }
                     Ok(out)
@@ -216,10 +223,11 @@ fn build_all(
     Ok(sealed)
 }
 
-/// Writes `<uid>.vsc` for each sealed VSC; on any failure removes what this run wrote.
+/// Writes each sealed VSC under its batch file name; on any failure removes what this run
+/// wrote.
 fn write_all(
     dir: &Path,
-    sealed: &[SealedVsc],
+    sealed: &[BatchEntry],
     jobs: usize,
     progress: &ProgressBar,
 ) -> Result<Vec<PathBuf>, CliError> {
@@ -230,10 +238,13 @@ fn write_all(
             .map(|part| {
                 scope.spawn(move || {
                     let mut written = Vec::with_capacity(part.len());
-                    for vsc in part {
-                        let path = dir.join(format!("{}.vsc", vsc.uid));
-                        let result =
-                            atomic_file::write_unflushed(&path, &vsc.bytes, Existing::Keep);
+                    for entry in part {
+                        let path = dir.join(entry.file_name());
+                        let result = atomic_file::write_unflushed(
+                            &path,
+                            &entry.sealed.bytes,
+                            Existing::Keep,
+                        );
                         if let Err(error) = result {
                             return (written, Some(error));
                         }
@@ -274,17 +285,4 @@ fn remove_all(paths: &[PathBuf]) {
     for path in paths {
         let _ = std::fs::remove_file(path);
     }
-}
-
-/// `uid,password` then one line per VSC, in CSV row order.
-fn passwords_csv(sealed: &[SealedVsc]) -> Zeroizing<String> {
-    let mut text = Zeroizing::new(String::with_capacity(16 + sealed.len() * 72));
-    text.push_str("uid,password\n");
-    for vsc in sealed {
-        text.push_str(&vsc.uid.to_string());
-        text.push(',');
-        text.push_str(vsc.password.expose());
-        text.push('\n');
-    }
-    text
 }

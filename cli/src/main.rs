@@ -42,6 +42,7 @@ mod personalize;
 mod profile_arg;
 mod readers;
 mod script;
+mod today;
 mod vsc_file;
 
 use std::process::ExitCode;

@@ -5,6 +5,11 @@
 //! the engine over PC/SC in one transaction, shows each step on standard error, and hands the
 //! new PIN to the clerk exactly once: in the PIN mailer file, or on the terminal (then cleared).
 //! Engine errors are printed as they are: they say what to do next.
+//!
+//! A card that already holds this VSC only gets a new PIN once the clerk confirms the engine's
+//! question ("this card … was issued to … on …; set a new PIN?") at the terminal, or gave
+//! `--new-pin` beforehand. The PC/SC transaction is ended while the question is open, so a
+//! slow answer cannot make the reader reset the card mid-transaction.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -12,8 +17,7 @@ use std::time::Instant;
 
 use pcsc::Disposition;
 use rand_core::OsRng;
-use vsc_core::agent::CardState;
-use vsc_core::perso::{self, Personalization, Step};
+use vsc_core::perso::{self, NewPinQuestion, PersoError, Personalization, Step};
 use vsc_core::pin::PinMailer;
 
 use crate::atomic_file::{self, Existing};
@@ -39,6 +43,11 @@ pub struct Args {
     /// The profile the VSC was built with, if it is not a built-in one (id or file path).
     #[arg(long, value_name = "NAME|PATH")]
     profile: Option<String>,
+    /// If the card already holds this VSC, set a new PIN without asking (the holder's current
+    /// PIN stops working). Without it the question is asked on the terminal, and refused
+    /// when there is none.
+    #[arg(long)]
+    new_pin: bool,
 }
 
 /// Runs `vsc personalize`.
@@ -62,34 +71,49 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     let context = pcsc_transport::context()?;
     let mut card = pcsc_transport::connect(&context, &args.reader)?;
     let started = Instant::now();
-    let result = {
-        let transaction = card.transaction().map_err(|e| {
-            CliError::Pcsc(format!(
-                "cannot start a transaction on the card in {:?} ({e}): put the card back and \
-                 run again",
-                args.reader
-            ))
-        })?;
-        let mut transport = PcscTransport::new(&transaction);
-        let engine = Personalization::new(vsc, &mut OsRng);
-        eprintln!("{}...", Step::CheckCard.label());
-        let mut shown = Step::CheckCard;
-        let result = perso::run(engine, &mut transport, |progress| {
-            if progress.step != shown {
-                shown = progress.step;
-                eprintln!("{}...", shown.label());
-            }
-        });
-        drop(transport);
-        // A card pulled mid-run cannot end its transaction; the run's error says what to do.
-        let _ = transaction.end(Disposition::LeaveCard);
-        result
-    };
+    let mut engine = Personalization::new(vsc, &mut OsRng);
+    eprintln!("{}...", Step::CheckCard.label());
+    let mut shown = Step::CheckCard;
+    loop {
+        {
+            let transaction = card.transaction().map_err(|e| {
+                CliError::Pcsc(format!(
+                    "cannot start a transaction on the card in {:?} ({e}): put the card back \
+                     and run again",
+                    args.reader
+                ))
+            })?;
+            let mut transport = PcscTransport::new(&transaction);
+            perso::run_batches(&mut engine, &mut transport, |progress| {
+                if progress.step != shown {
+                    shown = progress.step;
+                    eprintln!("{}...", shown.label());
+                }
+            });
+            drop(transport);
+            // A card pulled mid-run cannot end its transaction; the run's error says what to do.
+            let _ = transaction.end(Disposition::LeaveCard);
+        }
+        match engine.question() {
+            Some(question) => engine.answer(confirm_new_pin(&question, args.new_pin)),
+            None => break,
+        }
+        let step = engine.progress().step;
+        if step != shown {
+            shown = step;
+            eprintln!("{}...", shown.label());
+        }
+    }
     let _ = card.disconnect(Disposition::LeaveCard);
-    let outcome = result?;
+    let outcome = engine.finish().map_err(|error| match error {
+        PersoError::NewPinDeclined { .. } if !args.new_pin => CliError::Input(format!(
+            "{error}; to set a new PIN, run again at a terminal and answer yes, or add --new-pin"
+        )),
+        other => CliError::Perso(other),
+    })?;
 
-    if let CardState::Personalized { .. } = outcome.found {
-        eprintln!("the card already held this VSC: it was re-verified and given a new PIN");
+    if outcome.is_replacement() {
+        eprintln!("the card already held this VSC: it was re-verified and given a replacement PIN");
     }
     outln!(
         "VSC {} personalized for {} on the card in {:?} ({} APDUs, {:.2} s): verified",
@@ -122,6 +146,27 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         None => show_once(&mailer),
     }
     Ok(())
+}
+
+/// The clerk's answer to the engine's question: yes with `--new-pin`, otherwise asked on the
+/// terminal (no when there is none, or on anything but y/yes).
+fn confirm_new_pin(question: &NewPinQuestion, new_pin: bool) -> bool {
+    eprintln!("{question}");
+    if new_pin {
+        eprintln!("--new-pin: yes");
+        return true;
+    }
+    if !std::io::stdin().is_terminal() {
+        eprintln!("no terminal to answer on: no");
+        return false;
+    }
+    eprint!("Set a new PIN? [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    if std::io::stdin().lock().read_line(&mut line).is_err() {
+        return false;
+    }
+    matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes")
 }
 
 /// Fails early (before touching the card) when the PIN mailer's directory does not exist.

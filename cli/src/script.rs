@@ -60,10 +60,11 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     );
     if let Some(path) = &args.pin_mailer {
         let mailer = PinMailer {
-            holder_name: vsc.public_value("holder_name").unwrap_or_default(),
-            issuer_name: vsc.public_value("issuer_name").unwrap_or_default(),
+            holder_name: vsc.holder_name(),
+            issuer_name: vsc.issuer_name(),
             uid: vsc.uid(),
             pin,
+            replacement: false,
         };
         atomic_file::write(
             path,
@@ -181,7 +182,13 @@ mod tests {
     fn script_marks_every_sensitive_command_and_contains_the_pin() {
         let profile = vsc_core::profile::Profile::builtin("iso7816-generic").unwrap();
         let csv = "holder_name,holder_id,email,date_of_birth,address\nAda,1,a@b.example,1990-01-02,Here\n";
-        let holders = vsc_core::holder::parse_csv(&profile, csv).unwrap();
+        let options = vsc_core::holder_csv::CsvOptions {
+            encoding: vsc_core::text_encoding::TextEncoding::Utf8,
+            today: vsc_tests::test_day(),
+        };
+        let holders = vsc_core::holder_csv::read(&profile, csv.as_bytes(), &options)
+            .unwrap()
+            .into_holders();
         let (vsc, _) = Vsc::build(&profile, &holders[0], &mut OsRng).unwrap();
         let pin = Pin::from_digits("482913").unwrap();
         let text = render(&vsc, &pin);

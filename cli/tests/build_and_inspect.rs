@@ -12,8 +12,18 @@ fn build_writes_one_vsc_per_row_and_the_passwords_file() {
     let mut expected: Vec<String> = batch
         .vscs
         .iter()
-        .map(|v| format!("{}.vsc", v.uid))
+        .map(|v| v.file.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
+    // Named so a person can tell them apart: holder id and name, then the UID.
+    assert_eq!(
+        expected[0],
+        format!("E-1_Émile_Nguyễn-Müller_🙂_田中_{}.vsc", batch.vscs[0].uid)
+    );
+    assert_eq!(
+        expected[1],
+        format!("E-2_O_Brien_{}.vsc", batch.vscs[1].uid)
+    );
+    assert_eq!(batch.vscs[2].holder, "E-3 Ada Lovelace");
     expected.push("passwords.csv".into());
     expected.sort();
     assert_eq!(
@@ -90,7 +100,8 @@ fn bad_rows_are_each_reported_and_nothing_is_built() {
     assert_eq!(output.status.code(), Some(2), "{stdout}{stderr}");
     for (row, column) in [(3, "date_of_birth"), (4, "holder_name"), (5, "email")] {
         assert!(
-            stderr.contains(&format!("bad.csv: row {row}, column {column}: ")),
+            stderr.contains(&format!("bad.csv: row {row} ("))
+                && stderr.contains(&format!("), column {column}: ")),
             "row {row} column {column} not reported:\n{stderr}"
         );
     }
@@ -348,4 +359,91 @@ fn damaged_files_get_a_clear_error_not_a_panic() {
     let (_, err) = texts(&output);
     assert_eq!(output.status.code(), Some(1));
     assert!(err.contains("cannot read the VSC file"), "{err}");
+}
+
+/// Runs `vsc build` on `bytes` written as `holders.csv`, with `extra` arguments.
+fn build_file(bytes: &[u8], extra: &[&str]) -> (tempfile::TempDir, std::process::Output) {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("holders.csv");
+    std::fs::write(&csv, bytes).unwrap();
+    let out = dir.path().join("out");
+    let mut args = vec![
+        "build",
+        "--profile",
+        "iso7816-generic",
+        "--csv",
+        s(&csv),
+        "--out",
+        s(&out),
+    ];
+    args.extend_from_slice(extra);
+    let output = run(&args);
+    (dir, output)
+}
+
+#[test]
+fn an_excel_windows_file_is_refused_with_advice_unless_its_encoding_is_given() {
+    // "CSV (Comma delimited)" from Excel on Windows: Windows-1252, CRLF.
+    let bytes = b"holder_name,holder_id\r\nSiobh\xE1n O'Brien,E-1\r\nJos\xE9 \xC1lvarez,E-2\r\n";
+    let (dir, output) = build_file(bytes, &[]);
+    let (_, stderr) = texts(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is not UTF-8 text: line 2"), "{stderr}");
+    assert!(stderr.contains("CSV UTF-8 (Comma delimited)"), "{stderr}");
+    assert!(stderr.contains("--encoding windows-1252"), "{stderr}");
+    assert!(!dir.path().join("out").exists(), "nothing is written");
+
+    let (dir, output) = build_file(bytes, &["--encoding", "windows-1252"]);
+    ok(&output);
+    let sheet = std::fs::read_to_string(dir.path().join("out/passwords.csv")).unwrap();
+    assert!(sheet.contains("E-1 Siobhán O'Brien"), "{sheet}");
+    assert!(sheet.contains("E-2 José Álvarez"), "{sheet}");
+
+    let (_, output) = build_file(b"holder_name,holder_id\nA,1\n", &["--encoding", "ebcdic"]);
+    let (_, stderr) = texts(&output);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr.contains("unknown encoding"), "{stderr}");
+}
+
+#[test]
+fn a_semicolon_file_builds_and_its_problems_name_line_and_holder() {
+    let (dir, output) = build_file(
+        "holder_name;holder_id;expiry_date\nZoë;Z-1;2031-12-31\nYann;Y-2;\n".as_bytes(),
+        &[],
+    );
+    ok(&output);
+    let sheet = std::fs::read_to_string(dir.path().join("out/passwords.csv")).unwrap();
+    assert_eq!(sheet.lines().count(), 3);
+
+    let (_, output) = build_file(
+        b"holder_name;holder_id;expiry_date\nZoe;Z-1;02/30/2031\nYann;Z-1;2020-01-01\n",
+        &[],
+    );
+    let (_, stderr) = texts(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "holders.csv: row 2 (Z-1 Zoe), column expiry_date: '02/30/2031' is not a valid date"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "row 3 (Z-1 Yann), column holder_id: 'Z-1' is already the holder ID on row 2"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "row 3 (Z-1 Yann), column expiry_date: '2020-01-01' is not after today (2026-12-01)"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_issue_date_is_the_day_of_the_build() {
+    let batch = build_batch("holder_name,holder_id\nAda,A-1\n");
+    let text = ok(&run(&["inspect", s(&batch.vscs[0].file)]));
+    assert!(text.contains("issue_date       2026-12-01\n"), "{text}");
 }

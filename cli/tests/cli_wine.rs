@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{file_names, ok, run, s, GOOD_CSV};
+use common::{build_batch_in, file_names, ok, run, s, GOOD_CSV, TEST_DAY_EPOCH};
 use vsc_tests::{under_wine, windows_program, wine_share};
 
 #[test]
@@ -20,45 +20,30 @@ fn the_windows_vsc_builds_a_batch_that_the_linux_vsc_opens() {
         .tempdir_in(wine_share())
         .unwrap();
     let exe = windows_program("VSC_WINDOWS_CLI", dir.path());
-    let csv = dir.path().join("holders.csv");
-    std::fs::write(&csv, GOOD_CSV).unwrap();
-    let out = dir.path().join("out");
-    let build = under_wine(&exe)
-        .args([
-            "build",
-            "--profile",
-            "iso7816-generic",
-            "--csv",
-            s(&csv),
-            "--out",
-            s(&out),
-        ])
-        .output()
-        .unwrap();
-    ok(&build);
+    let mut vsc = under_wine(&exe);
+    vsc.env("SOURCE_DATE_EPOCH", TEST_DAY_EPOCH);
+    let batch = build_batch_in(dir, vsc, GOOD_CSV);
 
-    let passwords = std::fs::read_to_string(out.join("passwords.csv")).unwrap();
-    let rows: Vec<(&str, &str)> = passwords
-        .lines()
-        .skip(1)
-        .map(|line| line.split_once(',').unwrap())
+    assert_eq!(batch.vscs.len(), 3);
+    let mut expected: Vec<String> = batch
+        .vscs
+        .iter()
+        .map(|v| v.file.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(rows.len(), 3, "{passwords}");
-    let names = file_names(&out);
-    let mut expected: Vec<String> = rows.iter().map(|(uid, _)| format!("{uid}.vsc")).collect();
     expected.push("passwords.csv".into());
     expected.sort();
-    assert_eq!(names, expected, "no temporary file is left");
+    assert_eq!(
+        file_names(&batch.out),
+        expected,
+        "no temporary file is left"
+    );
 
-    let (uid, password) = rows[0];
-    let password_file = dir.path().join("password");
-    std::fs::write(&password_file, format!("{password}\n")).unwrap();
-    let vsc = out.join(format!("{uid}.vsc"));
+    let first = &batch.vscs[0];
     let shown = ok(&run(&[
         "inspect",
-        s(&vsc),
+        s(&first.file),
         "--password-file",
-        s(&password_file),
+        s(&first.password_file),
     ]));
     assert!(shown.contains("Émile Nguyễn-Müller 🙂 田中"), "{shown}");
 }

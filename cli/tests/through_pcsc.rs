@@ -18,7 +18,16 @@ const PUBLIC_EF: &str = "5002";
 
 /// `vsc personalize FILE --password-file F --reader READER --pin-mailer OUT`.
 fn personalize(vsc: &Built, reader: &str, mailer: &Path) -> Output {
-    run(&[
+    personalize_with(vsc, reader, mailer, &[])
+}
+
+/// [`personalize`] with `--new-pin`: a card that already holds the VSC gets a new PIN.
+fn personalize_new_pin(vsc: &Built, reader: &str, mailer: &Path) -> Output {
+    personalize_with(vsc, reader, mailer, &["--new-pin"])
+}
+
+fn personalize_with(vsc: &Built, reader: &str, mailer: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
         "personalize",
         s(&vsc.file),
         "--password-file",
@@ -27,7 +36,9 @@ fn personalize(vsc: &Built, reader: &str, mailer: &Path) -> Output {
         reader,
         "--pin-mailer",
         s(mailer),
-    ])
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
 }
 
 /// The PIN printed on a PIN mailer page.
@@ -113,11 +124,38 @@ fn personalize_writes_the_vsc_and_opensc_reads_it_back() {
         "the PIN on the mailer is the card's"
     );
 
-    // Again with the same VSC: re-verified, and a new PIN replaces the first one.
+    // Again with the same VSC: without a terminal to confirm on and without --new-pin, the
+    // card is left as it is, and the clerk is told who it was issued to, when, and what to do.
     let mailer2 = batch.dir.path().join("mailer-2.html");
     let output = personalize(vsc, &reader, &mailer2);
+    let (stdout, stderr) = texts(&output);
+    assert_eq!(output.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "this card already holds VSC {}: it was issued to E-1 Émile Nguyễn-Müller 🙂 田中 on 2026-12-01. Set a new PIN?",
+            vsc.uid
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("add --new-pin"), "{stderr}");
+    assert!(!mailer2.exists(), "no PIN mailer when no PIN was set");
+    assert_eq!(
+        verify_pin(0, &first_pin),
+        [0x90, 0x00],
+        "the holder's PIN still works"
+    );
+
+    // Confirmed: re-verified, and a replacement PIN replaces the first one.
+    let output = personalize_new_pin(vsc, &reader, &mailer2);
     let stdout = ok(&output);
     let (_, stderr) = texts(&output);
+    assert!(stderr.contains("replacement PIN"), "{stderr}");
+    let mailer_html = std::fs::read_to_string(&mailer2).unwrap();
+    assert!(
+        mailer_html.contains("<h1>Your new card PIN</h1>"),
+        "{mailer_html}"
+    );
+    assert!(mailer_html.contains("This PIN replaces the PIN your card had until now"));
     assert!(stdout.trim_end().ends_with(": verified"), "{stdout}");
     assert!(
         stderr.contains("Setting a new PIN with the reset code"),
@@ -216,7 +254,9 @@ fn a_card_pulled_mid_run_is_finished_by_the_next_run() {
                 ..SoftcardOptions::new()
             },
         );
-        let output = personalize(vsc, &reader, &mailer);
+        // A tear after activation leaves the card holding this VSC: finishing it sets the PIN
+        // through the reset code, which the clerk confirms (--new-pin).
+        let output = personalize_new_pin(vsc, &reader, &mailer);
         let stdout = ok(&output);
         assert!(stdout.trim_end().ends_with(": verified"), "k={k}: {stdout}");
         assert_public_area_on_card(0, vsc);
@@ -348,6 +388,6 @@ fn scriptor_runs_the_script_on_a_blank_card() {
     );
 
     // The product recognizes the card as personalized by this VSC and verifies all of it.
-    let output = personalize(vsc, &reader, &batch.dir.path().join("after-script.html"));
+    let output = personalize_new_pin(vsc, &reader, &batch.dir.path().join("after-script.html"));
     assert!(ok(&output).trim_end().ends_with(": verified"));
 }

@@ -30,3 +30,9 @@ pub use pcsc_stack::PcscStack;
 pub use softcard::{SoftcardOptions, SoftcardProcess};
 pub use wait::{free_port, wait_until};
 pub use wine::{under_wine, windows_program, wine_share};
+
+/// The day tests check holder dates against: fixed, so that fixtures with expiry dates and
+/// dates of birth keep their verdicts whenever the tests run.
+pub fn test_day() -> vsc_core::date::Date {
+    vsc_core::date::Date::from_ymd(2026, 12, 1).expect("a real date")
+}

@@ -117,7 +117,7 @@ impl Drop for Session {
     }
 }
 
-/// Keeps the shell's variables (`$uid`) between blocks: each block runs in a subshell for
+/// Keeps the shell's variables (`$file`) between blocks: each block runs in a subshell for
 /// `set -e`, so its assignments are replayed in the parent afterwards.
 fn exports(code: &str) -> String {
     code.lines()

@@ -1,7 +1,7 @@
 //! The VSC domain: everything about virtual smart cards that is not I/O.
 //!
-//! What this crate does: parse and validate card profiles ([`profile`]), validate holder data
-//! ([`holder`]), build a virtual smart card from them ([`vsc`]), seal and open the VSC container
+//! What this crate does: parse and validate card profiles ([`profile`]), read holder files
+//! ([`holder_csv`], [`text_encoding`]) and validate holder data ([`holder`], [`date`]), build a virtual smart card from them ([`vsc`]), seal and open the VSC container
 //! ([`seal`]), generate passwords and PINs ([`password`], [`pin`]), encode APDUs ([`apdu`]),
 //! turn an opened VSC into card commands ([`agent`]) and drive a personalization as a sans-I/O
 //! state machine ([`perso`]). It also defines the bridge's wire types ([`protocol`]).
@@ -12,7 +12,11 @@
 
 pub mod agent;
 pub mod apdu;
+pub mod batch;
+pub mod date;
+pub mod field;
 pub mod holder;
+pub mod holder_csv;
 pub mod password;
 pub mod perso;
 pub mod pin;
@@ -20,6 +24,7 @@ pub mod profile;
 pub mod protocol;
 pub mod seal;
 pub mod secret;
+pub mod text_encoding;
 pub mod tlv;
 pub mod transport;
 pub mod vsc;

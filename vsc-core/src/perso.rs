@@ -13,9 +13,15 @@
 //!          ├─ unfinished (this VSC or nobody) ── erase ─┤
 //!          │                                      write ─ activate ─ read back (card password)
 //!          │                                              ─ change PIN ─ verified
-//!          ├─ personalized by this VSC ── reset PIN (reset code) ─ read back (new PIN) ─ verified
+//!          ├─ personalized by this VSC ── the clerk confirms ─ reset PIN (reset code)
+//!          │                                   ─ read back (new PIN) ─ verified (a replacement PIN)
 //!          └─ another VSC's (unfinished or personalized) ── refused, naming its UID
 //! ```
+//!
+//! A card this VSC already personalized only gets a new PIN once the clerk has said yes to
+//! [`NewPinQuestion`] ("this card was issued to … on …; set a new PIN?"): the engine pauses,
+//! [`Personalization::question`] returns it, and [`Personalization::answer`] goes on or stops
+//! without touching the card.
 //!
 //! A card pulled at any APDU is safe: until activation the next run erases and restarts; from
 //! activation on, the next run takes the "personalized by this VSC" path. Success is reported
@@ -90,15 +96,20 @@ pub struct Outcome {
     pub steps: Vec<Step>,
     /// The individual PIN now set on the card (show once, store nowhere).
     pub pin: Pin,
-    /// The holder's name, from the public area.
+    /// The holder's name, from the public area (the profile's `who.name`).
     pub holder_name: String,
-    /// The issuer's name, from the public area.
+    /// The issuer's name, from the public area (the profile's `who.issuer`; may be empty).
     pub issuer_name: String,
     /// APDUs exchanged in all.
     pub apdus: usize,
 }
 
 impl Outcome {
+    /// Whether the PIN replaces the one the card had (the card already held this VSC).
+    pub fn is_replacement(&self) -> bool {
+        matches!(self.found, CardState::Personalized { .. })
+    }
+
     /// The PIN mailer for the holder (claim 5's secure channel).
     pub fn pin_mailer(&self) -> PinMailer {
         PinMailer {
@@ -106,7 +117,39 @@ impl Outcome {
             issuer_name: self.issuer_name.clone(),
             uid: self.uid,
             pin: self.pin.clone(),
+            replacement: self.is_replacement(),
         }
+    }
+}
+
+/// The question asked before a card that already holds this VSC gets a new PIN: its holder's
+/// PIN stops working, so the clerk confirms it is the card's holder who asks for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPinQuestion {
+    /// The VSC on the card (the one being personalized).
+    pub uid: Uuid,
+    /// Who the card was issued to (the profile's `who` fields, e.g. `E-1002 Siobhán O'Brien`).
+    pub holder: String,
+    /// The day it was issued (the profile's `who.issued_on`), when the VSC records it.
+    pub issued_on: Option<String>,
+}
+
+impl std::fmt::Display for NewPinQuestion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "this card already holds VSC {}: it was issued to ",
+            self.uid
+        )?;
+        if self.holder.is_empty() {
+            f.write_str("its holder")?;
+        } else {
+            f.write_str(&self.holder)?;
+        }
+        if let Some(day) = &self.issued_on {
+            write!(f, " on {day}")?;
+        }
+        f.write_str(". Set a new PIN? The PIN the holder has now will stop working.")
     }
 }
 
@@ -154,6 +197,12 @@ pub enum PersoError {
         /// The transport's error.
         source: TransportError,
     },
+    /// The clerk did not confirm a new PIN for a card this VSC had already personalized.
+    #[error("no new PIN was set: the card already holds VSC {uid} and was left as it was, with its holder's PIN")]
+    NewPinDeclined {
+        /// The VSC on the card.
+        uid: Uuid,
+    },
     /// The driver broke the engine's protocol (a bug in the caller, not the card).
     #[error("internal error in the personalization driver: {0}")]
     Driver(String),
@@ -162,6 +211,8 @@ pub enum PersoError {
 #[derive(Debug)]
 enum Phase {
     Probe,
+    /// Waiting for the clerk's answer to a [`NewPinQuestion`].
+    Confirm,
     Erase,
     Write,
     Activate,
@@ -247,11 +298,42 @@ impl Personalization {
         engine
     }
 
-    /// The batch to send next, or `None` when the run is over (see [`Personalization::finish`]).
+    /// The batch to send next, or `None` when the run is over (see [`Personalization::finish`])
+    /// or waits for an answer (see [`Personalization::question`]).
     pub fn next_batch(&self) -> Option<&Batch> {
         match self.phase {
-            Phase::Done | Phase::Failed => None,
+            Phase::Done | Phase::Failed | Phase::Confirm => None,
             _ => Some(&self.outgoing),
+        }
+    }
+
+    /// The question the clerk must answer before the run goes on, when it is waiting for one.
+    pub fn question(&self) -> Option<NewPinQuestion> {
+        if !matches!(self.phase, Phase::Confirm) {
+            return None;
+        }
+        Some(NewPinQuestion {
+            uid: self.vsc.uid(),
+            holder: self.vsc.holder(),
+            issued_on: self.vsc.issued_on(),
+        })
+    }
+
+    /// Answers the open [`Personalization::question`]: `true` sets the new PIN, `false` ends
+    /// the run with [`PersoError::NewPinDeclined`] and the card untouched. Without an open
+    /// question this is a driver error.
+    pub fn answer(&mut self, set_new_pin: bool) {
+        if !matches!(self.phase, Phase::Confirm) {
+            self.fail(PersoError::Driver(
+                "answer() without an open question".into(),
+            ));
+        } else if set_new_pin {
+            let batch = self.agent.reset_pin(&self.vsc.reset_code(), &self.pin);
+            self.enter(Phase::ResetPin, Step::ResetPin, batch);
+        } else {
+            self.fail(PersoError::NewPinDeclined {
+                uid: self.vsc.uid(),
+            });
         }
     }
 
@@ -287,7 +369,7 @@ impl Personalization {
             (Some(outcome), None) => Ok(outcome),
             (_, Some(error)) => Err(error),
             (None, None) => Err(PersoError::Driver(
-                "finish() called before the personalization ended".into(),
+                "finish() called before the personalization ended (or with a question open)".into(),
             )),
         }
     }
@@ -315,8 +397,10 @@ impl Personalization {
     }
 
     fn absorb(&mut self, received: Vec<Response>) -> Result<(), PersoError> {
-        if matches!(self.phase, Phase::Done | Phase::Failed) {
-            return Err(PersoError::Driver("responses after the run ended".into()));
+        if matches!(self.phase, Phase::Done | Phase::Failed | Phase::Confirm) {
+            return Err(PersoError::Driver(
+                "responses while no batch was outstanding".into(),
+            ));
         }
         if received.is_empty() || received.len() > self.outgoing.len() {
             return Err(PersoError::Driver(format!(
@@ -456,8 +540,7 @@ impl Personalization {
                         self.enter(Phase::Erase, Step::Erase, self.agent.erase());
                     }
                     CardState::Personalized { owner } if owner == me => {
-                        let batch = self.agent.reset_pin(&self.vsc.reset_code(), &self.pin);
-                        self.enter(Phase::ResetPin, Step::ResetPin, batch);
+                        self.phase = Phase::Confirm;
                     }
                     CardState::Personalized { owner } => {
                         return Err(PersoError::ForeignCard {
@@ -495,7 +578,7 @@ impl Personalization {
                 }
             }
             Phase::ChangePin => self.done(),
-            Phase::Done | Phase::Failed => {}
+            Phase::Confirm | Phase::Done | Phase::Failed => {}
         }
         Ok(())
     }
@@ -513,26 +596,47 @@ impl Personalization {
 
     fn done(&mut self) {
         self.phase = Phase::Done;
-        let value = |field: &str| self.vsc.public_value(field).unwrap_or_default();
         self.outcome = Some(Outcome {
             uid: self.vsc.uid(),
             found: self.found.clone().unwrap_or(CardState::Blank),
             steps: self.steps.clone(),
             pin: self.pin.clone(),
-            holder_name: value("holder_name"),
-            issuer_name: value("issuer_name"),
+            holder_name: self.vsc.holder_name(),
+            issuer_name: self.vsc.issuer_name(),
             apdus: self.apdus_done,
         });
     }
 }
 
-/// Drives a personalization to its end over a blocking transport, one APDU at a time,
-/// calling `on_progress` after every batch.
+/// Drives a personalization to its end over a blocking transport, one batch at a time,
+/// calling `on_progress` after every batch and `confirm` with the question of a card that
+/// already holds this VSC (`true`: set a new PIN).
 pub fn run(
     mut engine: Personalization,
     transport: &mut dyn Transport,
     mut on_progress: impl FnMut(&Progress),
+    mut confirm: impl FnMut(&NewPinQuestion) -> bool,
 ) -> Result<Outcome, PersoError> {
+    loop {
+        run_batches(&mut engine, transport, &mut on_progress);
+        match engine.question() {
+            Some(question) => {
+                let yes = confirm(&question);
+                engine.answer(yes);
+            }
+            None => return engine.finish(),
+        }
+    }
+}
+
+/// Sends the engine's batches over a blocking transport until it ends or waits for an answer
+/// ([`Personalization::question`]), calling `on_progress` after every batch. For drivers that
+/// must let go of the card while a person answers (the CLI ends its PC/SC transaction).
+pub fn run_batches(
+    engine: &mut Personalization,
+    transport: &mut dyn Transport,
+    mut on_progress: impl FnMut(&Progress),
+) {
     while let Some(batch) = engine.next_batch() {
         match crate::transport::run_batch(transport, batch) {
             Ok(responses) => engine.receive(responses),
@@ -540,5 +644,4 @@ pub fn run(
         }
         on_progress(&engine.progress());
     }
-    engine.finish()
 }

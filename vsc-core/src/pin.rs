@@ -80,6 +80,8 @@ pub struct PinMailer {
     pub uid: uuid::Uuid,
     /// The new individual PIN.
     pub pin: Pin,
+    /// Whether it replaces the PIN the card had (a card personalized before).
+    pub replacement: bool,
 }
 
 impl PinMailer {
@@ -88,6 +90,15 @@ impl PinMailer {
         let holder = escape_html(&self.holder_name);
         let issuer = escape_html(&self.issuer_name);
         let pin = escape_html(self.pin.expose());
+        let (title, replaces) = if self.replacement {
+            (
+                "Your new card PIN",
+                "<p><strong>This PIN replaces the PIN your card had until now</strong>, which \
+                 no longer works.</p>",
+            )
+        } else {
+            ("Your card PIN", "")
+        };
         SecretString::new(format!(
             "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <title>PIN mailer</title><style>\
@@ -96,7 +107,7 @@ body{{font-family:system-ui,sans-serif;max-width:40em;margin:3em auto;color:#111
 padding:.4em .6em;display:inline-block}}\
 @media print{{body{{margin:1.5cm}} .noprint{{display:none}}}}\
 </style></head><body>\
-<p>{issuer}</p><h1>Your card PIN</h1>\
+<p>{issuer}</p><h1>{title}</h1>{replaces}\
 <p>Card holder: <strong>{holder}</strong></p>\
 <p>Card number (VSC UID): <code>{uid}</code></p>\
 <p class=\"pin\" aria-label=\"PIN\">{pin}</p>\
@@ -175,10 +186,29 @@ mod tests {
             issuer_name: "Bank".into(),
             uid: uuid::Uuid::nil(),
             pin: Pin::from_digits("482913").unwrap(),
+            replacement: false,
         };
         let html = mailer.to_html();
         assert!(html.expose().contains("&lt;Émile &amp; 田中&gt;"));
         assert!(html.expose().contains("482913"));
+        assert!(html.expose().contains("<h1>Your card PIN</h1>"));
+        assert!(!html.expose().contains("replaces"));
         assert!(!format!("{mailer:?}").contains("482913"));
+    }
+
+    #[test]
+    fn a_replacement_pin_says_so() {
+        let mailer = PinMailer {
+            holder_name: "Ada".into(),
+            issuer_name: "Bank".into(),
+            uid: uuid::Uuid::nil(),
+            pin: Pin::from_digits("482913").unwrap(),
+            replacement: true,
+        };
+        let html = mailer.to_html();
+        assert!(html.expose().contains("<h1>Your new card PIN</h1>"));
+        assert!(html
+            .expose()
+            .contains("This PIN replaces the PIN your card had until now"));
     }
 }

@@ -135,6 +135,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn tlv_sizes_use_the_shortest_length_field() {
+        assert_eq!(encoded_len(&[0xC1], 0), 2);
+        assert_eq!(encoded_len(&[0xC1], 127), 129);
+        assert_eq!(encoded_len(&[0x5F, 0x20], 128), 132);
+        assert_eq!(encoded_len(&[0x5F, 0x20], 256), 261);
+    }
+
+    #[test]
     fn round_trip_with_long_lengths() {
         let long = vec![0x41; 300];
         let mid = vec![0x42; 200];

@@ -392,6 +392,33 @@ impl Vsc {
             .map(|(_, value)| value)
     }
 
+    /// Who the VSC is for, from its public area as the profile's `who` fields name it
+    /// (`E-1002 Siobhán O'Brien`; see [`HolderData::who`]).
+    pub fn holder(&self) -> String {
+        crate::holder::who_label(&self.profile.who, |field| self.public_value(field))
+    }
+
+    /// The holder's name (the profile's `who.name`), empty if absent.
+    pub fn holder_name(&self) -> String {
+        self.public_value(&self.profile.who.name)
+            .unwrap_or_default()
+    }
+
+    /// The issuer's name (the profile's `who.issuer`), empty if the profile names none.
+    pub fn issuer_name(&self) -> String {
+        self.who_value(self.profile.who.issuer.as_deref())
+            .unwrap_or_default()
+    }
+
+    /// The day the VSC was issued (the profile's `who.issued_on`), when it records one.
+    pub fn issued_on(&self) -> Option<String> {
+        self.who_value(self.profile.who.issued_on.as_deref())
+    }
+
+    fn who_value(&self, field: Option<&str>) -> Option<String> {
+        field.and_then(|field| self.public_value(field))
+    }
+
     /// Each key as `(key name, fingerprint)`: the first 8 bytes of SHA-256 of the key, in hex.
     pub fn key_fingerprints(&self) -> Vec<(String, String)> {
         use sha2::Digest;

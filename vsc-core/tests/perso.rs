@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use rand_core::OsRng;
 use softcard::{Card, FaultyCard, Tear};
 use vsc_core::agent::CardState;
+use vsc_core::date::Date;
 use vsc_core::holder::{self, HolderData};
-use vsc_core::perso::{self, Outcome, PersoError, Personalization, Step};
+use vsc_core::perso::{self, NewPinQuestion, Outcome, PersoError, Personalization, Step};
 use vsc_core::pin::Pin;
 use vsc_core::profile::Profile;
 use vsc_core::transport::{Transport, TransportError};
@@ -31,6 +32,11 @@ impl Transport for Torn<'_> {
     }
 }
 
+/// The day holder dates are checked against in these tests.
+fn today() -> Date {
+    Date::from_ymd(2026, 12, 1).unwrap()
+}
+
 fn profile() -> Profile {
     Profile::builtin("iso7816-generic").expect("the generic profile ships")
 }
@@ -46,7 +52,7 @@ fn holder(name: &str) -> HolderData {
         "address".to_owned(),
         "12 rue de l'Église, 75004 Paris, France; a long address to need several APDUs ".repeat(2),
     );
-    holder::validate_record(&profile(), &values).expect("valid holder data")
+    holder::validate_record(&profile(), &values, today()).expect("valid holder data")
 }
 
 fn vsc(name: &str) -> Vsc {
@@ -55,7 +61,7 @@ fn vsc(name: &str) -> Vsc {
 
 fn personalize(vsc: &Vsc, card: &mut Card) -> Result<Outcome, PersoError> {
     let engine = Personalization::new(vsc.clone(), &mut OsRng);
-    perso::run(engine, &mut InProcess(card), |_| {})
+    perso::run(engine, &mut InProcess(card), |_| {}, |_| true)
 }
 
 /// The card holds exactly the VSC: every EF equals its area (zero-padded), the application is
@@ -90,9 +96,12 @@ fn personalizes_a_blank_card_and_the_card_equals_the_vsc() {
     let mut card = Card::blank();
     let mut progress = Vec::new();
     let engine = Personalization::new(vsc.clone(), &mut OsRng);
-    let outcome = perso::run(engine, &mut InProcess(&mut card), |p| {
-        progress.push(p.clone())
-    })
+    let outcome = perso::run(
+        engine,
+        &mut InProcess(&mut card),
+        |p| progress.push(p.clone()),
+        |_| true,
+    )
     .expect("personalization succeeds");
     assert_eq!(outcome.found, CardState::Blank);
     assert_eq!(
@@ -143,6 +152,78 @@ fn running_again_on_its_own_card_sets_a_new_pin_through_the_reset_code() {
     );
     assert_ne!(first.pin, second.pin, "a new PIN was generated");
     assert_card_holds(&card, &vsc, &second.pin);
+    assert!(!first.is_replacement() && !first.pin_mailer().replacement);
+    assert!(second.is_replacement() && second.pin_mailer().replacement);
+}
+
+#[test]
+fn a_new_pin_is_only_set_once_the_clerk_confirms() {
+    let vsc = vsc("Ada Lovelace");
+    let mut card = Card::blank();
+    let first = personalize(&vsc, &mut card).unwrap();
+    card.reset();
+
+    // Declined: nothing is written, the holder's PIN still works.
+    let mut asked: Vec<NewPinQuestion> = Vec::new();
+    let engine = Personalization::new(vsc.clone(), &mut OsRng);
+    let declined = perso::run(
+        engine,
+        &mut InProcess(&mut card),
+        |_| {},
+        |question| {
+            asked.push(question.clone());
+            false
+        },
+    );
+    assert!(matches!(declined, Err(PersoError::NewPinDeclined { uid }) if uid == vsc.uid()));
+    assert_eq!(asked.len(), 1);
+    let question = &asked[0];
+    assert_eq!(question.uid, vsc.uid());
+    assert_eq!(question.holder, "ID-4711 Ada Lovelace");
+    assert_eq!(question.issued_on.as_deref(), Some("2026-12-01"));
+    assert_eq!(
+        question.to_string(),
+        format!(
+            "this card already holds VSC {}: it was issued to ID-4711 Ada Lovelace on \
+             2026-12-01. Set a new PIN? The PIN the holder has now will stop working.",
+            vsc.uid()
+        )
+    );
+    card.reset();
+    assert_card_holds(&card, &vsc, &first.pin);
+
+    // A blank card is never asked about.
+    let mut blank = Card::blank();
+    let engine = Personalization::new(vsc.clone(), &mut OsRng);
+    let outcome = perso::run(
+        engine,
+        &mut InProcess(&mut blank),
+        |_| {},
+        |_| panic!("a blank card needs no confirmation"),
+    );
+    assert!(outcome.is_ok());
+}
+
+#[test]
+fn the_engine_waits_for_an_answer_and_refuses_a_stray_one() {
+    let vsc = vsc("Grace Hopper");
+    let mut card = Card::blank();
+    personalize(&vsc, &mut card).unwrap();
+    card.reset();
+    let mut engine = Personalization::new(vsc.clone(), &mut OsRng);
+    while let Some(batch) = engine.next_batch() {
+        let responses = vsc_core::transport::run_batch(&mut InProcess(&mut card), batch).unwrap();
+        engine.receive(responses);
+    }
+    assert!(engine.question().is_some(), "paused on the question");
+    assert!(engine.next_batch().is_none());
+    engine.answer(true);
+    assert!(engine.question().is_none());
+    assert!(engine.next_batch().is_some(), "the reset batch follows");
+
+    let mut fresh = Personalization::new(vsc, &mut OsRng);
+    fresh.answer(true);
+    assert!(matches!(fresh.finish(), Err(PersoError::Driver(_))));
 }
 
 #[test]
@@ -161,7 +242,7 @@ fn a_card_holding_another_vsc_is_refused_with_its_uid() {
     let mut card = Card::blank();
     let mut faulty = FaultyCard::new(card, Tear::Before(12));
     let engine = Personalization::new(other.clone(), &mut OsRng);
-    assert!(perso::run(engine, &mut Torn(&mut faulty), |_| {}).is_err());
+    assert!(perso::run(engine, &mut Torn(&mut faulty), |_| {}, |_| true).is_err());
     card = faulty.into_card();
     let error = personalize(&mine, &mut card).unwrap_err();
     assert!(error.to_string().contains("unfinished"), "{error}");
@@ -210,7 +291,7 @@ fn long_responses_through_get_response_and_wrong_le() {
         wrong_le: 0,
     };
     let engine = Personalization::new(vsc.clone(), &mut OsRng);
-    let outcome = perso::run(engine, &mut transport, |_| {}).unwrap();
+    let outcome = perso::run(engine, &mut transport, |_| {}, |_| true).unwrap();
     assert!(
         transport.wrong_le > 0,
         "the card answered 6Cxx at least once"
@@ -230,7 +311,7 @@ fn a_power_loss_at_any_apdu_is_recovered_by_the_next_run() {
         for tear in [Tear::Before(k), Tear::After(k)] {
             let mut faulty = FaultyCard::new(Card::blank(), tear);
             let engine = Personalization::new(vsc.clone(), &mut OsRng);
-            let torn = perso::run(engine, &mut Torn(&mut faulty), |_| {});
+            let torn = perso::run(engine, &mut Torn(&mut faulty), |_| {}, |_| true);
             assert!(
                 matches!(torn, Err(PersoError::Transport { .. })),
                 "k={k}: a torn run must not report success: {torn:?}"
@@ -250,10 +331,10 @@ fn a_tear_during_the_recovery_run_is_recovered_too() {
     for k in [3, 9, 16, total - 3, total - 1] {
         let mut faulty = FaultyCard::new(Card::blank(), Tear::After(k));
         let engine = Personalization::new(vsc.clone(), &mut OsRng);
-        assert!(perso::run(engine, &mut Torn(&mut faulty), |_| {}).is_err());
+        assert!(perso::run(engine, &mut Torn(&mut faulty), |_| {}, |_| true).is_err());
         let mut faulty = FaultyCard::new(faulty.into_card(), Tear::Before(k % 10 + 3));
         let engine = Personalization::new(vsc.clone(), &mut OsRng);
-        let second = perso::run(engine, &mut Torn(&mut faulty), |_| {});
+        let second = perso::run(engine, &mut Torn(&mut faulty), |_| {}, |_| true);
         assert!(second.is_err(), "k={k}: {second:?}");
         let mut card = faulty.into_card();
         let outcome = personalize(&vsc, &mut card).unwrap();
@@ -267,7 +348,7 @@ fn the_pin_never_appears_in_debug_output_of_the_outcome_or_engine() {
     let mut card = Card::blank();
     let engine = Personalization::new(vsc.clone(), &mut OsRng);
     let engine_debug = format!("{engine:?}");
-    let outcome = perso::run(engine, &mut InProcess(&mut card), |_| {}).unwrap();
+    let outcome = perso::run(engine, &mut InProcess(&mut card), |_| {}, |_| true).unwrap();
     let text = format!("{outcome:?}{engine_debug}{vsc:?}");
     assert!(!text.contains(outcome.pin.expose()), "{text}");
     assert!(!text.contains("emile@example.org"));
@@ -297,7 +378,7 @@ fn chunking_follows_the_profile_capabilities() {
         values.insert("holder_name".to_owned(), "Chunk Test".to_owned());
         values.insert("holder_id".to_owned(), "C-1".to_owned());
         values.insert("address".to_owned(), "Long Street 1, ".repeat(12));
-        let holder = holder::validate_record(&profile, &values).unwrap();
+        let holder = holder::validate_record(&profile, &values, today()).unwrap();
         let vsc = Vsc::build(&profile, &holder, &mut OsRng).unwrap().0;
         let mut card = Card::blank();
         let mut apdus = Vec::new();
@@ -309,7 +390,13 @@ fn chunking_follows_the_profile_capabilities() {
             }
         }
         let engine = Personalization::new(vsc.clone(), &mut OsRng);
-        let outcome = perso::run(engine, &mut Recording(&mut card, &mut apdus), |_| {}).unwrap();
+        let outcome = perso::run(
+            engine,
+            &mut Recording(&mut card, &mut apdus),
+            |_| {},
+            |_| true,
+        )
+        .unwrap();
         assert_card_holds(&card, &vsc, &outcome.pin);
         // UPDATE BINARY data: header, then Lc in one byte (short) or three (extended).
         let writes: Vec<usize> = apdus
@@ -347,7 +434,7 @@ fn endless_more_data_answers_end_the_run() {
     let engine = Personalization::new(vsc, &mut OsRng);
     let mut sent = 0;
     let mut transport = Endless(&mut card);
-    let result = perso::run(engine, &mut transport, |p| sent = p.apdus_done);
+    let result = perso::run(engine, &mut transport, |p| sent = p.apdus_done, |_| true);
     let error = result.unwrap_err();
     assert!(matches!(error, PersoError::UnusableCard { .. }), "{error}");
     assert!(sent < 400, "gave up after {sent} APDUs");

@@ -2,9 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use vsc_core::holder::{parse_csv, validate_record, FieldError, RowError};
+use vsc_core::date::Date;
+use vsc_core::holder::{validate_record, FieldError};
 use vsc_core::profile::{
-    Access, AgentKind, DataArea, FieldKind, KeyKind, Profile, ProfileError, ProfileProblem,
+    Access, AgentKind, DataArea, DateRange, FieldKind, KeyKind, Profile, ProfileError,
+    ProfileProblem,
 };
 
 const GENERIC: &str = include_str!("../../profiles/iso7816-generic.toml");
@@ -57,6 +59,7 @@ fn shipped_profile_describes_the_generic_card() {
             "holder_id",
             "issuer_name",
             "expiry_date",
+            "issue_date",
             "email",
             "date_of_birth",
             "address"
@@ -90,7 +93,7 @@ fn shipped_profile_describes_the_generic_card() {
     assert_eq!(p.keys_objects[0].kind, KeyKind::Aes256);
 
     // The documented worst cases, and that they fit.
-    assert_eq!(p.worst_case_area_len(DataArea::Public), 664);
+    assert_eq!(p.worst_case_area_len(DataArea::Public), 676);
     assert_eq!(p.worst_case_area_len(DataArea::Private), 1333);
     assert!(p.worst_case_area_len(DataArea::Public) <= p.public.size);
     assert!(p.worst_case_area_len(DataArea::Private) <= p.private.size);
@@ -346,8 +349,8 @@ fn field_rules() {
         "max_len is missing",
     );
     let text = edit(
-        "kind = \"date\"\n\n[[fields]]\nname = \"email\"",
-        "kind = \"date\"\nmax_len = 8\n\n[[fields]]\nname = \"email\"",
+        "range = \"up-to-today\"\n",
+        "range = \"up-to-today\"\nmax_len = 8\n",
     );
     assert_one_problem(&text, "max_len = 8", "always 10 characters");
     let text = edit("default = \"VSC Demo Issuer\"", "default = \"\"");
@@ -360,10 +363,70 @@ fn field_rules() {
 }
 
 #[test]
+fn date_ranges_and_the_today_default() {
+    let p = generic();
+    let range = |name: &str| p.field(name).unwrap().range;
+    assert_eq!(range("expiry_date"), Some(DateRange::AfterToday));
+    assert_eq!(range("date_of_birth"), Some(DateRange::BeforeToday));
+    assert_eq!(range("issue_date"), Some(DateRange::UpToToday));
+    assert_eq!(range("holder_name"), None);
+    assert_eq!(
+        p.field("issue_date").unwrap().default.as_deref(),
+        Some("today")
+    );
+
+    let text = edit("range = \"after-today\"", "range = \"someday\"");
+    assert_one_problem(&text, "range = \"someday\"", "unknown");
+    let text = edit("max_len = 32\n", "max_len = 32\nrange = \"after-today\"\n");
+    assert_one_problem(
+        &text,
+        "range = \"after-today\"\n\n",
+        "only applies to date fields",
+    );
+    let text = edit("range = \"up-to-today\"", "range = \"after-today\"");
+    assert_one_problem(&text, "default = \"today\"", "outside the field's range");
+    // "today" is a keyword of date fields only; elsewhere it is a plain default.
+    let text = edit("default = \"VSC Demo Issuer\"", "default = \"today\"");
+    let p = Profile::parse(&text).unwrap();
+    let data = validate_record(
+        &p,
+        &form(&[("holder_name", "A"), ("holder_id", "1")]),
+        today(),
+    )
+    .unwrap();
+    assert_eq!(data.value("issuer_name"), Some("today"));
+}
+
+#[test]
+fn who_names_public_fields() {
+    let p = generic();
+    assert_eq!(p.who.name, "holder_name");
+    assert_eq!(p.who.id.as_deref(), Some("holder_id"));
+    assert_eq!(p.who.issuer.as_deref(), Some("issuer_name"));
+    assert_eq!(p.who.issued_on.as_deref(), Some("issue_date"));
+
+    let text = edit("name = \"holder_name\"\nid", "name = \"nickname\"\nid");
+    assert_one_problem(&text, "name = \"nickname\"", "not a field of this profile");
+    let text = edit("id = \"holder_id\"", "id = \"email\"");
+    assert_one_problem(&text, "id = \"email\"", "is a private field");
+    let text = edit("issued_on = \"issue_date\"", "issued_on = \"holder_id\"");
+    assert_one_problem(&text, "issued_on = \"holder_id\"", "not a date field");
+    let text = edit("issued_on = \"issue_date\"\n", "");
+    assert_eq!(Profile::parse(&text).unwrap().who.issued_on, None);
+    let data = validate_record(
+        &p,
+        &form(&[("holder_name", " Zoë "), ("holder_id", "Z-9")]),
+        today(),
+    )
+    .unwrap();
+    assert_eq!(data.who(&p.who), "Z-9 Zoë");
+}
+
+#[test]
 fn areas_must_hold_their_worst_case() {
-    let text = edit("size = 1024", "size = 663");
-    assert_one_problem(&text, "size = 663", "need up to 664 bytes");
-    assert!(Profile::parse(&edit("size = 1024", "size = 664")).is_ok());
+    let text = edit("size = 1024", "size = 675");
+    assert_one_problem(&text, "size = 675", "need up to 676 bytes");
+    assert!(Profile::parse(&edit("size = 1024", "size = 676")).is_ok());
     let text = edit("size = 2048", "size = 1000");
     assert_one_problem(&text, "size = 1000", "need up to 1333 bytes");
     let text = edit("size = 64 ", "size = 33 ");
@@ -424,293 +487,12 @@ fn garbage_never_panics() {
 }
 
 // ---------------------------------------------------------------------------------------
-// CSV
-
-const HEADER: &str = "holder_name,holder_id,issuer_name,expiry_date,email,date_of_birth,address";
-
-fn rows(errors: &[RowError]) -> Vec<(usize, &str)> {
-    errors.iter().map(|e| (e.row, e.column.as_str())).collect()
-}
-
-#[test]
-fn good_rows_keep_utf8_quotes_commas_and_line_breaks() {
-    let csv = format!(
-        "\u{FEFF}{HEADER}\n\
-         Émile Nguyễn-Müller 田中,E-001,,2030-12-31,emile@example.org,1990-02-28,\"1 Rue de l'Église, 75001 Paris\"\n\
-         \"O'Brien, Siobhán\",E-002,ACME Corp,,  siobhan@example.ie  ,2000-02-29,\"Flat 2\n10 Main St, Dublin\"\n\
-         Ada Lovelace,E-003,,,,,\n"
-    );
-    let holders = parse_csv(&generic(), &csv).expect("valid CSV");
-    assert_eq!(holders.len(), 3);
-
-    let emile = &holders[0];
-    assert_eq!(emile.value("holder_name"), Some("Émile Nguyễn-Müller 田中"));
-    assert_eq!(
-        emile.value("issuer_name"),
-        Some("VSC Demo Issuer"),
-        "default"
-    );
-    assert_eq!(
-        emile.value("address"),
-        Some("1 Rue de l'Église, 75001 Paris")
-    );
-    let public: Vec<_> = emile
-        .public_values()
-        .map(|(f, v)| (f.name.as_str(), v))
-        .collect();
-    assert_eq!(
-        public,
-        [
-            ("holder_name", "Émile Nguyễn-Müller 田中"),
-            ("holder_id", "E-001"),
-            ("issuer_name", "VSC Demo Issuer"),
-            ("expiry_date", "2030-12-31"),
-        ]
-    );
-    let private: Vec<_> = emile
-        .private_values()
-        .map(|(f, v)| (f.name.as_str(), v))
-        .collect();
-    assert_eq!(
-        private,
-        [
-            ("email", "emile@example.org"),
-            ("date_of_birth", "1990-02-28"),
-            ("address", "1 Rue de l'Église, 75001 Paris"),
-        ]
-    );
-
-    let obrien = &holders[1];
-    assert_eq!(obrien.value("holder_name"), Some("O'Brien, Siobhán"));
-    assert_eq!(obrien.value("issuer_name"), Some("ACME Corp"));
-    assert_eq!(
-        obrien.value("expiry_date"),
-        None,
-        "empty optional is omitted"
-    );
-    assert_eq!(obrien.value("email"), Some("siobhan@example.ie"), "trimmed");
-    assert_eq!(obrien.value("address"), Some("Flat 2\n10 Main St, Dublin"));
-
-    let ada = &holders[2];
-    assert_eq!(ada.private_values().count(), 0);
-    assert_eq!(ada.public_values().count(), 3);
-}
-
-#[test]
-fn columns_may_come_in_any_order_and_optional_ones_may_be_missing() {
-    let csv = "holder_id,holder_name\nX1,Zoë\n";
-    let holders = parse_csv(&generic(), csv).unwrap();
-    assert_eq!(holders[0].value("holder_name"), Some("Zoë"));
-    assert_eq!(holders[0].value("holder_id"), Some("X1"));
-    assert_eq!(holders[0].value("issuer_name"), Some("VSC Demo Issuer"));
-}
-
-#[test]
-fn private_values_are_redacted_in_debug() {
-    let csv = format!("{HEADER}\nAda,1,,,ada@example.org,1815-12-10,12 St James's Square\n");
-    let holders = parse_csv(&generic(), &csv).unwrap();
-    let debug = format!("{holders:?}");
-    assert!(debug.contains("Ada"), "public values are plain");
-    for secret in ["ada@example.org", "1815-12-10", "James"] {
-        assert!(!debug.contains(secret), "{debug}");
-    }
-}
-
-#[test]
-fn every_bad_row_is_reported_with_row_column_and_reason() {
-    let csv = format!(
-        "{HEADER}\n\
-         ,E-1,,,,,\n\
-         Ann,,,,,,\n\
-         Bob,E-3,,2023-02-29,,,\n\
-         Cy,E-4,,,not-an-email,,\n\
-         Di,E-5,,,,1990-13-01,\n\
-         {},E-6,,,,,\n\
-         Ed,E-7,,31/12/2030,,,\n\
-         Flo,\"E-8\u{7}\",,,,,\n\
-         \"Gus\nMultiline OK\",E-9,,,a@b@c.org,,\n\
-         Hal,E-10,too,many,,,,\n\
-         Ivy,E-11,,,,,{}\n",
-        "N".repeat(65),
-        "A".repeat(201),
-    );
-    let errors = parse_csv(&generic(), &csv).unwrap_err();
-    assert_eq!(
-        rows(&errors),
-        [
-            (2, "holder_name"),
-            (3, "holder_id"),
-            (4, "expiry_date"),
-            (5, "email"),
-            (6, "date_of_birth"),
-            (7, "holder_name"),
-            (8, "expiry_date"),
-            (9, "holder_id"),
-            (10, "email"),
-            (12, ""),
-            (13, "address"),
-        ],
-        "{errors:#?}"
-    );
-    let reason = |row: usize| errors.iter().find(|e| e.row == row).unwrap().reason.clone();
-    assert_eq!(reason(2), "is required but empty (Cardholder name)");
-    assert_eq!(
-        reason(3),
-        "is required but empty (Holder ID (staff or customer number))"
-    );
-    assert_eq!(
-        reason(4),
-        "'2023-02-29' is not a valid date (YYYY-MM-DD, e.g. 1990-01-31)"
-    );
-    assert_eq!(
-        reason(5),
-        "is not a valid email address (e.g. name@example.org)"
-    );
-    assert_eq!(
-        reason(6),
-        "is not a valid date (YYYY-MM-DD, e.g. 1990-01-31)"
-    );
-    assert_eq!(
-        reason(7),
-        "is 65 characters long; at most 64 fit on the card"
-    );
-    assert!(reason(8).starts_with("'31/12/2030' is not a valid date"));
-    assert_eq!(
-        reason(9),
-        "contains a control character (U+0007); remove it"
-    );
-    assert!(reason(12).contains("has 8 values but the header has 7 columns"));
-    assert_eq!(
-        reason(13),
-        "is 201 characters long; at most 200 fit on the card"
-    );
-
-    // Display puts it together for a clerk.
-    assert_eq!(
-        errors[4].to_string(),
-        "row 6: date_of_birth: is not a valid date (YYYY-MM-DD, e.g. 1990-01-31)"
-    );
-    // Private values never appear in any message.
-    let all: String = errors.iter().map(|e| e.to_string() + "\n").collect();
-    for secret in ["not-an-email", "1990-13-01", "a@b@c.org", "AAAA"] {
-        assert!(!all.contains(secret), "{secret} leaked: {all}");
-    }
-}
-
-#[test]
-fn a_private_field_with_a_control_character_is_rejected_without_echo() {
-    let csv = format!("{HEADER}\nAl,1,,,,,\"12\u{1b}[31m Street\"\n");
-    let errors = parse_csv(&generic(), &csv).unwrap_err();
-    assert_eq!(rows(&errors), [(2, "address")]);
-    assert!(!errors[0].reason.contains("Street"));
-}
-
-#[test]
-fn several_errors_in_one_row_are_all_reported() {
-    let csv = format!("{HEADER}\n,,,2023-02-30,x,1990-02-30,\n");
-    let errors = parse_csv(&generic(), &csv).unwrap_err();
-    assert_eq!(
-        rows(&errors),
-        [
-            (2, "holder_name"),
-            (2, "holder_id"),
-            (2, "expiry_date"),
-            (2, "email"),
-            (2, "date_of_birth"),
-        ]
-    );
-}
-
-#[test]
-fn header_problems() {
-    let errors = parse_csv(&generic(), "holder_name,phone,nickname\nA,1,2\n").unwrap_err();
-    assert_eq!(
-        rows(&errors),
-        [(1, "phone"), (1, "nickname"), (1, "holder_id")],
-        "{errors:#?}"
-    );
-    assert!(errors[0].reason.starts_with(
-        "is not a column of profile iso7816-generic; expected holder_name, holder_id"
-    ));
-    assert!(errors[2]
-        .reason
-        .starts_with("required column is missing from the header"));
-
-    let errors = parse_csv(&generic(), "holder_name,holder_id,holder_id\nA,1,2\n").unwrap_err();
-    assert_eq!(rows(&errors), [(1, "holder_id")]);
-    assert!(errors[0].reason.contains("more than once"));
-
-    let errors = parse_csv(&generic(), "holder_name,holder_id,\nA,1,\n").unwrap_err();
-    assert_eq!(rows(&errors), [(1, "")]);
-    assert!(errors[0].reason.contains("header column 3 has no name"));
-}
-
-#[test]
-fn a_semicolon_separated_file_gets_a_hint() {
-    let csv = "holder_name;holder_id\nA;1\n";
-    let errors = parse_csv(&generic(), csv).unwrap_err();
-    assert_eq!(errors[0].column, "holder_name;holder_id");
-    assert!(
-        errors[0].reason.ends_with("save it as comma-separated CSV"),
-        "{errors:?}"
-    );
-}
-
-#[test]
-fn header_and_row_problems_are_reported_together() {
-    let csv = "holder_name,holder_id,phone\nA,,1\nB,2,3\n,3,4\n";
-    let errors = parse_csv(&generic(), csv).unwrap_err();
-    assert_eq!(
-        rows(&errors),
-        [(1, "phone"), (2, "holder_id"), (4, "holder_name")]
-    );
-}
-
-#[test]
-fn a_missing_required_column_is_reported_once_not_per_row() {
-    let csv = "holder_name\nA\nB\nC\n";
-    let errors = parse_csv(&generic(), csv).unwrap_err();
-    assert_eq!(rows(&errors), [(1, "holder_id")]);
-}
-
-#[test]
-fn empty_files_and_files_without_data_rows() {
-    for text in ["", "   \n\n", "\u{FEFF}"] {
-        let errors = parse_csv(&generic(), text).unwrap_err();
-        assert_eq!(rows(&errors), [(1, "")]);
-        assert!(
-            errors[0].reason.starts_with("the file is empty"),
-            "{errors:?}"
-        );
-    }
-    for text in [
-        HEADER.to_owned(),
-        format!("{HEADER}\n"),
-        format!("{HEADER}\n,,,,,,\n\n"),
-    ] {
-        let errors = parse_csv(&generic(), &text).unwrap_err();
-        assert_eq!(rows(&errors), [(1, "")]);
-        assert!(errors[0].reason.contains("no data rows"), "{errors:?}");
-    }
-}
-
-#[test]
-fn row_numbers_are_file_lines_even_after_multiline_values() {
-    let csv = format!("{HEADER}\nA,1,,,,,\"line 1\nline 2\nline 3\"\nB,2,,2023-02-29,,,\n");
-    let errors = parse_csv(&generic(), &csv).unwrap_err();
-    assert_eq!(rows(&errors), [(5, "expiry_date")]);
-}
-
-#[test]
-fn crlf_files_work() {
-    let csv = format!("{HEADER}\r\nA,1,,,,,\r\nB,2,,,,,\r\n");
-    let holders = parse_csv(&generic(), &csv).unwrap();
-    assert_eq!(holders.len(), 2);
-    assert_eq!(holders[1].value("holder_id"), Some("2"));
-}
-
-// ---------------------------------------------------------------------------------------
 // Form input
+
+/// The day form dates are checked against in these tests.
+fn today() -> Date {
+    Date::from_ymd(2026, 12, 1).unwrap()
+}
 
 fn form(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
@@ -729,6 +511,7 @@ fn form_records_validate_like_csv_rows() {
             ("holder_id", "E-1"),
             ("email", "e@example.org"),
         ]),
+        today(),
     )
     .unwrap();
     assert_eq!(data.value("holder_name"), Some("Émile Nguyễn-Müller 田中"));
@@ -743,6 +526,7 @@ fn form_records_validate_like_csv_rows() {
             ("date_of_birth", "2023-02-29"),
             ("favourite_colour", "blue"),
         ]),
+        today(),
     )
     .unwrap_err();
     let columns: Vec<_> = errors.iter().map(|e| e.column.as_str()).collect();
@@ -775,11 +559,20 @@ fn digits_fields_accept_only_ascii_digits() {
         "kind = \"digits\"\nrequired = true\nmax_len = 8",
     );
     let p = Profile::parse(&text).unwrap();
-    let ok = validate_record(&p, &form(&[("holder_name", "A"), ("holder_id", "00123")])).unwrap();
+    let ok = validate_record(
+        &p,
+        &form(&[("holder_name", "A"), ("holder_id", "00123")]),
+        today(),
+    )
+    .unwrap();
     assert_eq!(ok.value("holder_id"), Some("00123"));
     for bad in ["12a", "١٢٣", "-1", "1 2", "1.0"] {
-        let errors =
-            validate_record(&p, &form(&[("holder_name", "A"), ("holder_id", bad)])).unwrap_err();
+        let errors = validate_record(
+            &p,
+            &form(&[("holder_name", "A"), ("holder_id", bad)]),
+            today(),
+        )
+        .unwrap_err();
         assert_eq!(errors.len(), 1, "{bad}");
         assert!(
             errors[0]
@@ -791,6 +584,7 @@ fn digits_fields_accept_only_ascii_digits() {
     let errors = validate_record(
         &p,
         &form(&[("holder_name", "A"), ("holder_id", "123456789")]),
+        today(),
     )
     .unwrap_err();
     assert_eq!(
@@ -803,10 +597,19 @@ fn digits_fields_accept_only_ascii_digits() {
 fn max_len_counts_characters_not_bytes() {
     let p = generic();
     let name = "田".repeat(64); // 192 bytes, 64 characters
-    let ok = validate_record(&p, &form(&[("holder_name", &name), ("holder_id", "1")])).unwrap();
+    let ok = validate_record(
+        &p,
+        &form(&[("holder_name", &name), ("holder_id", "1")]),
+        today(),
+    )
+    .unwrap();
     assert_eq!(ok.value("holder_name"), Some(name.as_str()));
     let too_long = "田".repeat(65);
-    let errors =
-        validate_record(&p, &form(&[("holder_name", &too_long), ("holder_id", "1")])).unwrap_err();
+    let errors = validate_record(
+        &p,
+        &form(&[("holder_name", &too_long), ("holder_id", "1")]),
+        today(),
+    )
+    .unwrap_err();
     assert_eq!(errors[0].column, "holder_name");
 }

@@ -21,7 +21,7 @@ use std::rc::{Rc, Weak};
 
 use js_sys::{Function, Promise};
 use rand_core::OsRng;
-use vsc_core::perso::Personalization;
+use vsc_core::perso::{NewPinQuestion, Personalization};
 use vsc_core::protocol::{
     Event, HelloReply, Op, ReaderInfo, ReplyBody, Request, RequestId, ServerMessage, SessionId,
     WireSecret, PROTOCOL_VERSION,
@@ -193,12 +193,15 @@ impl Connection {
 
     /// Personalizes the card in `reader` from `vsc`: `connect`, one `transmit` per batch of
     /// the engine, `disconnect`. Calls `on_progress` with a [`ProgressReport`] after each
-    /// batch. The VSC (and its secrets) is dropped, and wiped, when the run ends.
-    pub async fn personalize(
+    /// batch, and `confirm` with the engine's question when the card already holds this VSC
+    /// (`true`: set a new PIN). The VSC (and its secrets) is dropped, and wiped, when the run
+    /// ends.
+    pub async fn personalize<Answer: std::future::Future<Output = bool>>(
         &self,
         vsc: Vsc,
         reader: &str,
         on_progress: &dyn Fn(&ProgressReport),
+        confirm: &dyn Fn(NewPinQuestion) -> Answer,
     ) -> Result<Mailer, WebError> {
         let op = Op::Connect {
             reader: reader.to_owned(),
@@ -210,18 +213,29 @@ impl Connection {
         let mut engine = Personalization::new(vsc, &mut OsRng);
         let mut tracker = Tracker::new();
         on_progress(&tracker.progress(&engine));
-        while let Some(batch) = engine.next_batch() {
-            let sent = batch.len();
-            let op = perso_driver::transmit_op(session, batch);
-            match self.inner.request(op, TRANSMIT_TIMEOUT_MS).await {
-                Ok(ReplyBody::Transmit(reply)) => match perso_driver::responses(reply, sent) {
-                    Ok(responses) => engine.receive(responses),
-                    Err(error) => engine.transport_failed(error),
-                },
-                Ok(other) => tracker.transport_failed(&mut engine, unexpected("transmit", &other)),
-                Err(error) => tracker.transport_failed(&mut engine, error),
+        loop {
+            while let Some(batch) = engine.next_batch() {
+                let sent = batch.len();
+                let op = perso_driver::transmit_op(session, batch);
+                match self.inner.request(op, TRANSMIT_TIMEOUT_MS).await {
+                    Ok(ReplyBody::Transmit(reply)) => match perso_driver::responses(reply, sent) {
+                        Ok(responses) => engine.receive(responses),
+                        Err(error) => engine.transport_failed(error),
+                    },
+                    Ok(other) => {
+                        tracker.transport_failed(&mut engine, unexpected("transmit", &other))
+                    }
+                    Err(error) => tracker.transport_failed(&mut engine, error),
+                }
+                on_progress(&tracker.progress(&engine));
             }
-            on_progress(&tracker.progress(&engine));
+            match engine.question() {
+                Some(question) => {
+                    let yes = confirm(question).await;
+                    engine.answer(yes);
+                }
+                None => break,
+            }
         }
         if !self.is_closed() {
             // The bridge resets the card on disconnect; a failure here changes nothing.

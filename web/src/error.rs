@@ -45,6 +45,8 @@ pub enum Code {
     CardRefused,
     /// The read-back differs from the VSC.
     ReadBackMismatch,
+    /// The clerk did not confirm a new PIN for a card this VSC already personalized.
+    NewPinDeclined,
     /// The personalization driver broke the engine's protocol (a bug).
     Internal,
 }
@@ -70,6 +72,7 @@ impl Code {
             Code::UnusableCard => "unusable_card",
             Code::CardRefused => "card_refused",
             Code::ReadBackMismatch => "read_back_mismatch",
+            Code::NewPinDeclined => "new_pin_declined",
             Code::Internal => "internal",
         }
     }

@@ -3,11 +3,12 @@
 //! What it does, as a thin `#[wasm_bindgen]` surface over plain Rust modules:
 //!
 //! - list the shipped card profiles and their fields ([`profiles`], module [`profiles`](mod@profiles));
-//! - check one holder's form or a CSV file, problems returned as data ([`check_form`],
-//!   [`check_csv`]); build and seal a batch a slice at a time and hand out the downloads: one
-//!   `.vsc` or a stored ZIP of them, and the password sheet ([`Issuer`], module [`issue`]);
+//! - check one holder's form or a CSV file's bytes against today's date, problems returned as
+//!   data ([`check_form`], [`check_csv`]; the encodings a clerk may name: [`encodings`]); build
+//!   and seal a batch a slice at a time and hand out the downloads: one `.vsc` or a stored ZIP
+//!   of them, and the password sheet as CSV or printable rows ([`Issuer`], module [`issue`]);
 //! - show a sealed VSC's public area without its password, and open it ([`inspect_vsc`],
-//!   [`open_vsc`], module [`vsc_file`]);
+//!   [`open_vsc`], module [`vsc_file`]); list the VSCs of a ZIP batch ([`vsc_zip_entries`]);
 //! - talk to the bridge over a WebSocket (bridge protocol v1): hello, pairing, readers, and a
 //!   personalization driven by `vsc_core::perso`, reporting progress and returning the PIN
 //!   mailer ([`Bridge`], [`PinMailer`], modules [`bridge`] and [`perso_driver`]).
@@ -44,20 +45,51 @@ pub fn profiles() -> JsValue {
     js::to_js(&profiles::list())
 }
 
-/// Checks one holder's form values (`{column: text}`) against a profile: `{ok, errors:
-/// [{column, reason}]}`.
+/// Checks one holder's form values (`{column: text}`) against a profile, dates against
+/// `today` (the browser's local date, `YYYY-MM-DD`): `{ok, errors: [{column, reason}]}`.
 #[wasm_bindgen(js_name = checkForm)]
-pub fn check_form(profile_id: &str, values: JsValue) -> Result<JsValue, JsValue> {
+pub fn check_form(profile_id: &str, values: JsValue, today: &str) -> Result<JsValue, JsValue> {
     let profile = profiles::find(profile_id)?;
     let values = js::FormValues::from_js(&values)?;
-    Ok(js::to_js(&issue::check_form(&profile, &values.0)))
+    let today = issue::parse_today(today)?;
+    Ok(js::to_js(&issue::check_form(&profile, &values.0, today)))
 }
 
-/// Checks a CSV export against a profile: `{ok, count, errors: [{row, column, reason}]}`.
+/// Checks a CSV file's bytes, read as `encoding` (`utf-8` unless the clerk chose another),
+/// against a profile and `today`: `{ok, count, delimiter, file_error, errors: [{row, column,
+/// holder, reason}]}`.
 #[wasm_bindgen(js_name = checkCsv)]
-pub fn check_csv(profile_id: &str, text: &str) -> Result<JsValue, JsValue> {
+pub fn check_csv(
+    profile_id: &str,
+    bytes: &[u8],
+    encoding: &str,
+    today: &str,
+) -> Result<JsValue, JsValue> {
     let profile = profiles::find(profile_id)?;
-    Ok(js::to_js(&issue::check_csv(&profile, text)))
+    let encoding = issue::parse_encoding(encoding)?;
+    let today = issue::parse_today(today)?;
+    Ok(js::to_js(&issue::check_csv(
+        &profile, bytes, encoding, today,
+    )))
+}
+
+/// The encodings a CSV file may be read in: `[{label, description}]`, UTF-8 (the default)
+/// first.
+#[wasm_bindgen]
+pub fn encodings() -> JsValue {
+    #[derive(serde::Serialize)]
+    struct Encoding {
+        label: &'static str,
+        description: &'static str,
+    }
+    let list: Vec<Encoding> = vsc_core::text_encoding::TextEncoding::ALL
+        .iter()
+        .map(|e| Encoding {
+            label: e.label(),
+            description: e.description(),
+        })
+        .collect();
+    js::to_js(&list)
 }
 
 /// A batch of holders being built into sealed VSCs. Free it (`free()`) once the files are
@@ -69,22 +101,30 @@ pub struct Issuer {
 
 #[wasm_bindgen]
 impl Issuer {
-    /// A batch of one holder from form values (`{column: text}`); throws `invalid_input` with
-    /// every problem when the form has any.
+    /// A batch of one holder from form values (`{column: text}`), dates checked against
+    /// `today`; throws `invalid_input` with every problem when the form has any.
     #[wasm_bindgen(js_name = fromForm)]
-    pub fn from_form(profile_id: &str, values: JsValue) -> Result<Issuer, JsValue> {
+    pub fn from_form(profile_id: &str, values: JsValue, today: &str) -> Result<Issuer, JsValue> {
         let profile = profiles::find(profile_id)?;
         let values = js::FormValues::from_js(&values)?;
-        let inner = issue::Issuer::from_form(profile, &values.0)?;
+        let today = issue::parse_today(today)?;
+        let inner = issue::Issuer::from_form(profile, &values.0, today)?;
         Ok(Issuer { inner })
     }
 
-    /// A batch from a CSV export; throws `invalid_input` when the file has problems (list
-    /// them first with `checkCsv`).
+    /// A batch from a CSV file's bytes read as `encoding`, dates checked against `today`;
+    /// throws `invalid_input` when the file has problems (list them first with `checkCsv`).
     #[wasm_bindgen(js_name = fromCsv)]
-    pub fn from_csv(profile_id: &str, text: &str) -> Result<Issuer, JsValue> {
+    pub fn from_csv(
+        profile_id: &str,
+        bytes: &[u8],
+        encoding: &str,
+        today: &str,
+    ) -> Result<Issuer, JsValue> {
         let profile = profiles::find(profile_id)?;
-        let inner = issue::Issuer::from_csv(profile, text)?;
+        let encoding = issue::parse_encoding(encoding)?;
+        let today = issue::parse_today(today)?;
+        let inner = issue::Issuer::from_csv(profile, bytes, encoding, today)?;
         Ok(Issuer { inner })
     }
 
@@ -118,17 +158,29 @@ impl Issuer {
         Ok(download_to_js(self.inner.vsc_download()?))
     }
 
-    /// The password sheet to save (CSV: file, uid, holder_name, password): `{name, mime,
-    /// bytes}`. Send it by a channel separate from the VSC files.
+    /// The password sheet to save (CSV with a UTF-8 BOM: file, uid, password, holder):
+    /// `{name, mime, bytes}`. Send it by a channel separate from the VSC files.
     #[wasm_bindgen(js_name = passwordFile)]
     pub fn password_file(&self) -> Result<JsValue, JsValue> {
         Ok(download_to_js(self.inner.password_download()?))
+    }
+
+    /// The password sheet's rows for the printable page: `[{file, uid, holder, password}]`.
+    #[wasm_bindgen(js_name = passwordRows)]
+    pub fn password_rows(&self) -> Result<JsValue, JsValue> {
+        Ok(js::to_js(&self.inner.password_rows()?))
     }
 
     /// The UIDs built, in order.
     #[wasm_bindgen(getter)]
     pub fn uids(&self) -> Vec<String> {
         self.inner.uids()
+    }
+
+    /// The VSC file names built, in order (holder id and name, then the UID).
+    #[wasm_bindgen(getter, js_name = fileNames)]
+    pub fn file_names(&self) -> Vec<String> {
+        self.inner.file_names()
     }
 }
 
@@ -152,6 +204,48 @@ fn download_to_js(download: Download) -> JsValue {
 #[wasm_bindgen(js_name = inspectVsc)]
 pub fn inspect_vsc(bytes: &[u8]) -> Result<JsValue, JsValue> {
     Ok(js::to_js(&vsc_file::inspect(bytes)?))
+}
+
+/// The VSC files of a ZIP batch (as the issuer's page made it, or as a person zipped the
+/// files of `vsc build`): `[{name, bytes, inflated}]`, in archive order. `inflated` is `null`
+/// for a stored entry (checked); for a deflated one, `bytes` is its raw deflate stream and
+/// `inflated` is `{size, crc}`: inflate it (`DecompressionStream("deflate-raw")`) and check
+/// it with `checkInflated`. Throws `bad_vsc_file` for a file that is not a ZIP or holds no
+/// `.vsc` file.
+#[wasm_bindgen(js_name = vscZipEntries)]
+pub fn vsc_zip_entries(bytes: &[u8]) -> Result<JsValue, JsValue> {
+    let entries = vsc_file::zip_entries(bytes)?;
+    let list = js_sys::Array::new();
+    for entry in entries {
+        let object = js_sys::Object::new();
+        let inflated = match entry.deflated {
+            Some(expected) => {
+                let inflated = js_sys::Object::new();
+                let _ =
+                    js_sys::Reflect::set(&inflated, &"size".into(), &(expected.size as f64).into());
+                let _ =
+                    js_sys::Reflect::set(&inflated, &"crc".into(), &f64::from(expected.crc).into());
+                inflated.into()
+            }
+            None => JsValue::NULL,
+        };
+        for (key, value) in [
+            ("name", JsValue::from_str(&entry.name)),
+            ("bytes", Uint8Array::from(entry.data.as_slice()).into()),
+            ("inflated", inflated),
+        ] {
+            let _ = js_sys::Reflect::set(&object, &key.into(), &value);
+        }
+        list.push(&object);
+    }
+    Ok(list.into())
+}
+
+/// Whether inflated ZIP content has the `size` and `crc` its archive gave (see
+/// `vscZipEntries`).
+#[wasm_bindgen(js_name = checkInflated)]
+pub fn check_inflated(bytes: &[u8], size: usize, crc: u32) -> bool {
+    zip::check_inflated(zip::Inflated { size, crc }, bytes)
 }
 
 /// Opens a sealed VSC with its password. Throws `wrong_password`, `bad_vsc_file` or
@@ -181,7 +275,7 @@ impl OpenedVsc {
     /// The holder's name from the public area (empty if absent).
     #[wasm_bindgen(getter, js_name = holderName)]
     pub fn holder_name(&self) -> String {
-        self.vsc.public_value("holder_name").unwrap_or_default()
+        self.vsc.holder_name()
     }
 }
 
@@ -272,18 +366,60 @@ impl Bridge {
     }
 
     /// Personalizes the card in `reader` from `vsc` (consumed). Calls `onProgress({step,
-    /// steps, apdusDone, apdusPlanned})` after each batch; resolves to a [`PinMailer`] once
-    /// the card is verified, rejects with a coded error otherwise.
-    pub fn personalize(&self, vsc: OpenedVsc, reader: String, on_progress: Function) -> Promise {
+    /// steps, apdusDone, apdusPlanned})` after each batch, and, when the card already holds
+    /// this VSC, `confirmNewPin({text, holder, issuedOn, uid})`, which returns (a promise of)
+    /// `true` to set a new PIN; resolves to a [`PinMailer`] once the card is verified,
+    /// rejects with a coded error otherwise (`new_pin_declined` when the answer was no).
+    pub fn personalize(
+        &self,
+        vsc: OpenedVsc,
+        reader: String,
+        on_progress: Function,
+        confirm_new_pin: Function,
+    ) -> Promise {
         let connection = self.connection.clone();
         future_to_promise(async move {
             let report = |progress: &perso_driver::ProgressReport| {
                 let _ = on_progress.call1(&JsValue::NULL, &js::to_js(progress));
             };
-            let mailer = connection.personalize(vsc.vsc, &reader, &report).await?;
+            let confirm = |question: vsc_core::perso::NewPinQuestion| {
+                let confirm_new_pin = confirm_new_pin.clone();
+                async move { ask(&confirm_new_pin, &question).await }
+            };
+            let mailer = connection
+                .personalize(vsc.vsc, &reader, &report, &confirm)
+                .await?;
             Ok(PinMailer { mailer }.into())
         })
     }
+}
+
+/// Asks the page's `confirmNewPin` callback; anything but `true` (or a promise of it) is no.
+async fn ask(callback: &Function, question: &vsc_core::perso::NewPinQuestion) -> bool {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Question<'a> {
+        text: String,
+        holder: &'a str,
+        issued_on: Option<&'a str>,
+        uid: String,
+    }
+    let question = js::to_js(&Question {
+        text: question.to_string(),
+        holder: &question.holder,
+        issued_on: question.issued_on.as_deref(),
+        uid: question.uid.to_string(),
+    });
+    let Ok(answer) = callback.call1(&JsValue::NULL, &question) else {
+        return false;
+    };
+    let answer = match answer.dyn_into::<Promise>() {
+        Ok(promise) => wasm_bindgen_futures::JsFuture::from(promise)
+            .await
+            .unwrap_or(JsValue::FALSE),
+        Err(value) => value,
+    };
+    answer.as_bool() == Some(true)
 }
 
 /// The PIN mailer of a verified card. The PIN is shown once: free this object (`free()`) when
@@ -335,5 +471,11 @@ impl PinMailer {
     #[wasm_bindgen(getter)]
     pub fn apdus(&self) -> usize {
         self.mailer.apdus
+    }
+
+    /// Whether the PIN replaces the one the card had (the card already held this VSC).
+    #[wasm_bindgen(getter)]
+    pub fn replacement(&self) -> bool {
+        self.mailer.replacement
     }
 }

@@ -147,6 +147,9 @@ impl Tracker {
                 };
                 WebError::with_code(code, error.to_string())
             }
+            PersoError::NewPinDeclined { .. } => {
+                WebError::new(Code::NewPinDeclined, error.to_string())
+            }
             PersoError::Driver(_) => WebError::new(Code::Internal, error.to_string()),
         }
     }
@@ -170,12 +173,15 @@ pub struct Mailer {
     pub found: &'static str,
     /// APDUs exchanged.
     pub apdus: usize,
+    /// Whether the PIN replaces the one the card had.
+    pub replacement: bool,
 }
 
 impl From<Outcome> for Mailer {
     fn from(outcome: Outcome) -> Self {
         let mailer = outcome.pin_mailer();
         Self {
+            replacement: mailer.replacement,
             holder_name: mailer.holder_name,
             issuer_name: mailer.issuer_name,
             uid: mailer.uid.to_string(),
@@ -185,7 +191,7 @@ impl From<Outcome> for Mailer {
                 CardState::Blank => "a blank card",
                 CardState::Unfinished { .. } => "an unfinished personalization, which was redone",
                 CardState::Personalized { .. } => {
-                    "this VSC's card, already personalized: a new PIN was set"
+                    "this VSC's card, already personalized: a replacement PIN was set"
                 }
             },
             apdus: outcome.apdus,
@@ -208,7 +214,8 @@ mod tests {
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
-        let holder = vsc_core::holder::validate_record(&profile, &values).unwrap();
+        let holder =
+            vsc_core::holder::validate_record(&profile, &values, vsc_tests::test_day()).unwrap();
         let (vsc, _) = Vsc::build(&profile, &holder, &mut OsRng).unwrap();
         Personalization::new(vsc, &mut OsRng)
     }

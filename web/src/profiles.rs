@@ -41,6 +41,8 @@ pub struct FieldInfo {
     pub default: Option<String>,
     /// Maximum length in characters.
     pub max_len: usize,
+    /// For a date: `"after-today"`, `"before-today"`, `"up-to-today"`, or none.
+    pub range: Option<&'static str>,
 }
 
 impl ProfileInfo {
@@ -65,6 +67,7 @@ impl ProfileInfo {
                     required: f.required,
                     default: f.default.clone(),
                     max_len: f.max_len,
+                    range: f.range.map(|r| r.as_str()),
                 })
                 .collect(),
         }

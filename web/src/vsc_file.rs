@@ -1,5 +1,6 @@
 //! The branch clerk's side of a sealed VSC: show its public area before asking for the
-//! password ([`inspect`]), then open it ([`open`]).
+//! password ([`inspect`]), then open it ([`open`]); a ZIP batch of VSCs is taken apart first
+//! ([`zip_entries`]).
 //!
 //! What this module does not do: personalize (see [`crate::perso_driver`] and
 //! [`crate::bridge`]), or keep the password: it is used once and wiped.
@@ -23,6 +24,8 @@ pub struct VscSummary {
     pub profile_name: Option<String>,
     /// Whether the password is a generated one (28 characters in groups of four).
     pub generated_password: bool,
+    /// Who the VSC is for (the profile's `who` fields), when this page ships its profile.
+    pub holder: String,
     /// The public data objects, in area order.
     pub public: Vec<PublicValue>,
 }
@@ -48,6 +51,18 @@ pub fn inspect(bytes: &[u8]) -> Result<VscSummary, WebError> {
             format!("the VSC's public area is malformed ({e}); ask the issuer for a new VSC"),
         )
     })?;
+    let holder = profile
+        .as_ref()
+        .map(|p| {
+            vsc_core::holder::who_label(&p.who, |field| {
+                let tag = &p.field(field)?.tag;
+                objects
+                    .iter()
+                    .find(|(t, _)| t == tag)
+                    .map(|(_, value)| String::from_utf8_lossy(value).into_owned())
+            })
+        })
+        .unwrap_or_default();
     let public = objects
         .into_iter()
         .map(|(tag, value)| {
@@ -72,8 +87,39 @@ pub fn inspect(bytes: &[u8]) -> Result<VscSummary, WebError> {
         profile_id: header.profile_id,
         profile_name: profile.map(|p| p.name),
         generated_password: matches!(header.kdf, Kdf::Hkdf),
+        holder,
         public,
     })
+}
+
+/// Largest file of a ZIP batch taken as a VSC candidate (a sealed VSC is at most about 4 MiB).
+const MAX_ZIPPED_VSC: usize = 5 << 20;
+
+/// The `.vsc` files of a ZIP batch in archive order; other files (a password sheet zipped by
+/// mistake, a `__MACOSX` folder) are left out. Deflated ones are still to be inflated.
+pub fn zip_entries(bytes: &[u8]) -> Result<Vec<crate::zip::Entry>, WebError> {
+    let entries = crate::zip::read(bytes, MAX_ZIPPED_VSC).map_err(|e| {
+        WebError::new(
+            Code::BadVscFile,
+            format!("this ZIP file cannot be opened: {e}"),
+        )
+    })?;
+    let vscs: Vec<crate::zip::Entry> = entries
+        .into_iter()
+        .filter(|e| {
+            let name = e.name.as_bytes();
+            name.len() > 4
+                && name[name.len() - 4..].eq_ignore_ascii_case(b".vsc")
+                && !e.name.starts_with("__MACOSX/")
+        })
+        .collect();
+    if vscs.is_empty() {
+        return Err(WebError::new(
+            Code::BadVscFile,
+            "this ZIP file holds no .vsc file: choose the ZIP of VSCs the issuer sent, or one VSC file",
+        ));
+    }
+    Ok(vscs)
 }
 
 /// Opens a sealed VSC with its password against the shipped profiles.
@@ -109,7 +155,8 @@ mod tests {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-        let holder = vsc_core::holder::validate_record(&profile, &values).unwrap();
+        let holder =
+            vsc_core::holder::validate_record(&profile, &values, vsc_tests::test_day()).unwrap();
         let built = Vsc::build_sealed(&profile, &holder, &mut OsRng).unwrap();
         (built.bytes, built.password.expose().to_owned())
     }

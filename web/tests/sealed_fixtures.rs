@@ -58,7 +58,7 @@ fn the_native_fixture_opens_with_its_values() {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-        let holder = holder::validate_record(&profile, &values).unwrap();
+        let holder = holder::validate_record(&profile, &values, vsc_tests::test_day()).unwrap();
         let sealed = Vsc::build_sealed(&profile, &holder, &mut OsRng).unwrap();
         std::fs::write(fixture("native-sealed.vsc"), &sealed.bytes).unwrap();
         std::fs::write(fixture("native-sealed.password"), sealed.password.expose()).unwrap();

@@ -37,6 +37,9 @@ fn form(pairs: &[(&str, &str)]) -> JsValue {
     object.into()
 }
 
+/// The day the tests check dates against (the page passes the browser's local date).
+const TODAY: &str = "2026-12-01";
+
 fn bytes_of(download: &JsValue) -> Vec<u8> {
     get(download, "bytes")
         .dyn_into::<js_sys::Uint8Array>()
@@ -51,16 +54,21 @@ fn builds_seals_and_opens_in_wasm() {
         ("holder_id", "E-1"),
         ("email", "emile@example.org"),
     ]);
-    let check = vsc_web::check_form("iso7816-generic", values.clone()).unwrap();
+    let check = vsc_web::check_form("iso7816-generic", values.clone(), TODAY).unwrap();
     assert_eq!(get(&check, "ok"), JsValue::TRUE);
-    let mut issuer = vsc_web::Issuer::from_form("iso7816-generic", values).unwrap();
+    let mut issuer = vsc_web::Issuer::from_form("iso7816-generic", values, TODAY).unwrap();
     assert_eq!(issuer.build_next(5).unwrap(), 1);
     assert!(issuer.done());
     let vsc = bytes_of(&issuer.vsc_file().unwrap());
     let sheet = String::from_utf8(bytes_of(&issuer.password_file().unwrap())).unwrap();
-    let password = sheet.lines().nth(1).unwrap().rsplit(',').next().unwrap();
+    assert!(sheet.starts_with("\u{FEFF}file,uid,password,holder\r\n"));
+    let password = sheet.lines().nth(1).unwrap().split(',').nth(2).unwrap();
 
     let summary = vsc_web::inspect_vsc(&vsc).unwrap();
+    assert_eq!(
+        get(&summary, "holder").as_string().as_deref(),
+        Some("E-1 Émile Nguyễn-Müller 田中")
+    );
     let first = Reflect::get_u32(&get(&summary, "public"), 0).unwrap();
     assert_eq!(
         get(&first, "value").as_string().as_deref(),
@@ -74,7 +82,8 @@ fn builds_seals_and_opens_in_wasm() {
 #[wasm_bindgen_test]
 fn a_batch_downloads_as_a_zip_with_one_password_row_per_vsc() {
     let csv = "holder_name,holder_id\nAda,1\nBob,2\nChloé,3\n";
-    let mut issuer = vsc_web::Issuer::from_csv("iso7816-generic", csv).unwrap();
+    let mut issuer =
+        vsc_web::Issuer::from_csv("iso7816-generic", csv.as_bytes(), "utf-8", TODAY).unwrap();
     while !issuer.done() {
         issuer.build_next(2).unwrap();
     }
@@ -87,6 +96,62 @@ fn a_batch_downloads_as_a_zip_with_one_password_row_per_vsc() {
     let sheet = String::from_utf8(bytes_of(&issuer.password_file().unwrap())).unwrap();
     assert_eq!(sheet.lines().count(), 4);
     assert!(sheet.contains("Chloé"));
+
+    // The ZIP opens as a batch again, each VSC named after its holder.
+    let entries = js_sys::Array::from(&vsc_web::vsc_zip_entries(&bytes_of(&zip)).unwrap());
+    assert_eq!(entries.length(), 3);
+    let names: Vec<String> = entries
+        .iter()
+        .map(|e| get(&e, "name").as_string().unwrap())
+        .collect();
+    assert_eq!(names, issuer.file_names());
+    assert!(names[2].starts_with("3_Chloé_"), "{names:?}");
+    let third = get(&entries.get(2), "bytes")
+        .dyn_into::<js_sys::Uint8Array>()
+        .unwrap()
+        .to_vec();
+    let summary = vsc_web::inspect_vsc(&third).unwrap();
+    assert_eq!(
+        get(&summary, "holder").as_string().as_deref(),
+        Some("3 Chloé")
+    );
+    let rows = js_sys::Array::from(&issuer.password_rows().unwrap());
+    assert_eq!(rows.length(), 3);
+    let not_a_zip = vsc_web::vsc_zip_entries(b"PK but not really")
+        .err()
+        .unwrap();
+    assert_eq!(code_of(&not_a_zip), "bad_vsc_file");
+}
+
+#[wasm_bindgen_test]
+fn encodings_dates_and_delimiters_are_decided_by_the_core() {
+    let encodings = js_sys::Array::from(&vsc_web::encodings());
+    assert_eq!(
+        get(&encodings.get(0), "label").as_string().as_deref(),
+        Some("utf-8")
+    );
+    let windows = b"holder_name;holder_id;expiry_date\r\nSiobh\xE1n;1;2031-12-31\r\n";
+    let check = vsc_web::check_csv("iso7816-generic", windows, "utf-8", TODAY).unwrap();
+    assert_eq!(get(&check, "ok"), JsValue::FALSE);
+    let file_error = get(&check, "file_error").as_string().unwrap();
+    assert!(file_error.contains("not UTF-8"), "{file_error}");
+    let check = vsc_web::check_csv("iso7816-generic", windows, "windows-1252", TODAY).unwrap();
+    assert_eq!(get(&check, "ok"), JsValue::TRUE);
+    assert_eq!(
+        get(&check, "delimiter").as_string().as_deref(),
+        Some("semicolons")
+    );
+    let past = form(&[
+        ("holder_name", "A"),
+        ("holder_id", "1"),
+        ("expiry_date", "2026-11-30"),
+    ]);
+    let check = vsc_web::check_form("iso7816-generic", past, TODAY).unwrap();
+    assert_eq!(get(&check, "ok"), JsValue::FALSE);
+    let bad_today = vsc_web::check_form("iso7816-generic", form(&[]), "12/01/2026")
+        .err()
+        .unwrap();
+    assert_eq!(code_of(&bad_today), "invalid_input");
 }
 
 #[wasm_bindgen_test]
@@ -110,7 +175,7 @@ fn a_vsc_sealed_natively_opens_in_wasm() {
 fn bad_csv_rows_come_back_as_data() {
     let csv =
         "holder_name,holder_id,email\nAda,1,ada@example.org\n,2,bob@\nCy,3,cy@example.org,extra\n";
-    let check = vsc_web::check_csv("iso7816-generic", csv).unwrap();
+    let check = vsc_web::check_csv("iso7816-generic", csv.as_bytes(), "utf-8", TODAY).unwrap();
     assert_eq!(get(&check, "ok"), JsValue::FALSE);
     let errors: Vec<(u32, String)> = js_sys::Array::from(&get(&check, "errors"))
         .iter()
@@ -125,7 +190,7 @@ fn bad_csv_rows_come_back_as_data() {
     assert!(errors.contains(&(3, "email".into())), "{errors:?}");
     assert!(errors.iter().any(|(row, _)| *row == 4), "{errors:?}");
     assert!(!errors.iter().any(|(row, _)| *row == 2), "{errors:?}");
-    let refused = vsc_web::Issuer::from_csv("iso7816-generic", csv)
+    let refused = vsc_web::Issuer::from_csv("iso7816-generic", csv.as_bytes(), "utf-8", TODAY)
         .err()
         .unwrap();
     assert_eq!(code_of(&refused), "invalid_input");
@@ -143,7 +208,9 @@ fn errors_reach_javascript_with_a_code_and_a_message() {
         .contains("wrong password"));
     let damaged = vsc_web::inspect_vsc(&NATIVE_VSC[..40]).err().unwrap();
     assert_eq!(code_of(&damaged), "bad_vsc_file");
-    let unknown = vsc_web::check_csv("no-such-profile", "").err().unwrap();
+    let unknown = vsc_web::check_csv("no-such-profile", b"", "utf-8", TODAY)
+        .err()
+        .unwrap();
     assert_eq!(code_of(&unknown), "unknown_profile");
 }
 

@@ -14,12 +14,17 @@ holder_name,holder_id,issuer_name,expiry_date,email,date_of_birth,address
 Émile Nguyễn-Müller 🙂 田中,E-1,Banque Étoile,2031-12-31,emile@example.org,1980-02-29,\"1 rue de l'Église
 75001 Paris\"
 O'Brien,E-2,,,,,
-Ada Lovelace,E-3,,2030-01-01,ada@example.com,1815-12-10,
+Ada Lovelace,E-3,,2030-01-01,ada@example.com,1915-12-10,
 ";
 
-/// The `vsc` binary.
+/// 2026-12-01, as seconds since 1970 (noon UTC): the day holder dates are checked against.
+pub const TEST_DAY_EPOCH: &str = "1796126400";
+
+/// The `vsc` binary, checking dates against the tests' fixed day.
 pub fn vsc() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_vsc"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vsc"));
+    command.env("SOURCE_DATE_EPOCH", TEST_DAY_EPOCH);
+    command
 }
 
 /// Runs `vsc` with `args` and no standard input; returns its output.
@@ -71,8 +76,10 @@ pub fn ok(output: &Output) -> String {
 /// One built VSC: its file and password.
 #[derive(Debug, Clone)]
 pub struct Built {
-    /// The UID (file stem).
+    /// The UID.
     pub uid: String,
+    /// Who it is for, as the password sheet says.
+    pub holder: String,
     /// The `.vsc` file.
     pub file: PathBuf,
     /// The password from passwords.csv.
@@ -94,31 +101,48 @@ pub struct Batch {
 /// Builds `csv` with the generic profile; panics if the build fails.
 pub fn build_batch(csv: &str) -> Batch {
     let dir = tempfile::tempdir().expect("temporary directory");
+    build_batch_in(dir, vsc(), csv)
+}
+
+/// Builds `csv` with the generic profile in `dir`, running `vsc` (the `vsc` binary, or a
+/// launcher of another build of it, with the tests' day); panics if the build fails.
+pub fn build_batch_in(dir: TempDir, mut vsc: Command, csv: &str) -> Batch {
     let csv_path = dir.path().join("holders.csv");
     std::fs::write(&csv_path, csv).expect("write csv");
     let out = dir.path().join("out");
-    ok(&run(&[
-        "build",
-        "--profile",
-        "iso7816-generic",
-        "--csv",
-        csv_path.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]));
+    ok(&vsc
+        .args([
+            "build",
+            "--profile",
+            "iso7816-generic",
+            "--csv",
+            csv_path.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run vsc"));
     let passwords = std::fs::read_to_string(out.join("passwords.csv")).expect("passwords.csv");
     let mut lines = passwords.lines();
-    assert_eq!(lines.next(), Some("uid,password"));
+    assert_eq!(
+        lines.next(),
+        Some("\u{FEFF}file,uid,password,holder"),
+        "a UTF-8 BOM, so Excel reads it as UTF-8"
+    );
     let vscs = lines
         .enumerate()
         .map(|(i, line)| {
-            let (uid, password) = line.split_once(',').expect("uid,password");
+            let mut cells = line.splitn(4, ',');
+            let mut cell = || cells.next().expect("file,uid,password,holder").to_owned();
+            let (file, uid, password, holder) = (cell(), cell(), cell(), cell());
             let password_file = dir.path().join(format!("password-{i}"));
             std::fs::write(&password_file, format!("{password}\n")).expect("password file");
             Built {
-                uid: uid.to_owned(),
-                file: out.join(format!("{uid}.vsc")),
-                password: password.to_owned(),
+                uid,
+                holder: holder.trim_matches('"').to_owned(),
+                file: out.join(file),
+                password,
                 password_file,
             }
         })

@@ -284,8 +284,16 @@ impl CardAgent for Iso7816FsAgent {
     }
 
     fn reset_pin(&self, reset_code: &SecretBytes, new: &Pin) -> Batch {
+        // The clerk confirms a new PIN between the probe and this batch; the card may have
+        // been reset meanwhile (Windows resets a card whose transaction idles 5 s), so the DF
+        // is selected again first.
+        let mut batch = Batch::new();
+        batch.push(select_by_name(&self.profile.df.aid, false));
         // ISO 7816-4 §11.5.10 RESET RETRY COUNTER, P1 00: resetting code then new reference data.
-        self.set_pin_after(0x2C, reset_code, new)
+        batch
+            .items
+            .extend(self.set_pin_after(0x2C, reset_code, new).items);
+        batch
     }
 }
 

@@ -3,7 +3,8 @@
 //!
 //! It speaks HTTP/1.1 with `Connection: close` over a std `TcpStream` and JSON with
 //! serde_json: enough for navigation, finding elements, clicking, typing, reading text and
-//! accessible names, running scripts and taking screenshots. chromedriver and the browser are
+//! accessible names, answering prompts, sizing the window, running scripts and taking
+//! screenshots. chromedriver and the browser are
 //! stopped when the [`Browser`] is dropped.
 
 use std::io::{Read, Write};
@@ -47,6 +48,11 @@ impl Browser {
             "capabilities": {
                 "alwaysMatch": {
                     "browserName": "chrome",
+                    // Every prompt, the "Leave site?" of a beforeunload handler included, waits
+                    // for the test to answer it. chromedriver honours the beforeUnload entry
+                    // only with WebDriver BiDi on; otherwise it accepts those prompts itself.
+                    "unhandledPromptBehavior": {"default": "ignore", "beforeUnload": "ignore"},
+                    "webSocketUrl": true,
                     "goog:chromeOptions": {
                         "binary": "/usr/bin/chromium",
                         "args": [
@@ -269,6 +275,41 @@ impl Browser {
         let temp = path.with_extension("png.tmp");
         std::fs::write(&temp, &png).expect("write the screenshot");
         std::fs::rename(&temp, path).expect("move the screenshot in place");
+    }
+
+    /// The text of the open user prompt (`alert`, `confirm`, the "Leave site?" question of a
+    /// `beforeunload` handler), or `None` when none is open.
+    pub fn prompt_text(&self) -> Option<String> {
+        let path = format!("/session/{}/alert/text", self.session);
+        match http(self.port, "GET", &path, None) {
+            Ok((200, reply)) => Some(reply["value"].as_str().unwrap_or_default().to_owned()),
+            _ => None,
+        }
+    }
+
+    /// Waits for a user prompt and returns its text.
+    pub fn wait_prompt(&self, timeout: Duration) -> String {
+        let mut text = None;
+        self.wait_for("a user prompt", timeout, || {
+            text = self.prompt_text();
+            text.is_some()
+        });
+        text.unwrap_or_default()
+    }
+
+    /// Answers the open user prompt: OK / Leave (`true`) or Cancel / Stay (`false`).
+    pub fn answer_prompt(&self, accept: bool) {
+        let verb = if accept { "accept" } else { "dismiss" };
+        self.call("POST", &format!("/alert/{verb}"), None);
+    }
+
+    /// Sets the window's outer size in CSS pixels.
+    pub fn set_window_size(&self, width: u32, height: u32) {
+        self.call(
+            "POST",
+            "/window/rect",
+            Some(json!({"width": width, "height": height})),
+        );
     }
 
     /// Waits until `css` matches a displayed element and returns it.

@@ -1,0 +1,147 @@
+//! Calendar dates as holder data uses them: `YYYY-MM-DD` (ISO 8601 calendar date, proleptic
+//! Gregorian, years 0001 to 9999), compared with a `today` the caller supplies.
+//!
+//! The core has no clock: the CLI passes its local date, the page the browser's, the issuer
+//! service its own. Given the same `today`, every caller reaches the same verdict.
+//!
+//! What this module does not do: times, time zones, or any format other than `YYYY-MM-DD`
+//! (`02/03/2031` means February or March depending on who reads it, so it is refused).
+
+use std::fmt;
+
+/// A real calendar date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Date {
+    year: u16,
+    month: u8,
+    day: u8,
+}
+
+/// Length of a date written `YYYY-MM-DD`.
+pub const DATE_LEN: usize = 10;
+
+impl Date {
+    /// The date `year-month-day`, or `None` when no such day exists (or the year is outside
+    /// 1 to 9999).
+    pub fn from_ymd(year: u16, month: u8, day: u8) -> Option<Date> {
+        ((1..=9999).contains(&year) && (1..=days_in_month(year, month)).contains(&day))
+            .then_some(Date { year, month, day })
+    }
+
+    /// Parses exactly `YYYY-MM-DD` (ASCII digits, two dashes) naming a day that exists.
+    pub fn parse(text: &str) -> Option<Date> {
+        let bytes = text.as_bytes();
+        if bytes.len() != DATE_LEN || bytes[4] != b'-' || bytes[7] != b'-' {
+            return None;
+        }
+        let number = |range: std::ops::Range<usize>| -> Option<u16> {
+            bytes[range.clone()]
+                .iter()
+                .all(u8::is_ascii_digit)
+                .then(|| text[range].parse().ok())
+                .flatten()
+        };
+        let month = u8::try_from(number(5..7)?).ok()?;
+        let day = u8::try_from(number(8..10)?).ok()?;
+        Date::from_ymd(number(0..4)?, month, day)
+    }
+
+    /// The year.
+    pub fn year(self) -> u16 {
+        self.year
+    }
+
+    /// The month, 1 to 12.
+    pub fn month(self) -> u8 {
+        self.month
+    }
+
+    /// The day of the month, 1 to 31.
+    pub fn day(self) -> u8 {
+        self.day
+    }
+
+    /// The same day `years` years later (or earlier, when negative); 29 February becomes
+    /// 28 February in a year without it. `None` outside years 1 to 9999.
+    pub fn add_years(self, years: i32) -> Option<Date> {
+        let year = u16::try_from(i32::from(self.year) + years).ok()?;
+        let day = self.day.min(days_in_month(year, self.month));
+        Date::from_ymd(year, self.month, day)
+    }
+}
+
+impl fmt::Display for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    }
+}
+
+fn days_in_month(year: u16, month: u8) -> u8 {
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_real_days_written_yyyy_mm_dd_parse() {
+        for good in [
+            "1990-01-31",
+            "2024-02-29",
+            "2000-02-29",
+            "0001-01-01",
+            "9999-12-31",
+        ] {
+            assert_eq!(
+                Date::parse(good).map(|d| d.to_string()).as_deref(),
+                Some(good)
+            );
+        }
+        for bad in [
+            "2023-02-29",
+            "1900-02-29",
+            "1990-13-01",
+            "1990-00-10",
+            "1990-04-31",
+            "1990-01-00",
+            "0000-01-01",
+            "1990-1-01",
+            "1990/01/01",
+            "01-01-1990",
+            "02/30/2031",
+            "1990-01-01T",
+            "+990-01-01",
+            "1990-+1-01",
+            "１９９０-01-01",
+            "",
+        ] {
+            assert_eq!(Date::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn dates_order_by_day() {
+        let d = |s| Date::parse(s).unwrap();
+        assert!(d("2031-01-01") > d("2030-12-31"));
+        assert!(d("2030-02-01") > d("2030-01-31"));
+        assert_eq!(d("2030-02-01"), d("2030-02-01"));
+    }
+
+    #[test]
+    fn adding_years_keeps_the_day_where_it_exists() {
+        let d = |s| Date::parse(s).unwrap();
+        assert_eq!(d("2024-02-29").add_years(1), Some(d("2025-02-28")));
+        assert_eq!(d("2024-02-29").add_years(4), Some(d("2028-02-29")));
+        assert_eq!(d("2026-12-01").add_years(-150), Some(d("1876-12-01")));
+        assert_eq!(d("9999-01-01").add_years(1), None);
+        assert_eq!(d("0001-01-01").add_years(-1), None);
+    }
+}
