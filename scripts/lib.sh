@@ -23,6 +23,13 @@ VSC_APT_PACKAGES=(pcscd libpcsclite-dev vsmartcard-vpcd opensc pcsc-tools chromi
     chromium-driver pkg-config gcc libc6-dev gzip fonts-wqy-microhei nodejs postgresql)
 VSC_WASM_TARGET=wasm32-unknown-unknown
 VSC_WASM_BUDGET_KB=300
+# What scripts/test needs besides (scripts/run does not): the Windows cross-linker and mingw's
+# winscard (gcc-mingw-w64-x86-64), debootstrap for the Wine root and the clean Debian 12 root
+# (scripts/roots.sh), help2man for the man page and zip/unzip for the Windows package.
+VSC_APT_PACKAGES_TEST=(gcc-mingw-w64-x86-64 debootstrap help2man zip unzip)
+# The targets scripts/test cross-builds (Windows) or checks (macOS).
+VSC_WINDOWS_TARGET=x86_64-pc-windows-gnu
+VSC_MACOS_TARGETS=(aarch64-apple-darwin x86_64-apple-darwin)
 
 # step NAME: announce the next step (and remember it for the failure message).
 step() {
@@ -45,11 +52,12 @@ as_root() {
     fi
 }
 
-# install_apt_packages: installs those of VSC_APT_PACKAGES that are not installed yet
-# (apt-get update at most once per run).
+# install_apt_packages [PACKAGE...]: installs those of the PACKAGEs (default: VSC_APT_PACKAGES)
+# that are not installed yet (apt-get update at most once per run).
 install_apt_packages() {
-    local missing=() pkg
-    for pkg in "${VSC_APT_PACKAGES[@]}"; do
+    local wanted=("$@") missing=() pkg
+    [ ${#wanted[@]} -gt 0 ] || wanted=("${VSC_APT_PACKAGES[@]}")
+    for pkg in "${wanted[@]}"; do
         if dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
             :
         else
@@ -57,7 +65,7 @@ install_apt_packages() {
         fi
     done
     if [ ${#missing[@]} -eq 0 ]; then
-        ok "apt packages present (${VSC_APT_PACKAGES[*]})"
+        ok "apt packages present (${wanted[*]})"
         return
     fi
     echo "installing apt packages: ${missing[*]}"
@@ -84,11 +92,20 @@ install_rust_parts() {
             rustup component add "$component"
         fi
     done
-    if rustup target list --installed | grep -qx "$VSC_WASM_TARGET"; then
-        ok "rust target $VSC_WASM_TARGET present"
-    else
-        rustup target add "$VSC_WASM_TARGET"
-    fi
+    install_rust_targets "$VSC_WASM_TARGET"
+}
+
+# install_rust_targets TARGET...: adds the rustup targets not installed yet.
+install_rust_targets() {
+    local installed target
+    installed="$(rustup target list --installed)"
+    for target in "$@"; do
+        if grep -qx "$target" <<<"$installed"; then
+            ok "rust target $target present"
+        else
+            rustup target add "$target"
+        fi
+    done
 }
 
 # wasm_bindgen_version: the wasm-bindgen version pinned in Cargo.lock.
@@ -117,6 +134,12 @@ install_all() {
     install_apt_packages
     install_rust_parts
     install_wasm_bindgen_cli
+}
+
+# install_test_extras: what scripts/test needs besides (cross-builds, Debian roots, packages).
+install_test_extras() {
+    install_apt_packages "${VSC_APT_PACKAGES_TEST[@]}"
+    install_rust_targets "$VSC_WINDOWS_TARGET" "${VSC_MACOS_TARGETS[@]}"
 }
 
 # build_web: the page's wasm module and its JS glue in web/pkg (what index.html imports).

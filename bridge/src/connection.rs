@@ -496,15 +496,15 @@ fn pairing_error(e: PairingError) -> ProtocolError {
     }
 }
 
-/// Writes the pairing code to `path` (temp file + rename, mode 0600).
-fn write_code_file(path: &std::path::Path, code: &str) -> std::io::Result<()> {
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
-    crate::pairing_store::write_private(&temp, code.as_bytes())?;
-    std::fs::rename(&temp, path)
+/// Writes the pairing code and a line break to `path` (atomically, owner-only).
+fn write_code_file(
+    path: &std::path::Path,
+    code: &str,
+) -> Result<(), crate::pairing_store::StoreError> {
+    let mut line = zeroize::Zeroizing::new(Vec::with_capacity(code.len() + 1));
+    line.extend_from_slice(code.as_bytes());
+    line.push(b'\n');
+    crate::pairing_store::write_private(path, &line)
 }
 
 /// Sends a close frame, then reads and discards what the client still sends (bounded), so the

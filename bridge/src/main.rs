@@ -5,13 +5,17 @@
 //!
 //! It does not understand cards: it moves APDUs between a page and a reader, checks who is
 //! asking, and resets the card when a session ends. `--sim` replaces PC/SC with a built-in
-//! simulated reader holding a software card.
+//! simulated reader holding a software card. Settings come from flags over a configuration
+//! file (`settings`); `vsc-bridge doctor` checks an installation (`doctor`). It builds for
+//! Linux, Windows and macOS: what differs lives in `shutdown` and in the `vsc-os` crate
+//! (installation: `docs/branch-install.md`).
 #![forbid(unsafe_code)]
 
 mod app;
 mod backend;
 mod cli;
 mod connection;
+mod doctor;
 mod http;
 mod logging;
 mod origin;
@@ -20,6 +24,8 @@ mod pairing_store;
 mod pcsc_backend;
 mod server;
 mod sessions;
+mod settings;
+mod shutdown;
 mod sim_backend;
 mod static_files;
 
@@ -28,6 +34,7 @@ use backend::Backend;
 use clap::Parser;
 use cli::{Cli, Command, LogLevel, PairingsAction, RunArgs};
 use pairing_store::PairingStore;
+use settings::{ConfigFile, Settings};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -52,8 +59,10 @@ enum StartError {
     Origin(#[from] origin::BadOrigin),
     #[error("--serve {0}: not a directory")]
     ServeDir(PathBuf),
-    #[error("no config directory: neither XDG_CONFIG_HOME nor HOME is set; pass --config-dir")]
+    #[error("no config directory: the platform names no home directory for this user; pass --config-dir")]
     NoConfigDir,
+    #[error(transparent)]
+    Config(#[from] settings::ConfigError),
     #[error("--max-connections must be at least 1")]
     NoConnections,
     #[error("--idle-timeout must be at least 1 second")]
@@ -66,6 +75,8 @@ enum StartError {
     Runtime(std::io::Error),
     #[error("no pairing with id {0:?}; see `vsc-bridge pairings list`")]
     NoSuchPairing(String),
+    #[error("doctor found {0} thing(s) to fix (listed above)")]
+    DoctorFound(usize),
 }
 
 fn main() -> ExitCode {
@@ -85,6 +96,7 @@ fn run(cli: Cli) -> Result<(), StartError> {
         None => PairingStore::default_dir().ok_or(StartError::NoConfigDir)?,
     };
     let store = PairingStore::new(config_dir);
+    let config = ConfigFile::load(cli.config.as_deref());
     match cli.command {
         Some(Command::Pairings {
             action: PairingsAction::List,
@@ -111,25 +123,43 @@ fn run(cli: Cli) -> Result<(), StartError> {
                 Err(StartError::NoSuchPairing(id))
             }
         }
-        None => serve(cli.run, store),
+        Some(Command::Doctor) => {
+            let problems = doctor::run(&cli.run, config, &store);
+            if problems == 0 {
+                Ok(())
+            } else {
+                Err(StartError::DoctorFound(problems))
+            }
+        }
+        None => {
+            let config = config?;
+            let settings = Settings::resolve(&cli.run, &config.settings);
+            serve(cli.run, settings, &config, store)
+        }
     }
 }
 
-fn serve(args: RunArgs, store: PairingStore) -> Result<(), StartError> {
-    let level = match args.log_level {
+fn serve(
+    args: RunArgs,
+    settings: Settings,
+    file: &ConfigFile,
+    store: PairingStore,
+) -> Result<(), StartError> {
+    let level = match settings.log_level.value {
         LogLevel::Error => LevelFilter::ERROR,
         LogLevel::Warn => LevelFilter::WARN,
         LogLevel::Info => LevelFilter::INFO,
         LogLevel::Debug => LevelFilter::DEBUG,
     };
-    logging::init(level, args.log_file.as_deref())?;
-    if !args.listen.ip().is_loopback() {
-        return Err(StartError::NotLoopback(args.listen));
+    logging::init(level, settings.log_file.value.as_deref())?;
+    let listen = settings.listen.value;
+    if !listen.ip().is_loopback() {
+        return Err(StartError::NotLoopback(listen));
     }
-    if args.max_connections == 0 {
+    if settings.max_connections.value == 0 {
         return Err(StartError::NoConnections);
     }
-    if args.idle_timeout == 0 {
+    if settings.idle_timeout.value == 0 {
         return Err(StartError::NoIdle);
     }
     if let Some(dir) = &args.serve {
@@ -137,25 +167,17 @@ fn serve(args: RunArgs, store: PairingStore) -> Result<(), StartError> {
             return Err(StartError::ServeDir(dir.clone()));
         }
     }
-    let mut trusted = Vec::new();
-    for o in &args.trust_origin {
-        trusted.push(origin::normalize_origin(o)?);
-    }
-    let mut allowed = trusted.clone();
-    for o in &args.allow_origin {
-        allowed.push(origin::normalize_origin(o)?);
-    }
+    let (mut allowed, trusted) = normalized_origins(&settings)?;
 
-    let listener =
-        std::net::TcpListener::bind(args.listen).map_err(|source| match source.kind() {
-            std::io::ErrorKind::AddrInUse => StartError::PortTaken { addr: args.listen },
-            _ => StartError::Listen {
-                addr: args.listen,
-                source,
-            },
-        })?;
+    let listener = std::net::TcpListener::bind(listen).map_err(|source| match source.kind() {
+        std::io::ErrorKind::AddrInUse => StartError::PortTaken { addr: listen },
+        _ => StartError::Listen {
+            addr: listen,
+            source,
+        },
+    })?;
     let local = listener.local_addr().map_err(|source| StartError::Listen {
-        addr: args.listen,
+        addr: listen,
         source,
     })?;
     listener
@@ -172,9 +194,9 @@ fn serve(args: RunArgs, store: PairingStore) -> Result<(), StartError> {
         allowed_origins: allowed,
         trusted_origins: trusted,
         serve_dir: args.serve.clone(),
-        pairing_code_file: args.pairing_code_file.clone(),
-        idle_timeout: Duration::from_secs(args.idle_timeout),
-        max_sockets: args.max_connections,
+        pairing_code_file: settings.pairing_code_file.value.clone(),
+        idle_timeout: Duration::from_secs(settings.idle_timeout.value),
+        max_sockets: settings.max_connections.value,
         port: local.port(),
         pairing_code_ttl: Duration::from_secs(args.pairing_code_ttl),
     };
@@ -184,6 +206,12 @@ fn serve(args: RunArgs, store: PairingStore) -> Result<(), StartError> {
         Arc::new(pcsc_backend::PcscBackend::default())
     };
 
+    let config_file = if file.found {
+        eprintln!("vsc-bridge: configuration from {}", file.path.display());
+        file.path.display().to_string()
+    } else {
+        format!("none ({} does not exist)", file.path.display())
+    };
     // This thread accepts connections, answers plain HTTP and runs the reader watcher; every
     // WebSocket connection then gets a thread and a runtime of its own (`server`), so nothing
     // here ever waits on a card. Reader queries and resets run on blocking threads.
@@ -202,6 +230,7 @@ fn serve(args: RunArgs, store: PairingStore) -> Result<(), StartError> {
             origins = ?config.allowed_origins,
             trusted = ?config.trusted_origins,
             sim = args.sim,
+            config_file = %config_file,
             "starting"
         );
         let app = App::new(config, backend, store);
@@ -215,7 +244,7 @@ fn serve(args: RunArgs, store: PairingStore) -> Result<(), StartError> {
         }
         tokio::select! {
             () = server::run(Arc::clone(&app), listener) => {}
-            () = shutdown_signal() => {
+            () = shutdown::requested() => {
                 tracing::info!("stopping: resetting open sessions");
                 app.end_all_sessions().await;
             }
@@ -224,18 +253,15 @@ fn serve(args: RunArgs, store: PairingStore) -> Result<(), StartError> {
     })
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(term) => term,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+/// The allowed origins (trusted ones included) and the trusted ones, normalized.
+fn normalized_origins(settings: &Settings) -> Result<(Vec<String>, Vec<String>), StartError> {
+    let mut trusted = Vec::new();
+    for o in &settings.trust_origins.value {
+        trusted.push(origin::normalize_origin(o)?);
     }
+    let mut allowed = trusted.clone();
+    for o in &settings.allow_origins.value {
+        allowed.push(origin::normalize_origin(o)?);
+    }
+    Ok((allowed, trusted))
 }

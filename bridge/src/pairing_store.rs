@@ -1,15 +1,15 @@
 //! The paired pages: `<config-dir>/pairings.json`, holding for each pairing an id, the origin
 //! it is bound to, and the SHA-256 of its token (never the token itself).
 //!
-//! Every write goes to a temporary file that is then renamed over the old one, so a crash
-//! never leaves half a file. The directory is created with mode 0700 and the file 0600.
+//! Every write goes through the shared atomic writer of `vsc-os` (temporary file, flush,
+//! rename, flush of the directory), so a crash never leaves half a file. The directory and the
+//! file are owner-only (modes 0700 and 0600 on Unix; on Windows they live in the user's profile,
+//! see `docs/branch-install.md`).
 //! It does not lock across processes: `vsc-bridge pairings revoke` while the bridge is pairing
 //! can lose one of the two updates (the operator then pairs or revokes again).
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use subtle::ConstantTimeEq;
 use vsc_core::secret::SecretString;
@@ -84,16 +84,16 @@ impl PairingStore {
         Self { dir }
     }
 
-    /// The default config directory: `$XDG_CONFIG_HOME/vsc-bridge` or `~/.config/vsc-bridge`.
+    /// The default config directory, per user: `$XDG_CONFIG_HOME/vsc-bridge` or
+    /// `~/.config/vsc-bridge` on Linux, `%APPDATA%\VSC\vsc-bridge\config` on Windows,
+    /// `~/Library/Application Support/VSC.vsc-bridge` on macOS.
     pub fn default_dir() -> Option<PathBuf> {
-        let from = |var: &str| {
-            std::env::var_os(var)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        };
-        from("XDG_CONFIG_HOME")
-            .or_else(|| from("HOME").map(|home| home.join(".config")))
-            .map(|base| base.join("vsc-bridge"))
+        vsc_os::dirs::user_config_dir("vsc-bridge")
+    }
+
+    /// The directory holding the pairings file.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// The pairings file's path.
@@ -186,44 +186,41 @@ impl PairingStore {
     }
 
     fn save(&self, file: &StoreFile) -> Result<(), StoreError> {
-        let io = |what, path: &Path| {
-            let path = path.to_path_buf();
-            move |source| StoreError::Io { what, path, source }
-        };
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&self.dir)
-            .map_err(io("create the directory", &self.dir))?;
+        vsc_os::private::create_private_dir(&self.dir).map_err(|source| StoreError::Io {
+            what: "create the directory",
+            path: self.dir.clone(),
+            source,
+        })?;
         let path = self.path();
-        let temp = self
-            .dir
-            .join(format!(".{FILE_NAME}.{}.tmp", std::process::id()));
-        let text = serde_json::to_string_pretty(file).map_err(|e| StoreError::Corrupt {
+        let mut text = serde_json::to_string_pretty(file).map_err(|e| StoreError::Corrupt {
             path: path.clone(),
             why: e.to_string(),
         })?;
-        write_private(&temp, text.as_bytes()).map_err(io("write", &temp))?;
-        std::fs::rename(&temp, &path).map_err(io("replace", &path))
+        text.push('\n');
+        write_private(&path, text.as_bytes())
     }
 }
 
-/// Writes `text` and a line break to `temp` (created owner-only, flushed to disk), for the
-/// caller to rename into place; on failure `temp` is removed, so no half-written file stays.
-pub fn write_private(temp: &Path, text: &[u8]) -> std::io::Result<()> {
-    let write = || -> std::io::Result<()> {
-        let mut out = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(temp)?;
-        out.write_all(text)?;
-        out.write_all(b"\n")?;
-        out.sync_all()
-    };
-    write().inspect_err(|_| {
-        let _ = std::fs::remove_file(temp);
+/// Writes `bytes` to `path` atomically, owner-only and flushed to disk.
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    vsc_os::write_atomic(
+        path,
+        bytes,
+        vsc_os::Existing::Replace,
+        vsc_os::Durability::Flushed,
+    )
+    .map_err(|e| match e {
+        vsc_os::WriteError::Io { source, .. } => StoreError::Io {
+            what: "write",
+            path: path.to_path_buf(),
+            source,
+        },
+        // Only Existing::Keep reports an existing file.
+        vsc_os::WriteError::Exists(path) => StoreError::Io {
+            what: "replace",
+            path,
+            source: std::io::ErrorKind::AlreadyExists.into(),
+        },
     })
 }
 
@@ -262,12 +259,13 @@ mod tests {
             .find("https://a.example", token.expose())
             .unwrap()
             .is_none());
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(store.path())
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&store.path()), 0o600);
+            assert_eq!(mode(store.dir()), 0o700);
+        }
     }
 
     #[test]

@@ -25,11 +25,25 @@ pub struct PcscBackend {
 fn service_error(e: pcsc::Error) -> BackendError {
     match e {
         pcsc::Error::NoService | pcsc::Error::ServiceStopped => {
-            BackendError::Service("pcscd is not running; start it (systemctl start pcscd)".into())
+            BackendError::Service(SERVICE_NOT_RUNNING.into())
         }
         other => BackendError::Service(other.to_string()),
     }
 }
+
+/// What to do when the platform's PC/SC service does not answer.
+#[cfg(windows)]
+pub const SERVICE_NOT_RUNNING: &str = "the Smart Card service (SCardSvr) is not running; \
+     Windows starts it when a reader is plugged in: plug in the reader (an administrator can \
+     also run `sc start SCardSvr`)";
+/// What to do when the platform's PC/SC service does not answer.
+#[cfg(target_os = "macos")]
+pub const SERVICE_NOT_RUNNING: &str = "the smart card service (CryptoTokenKit) does not answer; \
+     plug in the reader, and check that its driver is installed";
+/// What to do when the platform's PC/SC service does not answer.
+#[cfg(not(any(windows, target_os = "macos")))]
+pub const SERVICE_NOT_RUNNING: &str = "pcscd is not running; start it (systemctl start \
+     pcscd.socket, or install the pcscd package) and install the reader's driver (e.g. libccid)";
 
 fn list_reader_names(context: &Context) -> Result<Vec<CString>, pcsc::Error> {
     match context.list_readers_owned() {

@@ -284,3 +284,39 @@ fn bridge_log_holds_no_pin_over_pcsc() {
         assert!(!log.contains(&secret), "the log holds {secret}:\n{log}");
     }
 }
+
+#[test]
+fn doctor_lists_the_readers_and_the_pairings() {
+    let stack = PcscStack::start();
+    let reader = stack.reader_name(0);
+    let _card = stack.softcard(0, SoftcardOptions::new());
+    let bridge = Bridge::start(&[]);
+    let mut client = bridge.connect();
+    bridge.pair(&mut client);
+    let (_, list) = bridge.pairings(&["list"]);
+    let id = list.split_whitespace().next().unwrap().to_owned();
+
+    let listen = format!("127.0.0.1:{}", bridge.port);
+    let (ok, text) = bridge.subcommand(
+        std::process::Command::new(vsc_tests::cargo_bin("vsc-bridge")),
+        &["doctor", "--allow-origin", ORIGIN, "--listen", &listen],
+    );
+    assert!(ok, "nothing to fix:\n{text}");
+    assert!(text.contains("nothing to fix"), "{text}");
+    assert!(
+        text.contains(&format!("{reader}: card present, ATR 3B8A8001")),
+        "{text}"
+    );
+    assert!(
+        text.contains("PC/SC service: answers, 2 reader(s)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("pairings: 1\n  {id}  {ORIGIN}")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("listening port: {listen} is in use")),
+        "{text}"
+    );
+}

@@ -633,3 +633,124 @@ fn sim_card_is_refused_without_sim() {
         "bad_request"
     );
 }
+
+#[test]
+fn the_config_file_sets_what_no_flag_sets_and_flags_win() {
+    // The harness passes --allow-origin ORIGIN: that flag replaces the file's list.
+    let config = "allow_origins = [\"https://replaced.example\"]\n\
+                  trust_origins = [\"http://localhost:9000\"]\n\
+                  idle_timeout = 1\n";
+    let bridge = Bridge::start_with(
+        std::process::Command::new(vsc_tests::cargo_bin("vsc-bridge")),
+        "debug",
+        config,
+        &["--sim"],
+    );
+    assert!(
+        bridge.log().contains("configuration from"),
+        "{}",
+        bridge.log()
+    );
+    let host = bridge.host();
+    assert_eq!(
+        bridge.handshake_status("/v1", Some(&host), Some("https://replaced.example")),
+        403
+    );
+    let mut trusted = bridge.connect_as("http://localhost:9000");
+    assert_eq!(trusted.ok("hello", json!({"protocol": 1}))["paired"], true);
+    assert!(
+        trusted.wait_closed().is_some(),
+        "idle_timeout = 1 closed it"
+    );
+    let mut client = bridge.connect();
+    assert_eq!(client.ok("hello", json!({"protocol": 1}))["paired"], false);
+}
+
+#[test]
+fn a_bad_config_file_stops_the_bridge_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, "allow_origin = \"https://a.example\"\n").unwrap();
+    let out = std::process::Command::new(vsc_tests::cargo_bin("vsc-bridge"))
+        .arg("--config")
+        .arg(&path)
+        .args(["--sim", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("is not valid") && text.contains("allow_origins"),
+        "{text}"
+    );
+    let out = std::process::Command::new(vsc_tests::cargo_bin("vsc-bridge"))
+        .arg("--config")
+        .arg(dir.path().join("missing.toml"))
+        .args(["--sim", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
+}
+
+#[test]
+fn doctor_shows_the_settings_in_force_and_what_to_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(
+        &path,
+        "listen = \"127.0.0.1:35998\"\nlog_level = \"warn\"\n",
+    )
+    .unwrap();
+    let doctor = |extra: &[&str]| {
+        let out = std::process::Command::new(vsc_tests::cargo_bin("vsc-bridge"))
+            .arg("doctor")
+            .arg("--config")
+            .arg(&path)
+            .arg("--config-dir")
+            .arg(dir.path().join("pairings"))
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (ok, text) = doctor(&[]);
+    assert!(!ok, "no allowed origin is something to fix:\n{text}");
+    assert!(text.contains(&format!("vsc-bridge {}", env!("CARGO_PKG_VERSION"))));
+    assert!(text.contains(&format!("configuration file: {}", path.display())));
+    assert!(
+        text.contains("listen             127.0.0.1:35998  (config file)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("log_level          warn  (config file)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("idle_timeout       600 s  (default)"),
+        "{text}"
+    );
+    assert!(text.contains("no page origin is allowed"), "{text}");
+    assert!(text.contains("pairings: none"), "{text}");
+    assert!(text.contains("station key: none"), "{text}");
+    assert!(text.contains("PC/SC service:"), "{text}");
+
+    let (_, text) = doctor(&[
+        "--allow-origin",
+        "HTTPS://Cards.Issuer.Example/",
+        "--listen",
+        "127.0.0.1:35997",
+    ]);
+    assert!(
+        text.contains("allowed origins:\n  https://cards.issuer.example\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("listen             127.0.0.1:35997  (flag)"),
+        "{text}"
+    );
+    assert!(!text.contains("no page origin is allowed"), "{text}");
+}

@@ -2,17 +2,13 @@
 
 mod common;
 
-use common::{build_batch, ok, run, run_with_stdin, s, texts, GOOD_CSV};
+use common::{build_batch, file_names, ok, run, run_with_stdin, s, texts, GOOD_CSV};
 
 #[test]
 fn build_writes_one_vsc_per_row_and_the_passwords_file() {
     let batch = build_batch(GOOD_CSV);
     assert_eq!(batch.vscs.len(), 3);
-    let mut names: Vec<String> = std::fs::read_dir(&batch.out)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
+    let names = file_names(&batch.out);
     let mut expected: Vec<String> = batch
         .vscs
         .iter()

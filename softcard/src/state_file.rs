@@ -1,9 +1,10 @@
-//! The card's EEPROM on disk: load a [`Card`] from a state file and store it atomically
-//! (temporary file in the same directory, fsync, rename, fsync of the directory), so the file
-//! always holds either the old or the new state, even after `kill -9` or a power loss.
+//! The card's EEPROM on disk: load a [`Card`] from a state file and store it atomically with
+//! the shared writer of `vsc-os` (temporary file in the same directory, fsync, rename, fsync of
+//! the directory; owner-only), so the file always holds either the old or the new state, even
+//! after `kill -9` or a power loss.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::card::{Card, StateError};
@@ -59,41 +60,20 @@ pub fn load(path: &Path) -> Result<Card, StateFileError> {
 
 /// Stores the card's persistent state at `path` atomically.
 pub fn save(path: &Path, card: &Card) -> Result<(), StateFileError> {
-    write_atomically(path, &card.to_state()).map_err(|source| StateFileError::Write {
+    let write = vsc_os::write_atomic(
+        path,
+        &card.to_state(),
+        vsc_os::Existing::Replace,
+        vsc_os::Durability::Flushed,
+    );
+    write.map_err(|error| StateFileError::Write {
         path: path.to_owned(),
-        source,
+        source: match error {
+            vsc_os::WriteError::Io { source, .. } => source,
+            // Only Existing::Keep reports an existing file.
+            vsc_os::WriteError::Exists(_) => io::ErrorKind::AlreadyExists.into(),
+        },
     })
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
-    let mut temp_name = std::ffi::OsString::from(".");
-    temp_name.push(name);
-    temp_name.push(format!(".tmp-{}", std::process::id()));
-    let temp = dir.join(temp_name);
-    let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&temp, path)?;
-        // Make the rename itself durable.
-        File::open(&dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    result
 }
 
 #[cfg(test)]

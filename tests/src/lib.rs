@@ -4,8 +4,8 @@
 //! machine's PC/SC stack ([`PcscStack`]: a cross-process lock plus a `pcscd` it starts when
 //! none answers), runs software cards behind pcscd's vpcd readers ([`SoftcardProcess`]),
 //! guards any other child process ([`ChildGuard`]), runs a throw-away PostgreSQL cluster
-//! ([`PostgresCluster`]) and talks to a reader through an
-//! independent PC/SC client, OpenSC ([`opensc_apdus`]).
+//! ([`PostgresCluster`]), talks to a reader through an independent PC/SC client, OpenSC
+//! ([`opensc_apdus`]), and runs cross-built Windows programs under Wine ([`under_wine`]).
 //!
 //! Every process it starts is killed when its guard is dropped; logs (stderr and stdout) go to
 //! temporary files that are printed, and kept on disk, when the test is panicking.
@@ -22,6 +22,7 @@ mod pcsc_stack;
 mod postgres;
 mod softcard;
 mod wait;
+mod wine;
 
 pub use cargo_bin::cargo_bin;
 pub use child::ChildGuard;
@@ -30,6 +31,7 @@ pub use pcsc_stack::PcscStack;
 pub use postgres::PostgresCluster;
 pub use softcard::{SoftcardOptions, SoftcardProcess};
 pub use wait::{free_port, wait_until};
+pub use wine::{under_wine, windows_program, wine_share};
 
 /// The day tests check holder dates against: fixed, so that fixtures with expiry dates and
 /// dates of birth keep their verdicts whenever the tests run.

@@ -38,13 +38,34 @@ impl Bridge {
 
     /// Like [`Bridge::start`] with `--log-level level`.
     pub fn start_logging(level: &str, extra: &[&str]) -> Bridge {
+        Bridge::start_with(Command::new(cargo_bin("vsc-bridge")), level, "", extra)
+    }
+
+    /// Starts `command` (`vsc-bridge`, maybe behind a launcher such as Wine) with the
+    /// arguments of [`Bridge::start`], `--log-level level` and `--config` naming a file that
+    /// holds `config` (so no system-wide configuration applies), and waits until it listens.
+    pub fn start_with(command: Command, level: &str, config: &str, extra: &[&str]) -> Bridge {
+        Bridge::start_in(&std::env::temp_dir(), command, level, config, extra)
+    }
+
+    /// Like [`Bridge::start_with`], with the bridge's files (config, code, log) in a new
+    /// directory under `parent`.
+    pub fn start_in(
+        parent: &std::path::Path,
+        mut command: Command,
+        level: &str,
+        config: &str,
+        extra: &[&str],
+    ) -> Bridge {
         let dir = tempfile::Builder::new()
             .prefix("vsc-bridge-test-")
-            .tempdir()
+            .tempdir_in(parent)
             .unwrap();
         let port = free_port();
-        let mut command = Command::new(cargo_bin("vsc-bridge"));
+        std::fs::write(dir.path().join("config.toml"), config).unwrap();
         command
+            .arg("--config")
+            .arg(dir.path().join("config.toml"))
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
             .args(["--allow-origin", ORIGIN])
@@ -162,11 +183,20 @@ impl Bridge {
 
     /// Runs `vsc-bridge pairings <args>` against this bridge's config dir.
     pub fn pairings(&self, args: &[&str]) -> (bool, String) {
-        let out = Command::new(cargo_bin("vsc-bridge"))
-            .arg("pairings")
+        let mut all = vec!["pairings"];
+        all.extend_from_slice(args);
+        self.subcommand(Command::new(cargo_bin("vsc-bridge")), &all)
+    }
+
+    /// Runs `command` (`vsc-bridge` or a launcher of it) with `args`, this bridge's
+    /// `--config-dir` and `--config`; whether it succeeded, and its stdout and stderr.
+    pub fn subcommand(&self, mut command: Command, args: &[&str]) -> (bool, String) {
+        let out = command
             .args(args)
             .arg("--config-dir")
             .arg(self.config_dir())
+            .arg("--config")
+            .arg(self.dir.path().join("config.toml"))
             .output()
             .unwrap();
         let text = format!(

@@ -101,18 +101,28 @@ pub struct Batch {
 /// Builds `csv` with the generic profile; panics if the build fails.
 pub fn build_batch(csv: &str) -> Batch {
     let dir = tempfile::tempdir().expect("temporary directory");
+    build_batch_in(dir, vsc(), csv)
+}
+
+/// Builds `csv` with the generic profile in `dir`, running `vsc` (the `vsc` binary, or a
+/// launcher of another build of it, with the tests' day); panics if the build fails.
+pub fn build_batch_in(dir: TempDir, mut vsc: Command, csv: &str) -> Batch {
     let csv_path = dir.path().join("holders.csv");
     std::fs::write(&csv_path, csv).expect("write csv");
     let out = dir.path().join("out");
-    ok(&run(&[
-        "build",
-        "--profile",
-        "iso7816-generic",
-        "--csv",
-        csv_path.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]));
+    ok(&vsc
+        .args([
+            "build",
+            "--profile",
+            "iso7816-generic",
+            "--csv",
+            csv_path.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run vsc"));
     let passwords = std::fs::read_to_string(out.join("passwords.csv")).expect("passwords.csv");
     let mut lines = passwords.lines();
     assert_eq!(
@@ -138,6 +148,21 @@ pub fn build_batch(csv: &str) -> Batch {
         })
         .collect();
     Batch { dir, out, vscs }
+}
+
+/// The names of the entries of `dir`, sorted.
+pub fn file_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("read the directory")
+        .map(|e| {
+            e.expect("a directory entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    names
 }
 
 /// The path as `&str`.
