@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
     let values: BTreeMap<String, String> = profile
         .fields
         .iter()
-        .map(|f| (f.column.clone(), "A".repeat(usize::from(f.max_len).min(3))))
+        .map(|f| (f.column.clone(), "A".repeat(f.max_len.min(3))))
         .collect();
     let today = Date::from_ymd(2026, 12, 1).expect("a real date");
     if let Ok(holder) = holder::validate_record(&profile, &values, today) {

@@ -46,7 +46,7 @@ fn holder_values() -> impl Strategy<Value = BTreeMap<String, String>> {
         .iter()
         .map(|field| {
             let column = field.column.clone();
-            let max = usize::from(field.max_len);
+            let max = field.max_len;
             let value: BoxedStrategy<String> = match (field.kind, field.name.as_str()) {
                 (FieldKind::Date, "expiry_date") => date(2027, 2070).boxed(),
                 (FieldKind::Date, "issue_date") => date(1990, 2026).boxed(),
