@@ -16,5 +16,8 @@ fn the_sealed_seed_opens_with_the_fuzz_password() {
     assert_eq!(header.kdf, Kdf::Hkdf);
     let vsc = Vsc::open(bytes, FUZZ_PASSWORD).expect("the seed opens");
     assert_eq!(vsc.holder_name(), "Siobhán O'Brien");
-    assert_eq!(vsc.card_password().expose(), b"0123456789ABCDEFGHJKMNPQRSTV");
+    assert_eq!(
+        vsc.card_password().expose(),
+        b"0123456789ABCDEFGHJKMNPQRSTV"
+    );
 }
