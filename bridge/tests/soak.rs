@@ -54,7 +54,7 @@ fn build_vsc(profile: &Profile, i: usize) -> Vsc {
 /// Whether the card saved in `state` holds `vsc`, activated, with `pin` as its holder PIN.
 fn state_holds(state: &std::path::Path, vsc: &Vsc, pin: &Pin) -> Result<(), String> {
     let card = softcard::state_file::load(state).map_err(|e| e.to_string())?;
-    let p = vsc.profile();
+    let p = vsc.profile().file_system().expect("a file-system profile");
     let aid = &p.df.aid;
     if card.life_cycle(aid, None) != Some(0x05) {
         return Err("the application is not activated".into());

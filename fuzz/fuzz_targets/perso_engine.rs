@@ -102,7 +102,7 @@ fuzz_target!(|data: &[u8]| {
     let engine = Personalization::with_pin(vsc.clone(), pin.clone());
     if perso::run(engine, &mut transport, |_| {}, |_| true).is_ok() {
         let card = chaos.card();
-        let p = vsc.profile();
+        let p = vsc.profile().file_system().expect("a file-system profile");
         let aid = &p.df.aid;
         assert_eq!(
             card.life_cycle(aid, None),

@@ -136,7 +136,7 @@ fn vsc() -> Vsc {
 
 /// Whether `card`, looked at directly, holds `vsc` activated with `pin` as its holder PIN.
 fn card_holds(card: &Card, vsc: &Vsc, pin: &Pin) -> Result<(), String> {
-    let p = vsc.profile();
+    let p = vsc.profile().file_system().expect("a file-system profile");
     let aid = &p.df.aid;
     if card.life_cycle(aid, None) != Some(0x05) {
         return Err("the application is not activated".into());
@@ -176,7 +176,9 @@ fn kind(result: &Result<vsc_core::perso::Outcome, PersoError>) -> &'static str {
         Err(PersoError::UnusableCard { .. }) => "unusable card",
         Err(PersoError::ForeignCard { .. }) => "foreign card",
         Err(PersoError::NewPinDeclined { .. }) => "new PIN declined",
+        Err(PersoError::WrongCardType { .. }) => "wrong card type",
         Err(PersoError::Driver(_)) => "driver error",
+        Err(_) => "other error",
     }
 }
 
