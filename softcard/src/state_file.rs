@@ -65,7 +65,10 @@ pub fn save(path: &Path, card: &Card) -> Result<(), StateFileError> {
     })
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// Replaces `path` with `bytes` atomically: a temporary file in the same directory is written
+/// and fsynced, renamed over `path`, and the directory fsynced, so `path` holds either the old
+/// or the new bytes whatever happens.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
         _ => PathBuf::from("."),
