@@ -13,7 +13,7 @@ const PACKAGE_OF_BIN: &[(&str, &str)] = &[
     ("vsc-bridge", "vsc-bridge"),
 ];
 
-/// Path of a workspace binary (softcard, vsc, vsc-bridge), built on first use with
+/// Path of a workspace binary (softcard, opcard-vpcd, vsc, vsc-bridge), built on first use with
 /// `cargo build -p <package> --bin <name>` (once per process) in the same profile as the test.
 ///
 /// Panics with cargo's exit status if the build fails (cargo's own output shows why).
