@@ -53,6 +53,7 @@ const ERROR_TITLES = {
   reader_error: 'The smart card service failed',
   foreign_card: 'This card already belongs to another VSC',
   unusable_card: 'This card cannot take this VSC',
+  wrong_card_type: 'This is not the right type of card',
   card_refused: 'The card refused a command',
   read_back_mismatch: 'The card does not hold what was written',
   wrong_password: 'Wrong password',
@@ -635,7 +636,7 @@ function clearVscSummary() {
 }
 
 async function loadVscFile() {
-  hideError($('#perso-error'));
+  clearRun();
   setFieldError($('#vsc-file'), $('#vsc-file-error'), '');
   clearVscSummary();
   state.batch = [];
@@ -701,7 +702,7 @@ function pickFromBatch(index) {
   const entry = state.batch[index];
   if (!entry || !entry.info) return;
   $('#batch-list').value = String(index);
-  hideError($('#perso-error'));
+  clearRun();
   showVsc(entry.bytes);
 }
 
@@ -724,6 +725,16 @@ function showVsc(bytes) {
   $('#vsc-summary').hidden = false;
 }
 
+// Forgets what the last run showed (its steps, progress, status line and error): they are
+// about another VSC once a new file is loaded.
+function clearRun() {
+  if (state.busy) return;
+  $('#perso-steps').replaceChildren();
+  $('#perso-progress').hidden = true;
+  setStatus($('#perso-status'), '');
+  hideError($('#perso-error'));
+}
+
 // Resets the view for the next card: no VSC, no password, no steps.
 function resetPersonalize() {
   $('#vsc-file').value = '';
@@ -733,10 +744,7 @@ function resetPersonalize() {
   state.batch = [];
   $('#batch-picker').hidden = true;
   $('#password').value = '';
-  $('#perso-steps').replaceChildren();
-  $('#perso-progress').hidden = true;
-  setStatus($('#perso-status'), '');
-  hideError($('#perso-error'));
+  clearRun();
 }
 
 // The engine's question for a card this VSC already personalized: a modal dialog, answered

@@ -17,12 +17,14 @@ VSC_STEP=""
 VSC_APT_UPDATED=0
 # The apt packages both commands need. gcc and libc6-dev: the linker rustc uses;
 # fonts-wqy-microhei: CJK glyphs, so holder names like 田中 render in the screenshots;
-# nodejs: runs the page's wasm outside the browser (web/tests/same_verdict.rs); clang and
-# libclang-dev: bindgen for the C file system of the opcard peer card (tests/opcard-vpcd);
-# gnupg and scdaemon: `gpg --card-status` and signing, which read that card back over pcscd.
+# nodejs: runs the page's wasm outside the browser (web/tests/same_verdict.rs);
+# postgresql: the issuer service's tests run against a real cluster (tests/src/postgres.rs);
+# clang and libclang-dev: bindgen for the C file system of the opcard peer card
+# (tests/opcard-vpcd); gnupg and scdaemon: `gpg --card-status` and signing, which read that
+# card back over pcscd.
 VSC_APT_PACKAGES=(pcscd libpcsclite-dev vsmartcard-vpcd opensc pcsc-tools chromium
-    chromium-driver pkg-config gcc libc6-dev gzip fonts-wqy-microhei nodejs clang libclang-dev
-    gnupg scdaemon)
+    chromium-driver pkg-config gcc libc6-dev gzip fonts-wqy-microhei nodejs postgresql clang
+    libclang-dev gnupg scdaemon)
 VSC_WASM_TARGET=wasm32-unknown-unknown
 VSC_WASM_BUDGET_KB=300
 

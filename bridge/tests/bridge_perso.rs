@@ -95,8 +95,13 @@ fn a_vsc_is_personalized_through_the_bridge_and_its_secrets_never_reach_the_log(
     // The card holds the PIN: a fresh session (the card was reset) verifies it.
     client.ok("disconnect", json!({"session": session}));
     let session = client.ok("connect", json!({"reader": reader}))["session"].clone();
-    let aid = hex::encode_upper(&vsc.profile().df.aid);
-    let select = format!("00A4040C{:02X}{aid}", vsc.profile().df.aid.len());
+    let df = &vsc
+        .profile()
+        .file_system()
+        .expect("a file-system profile")
+        .df;
+    let aid = hex::encode_upper(&df.aid);
+    let select = format!("00A4040C{:02X}{aid}", df.aid.len());
     let verify = format!("0020008106{}", hex::encode_upper(pin.expose()));
     let reply = client.transmit(&session, &[&select, &verify]);
     assert_eq!(reply["responses"], json!(["9000", "9000"]));

@@ -157,9 +157,10 @@ impl Transport for Counting {
 
 /// The fewest APDUs that can personalize and verify `vsc` on a blank generic card:
 ///
-/// - structural: 1 probe (SELECT of the application, answered 6A82 on a blank card), SELECT
-///   MF, CREATE FILE of the DF and of each of the 4 EFs, ACTIVATE FILE of each EF and of the
-///   DF, and one SELECT per EF read back;
+/// - structural: 2 probe (SELECT of the MF, which tells this card OS from another card
+///   type, then of the application, answered 6A82 on a blank card), SELECT of the DF before
+///   it is activated, CREATE FILE of the DF and of each of the 4 EFs, ACTIVATE FILE of each EF
+///   and of the DF, and one SELECT per EF read back;
 /// - writes: ceil(area bytes / max command data) UPDATE BINARY per area;
 /// - reads: ceil(readable bytes / max response data) READ BINARY per readable area;
 /// - PIN: set the card password and the reset code, VERIFY the card password (for the
@@ -167,18 +168,21 @@ impl Transport for Counting {
 fn minimum_apdus(profile: &Profile, vsc: &Vsc) -> usize {
     let max_write = profile.card.max_command_data.max(1);
     let max_read = profile.card.max_response_data.max(1);
+    let fs = profile
+        .file_system()
+        .expect("the generic profile is a file-system card");
     let areas = [
-        (profile.uid.read, vsc.uid_area().len()),
-        (profile.public.read, vsc.public_area().len()),
-        (profile.private.read, vsc.private_area().len()),
-        (profile.keys.read, vsc.keys_area().len()),
+        (fs.uid.read, vsc.uid_area().len()),
+        (fs.public.read, vsc.public_area().len()),
+        (fs.private.read, vsc.private_area().len()),
+        (fs.keys.read, vsc.keys_area().len()),
     ];
     let readable: Vec<usize> = areas
         .iter()
         .filter(|(read, len)| *read != Access::Never && *len > 0)
         .map(|(_, len)| *len)
         .collect();
-    let structural = 1 + 1 + 1 + areas.len() + areas.len() + 1 + readable.len();
+    let structural = 2 + 1 + 1 + areas.len() + areas.len() + 1 + readable.len();
     let writes: usize = areas.iter().map(|(_, len)| len.div_ceil(max_write)).sum();
     let reads: usize = readable.iter().map(|len| len.div_ceil(max_read)).sum();
     let pin = 2 + 1 + 2;

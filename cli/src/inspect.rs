@@ -67,7 +67,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
             .map(|(name, value)| (name.as_str(), value.expose())),
     );
     outln!(
-        "keys area ({} bytes), keys shown as fingerprints (first 8 bytes of SHA-256):",
+        "keys area ({} bytes), keys shown as fingerprints (OpenPGP v4 for card slots, else first 8 bytes of SHA-256):",
         vsc.keys_area().len()
     );
     for (name, fingerprint) in vsc.key_fingerprints() {

@@ -12,12 +12,10 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use rand_core::OsRng;
-use vsc_core::agent;
 use vsc_core::apdu::Command;
-use vsc_core::perso::Step;
+use vsc_core::perso;
 use vsc_core::pin::{Pin, PinMailer};
 use vsc_core::secret::SecretString;
-use vsc_core::transport::Batch;
 use vsc_core::vsc::Vsc;
 
 use crate::atomic_file::{self, Existing};
@@ -49,7 +47,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     let password = password_input::read(&args.password, "VSC password")?;
     let vsc = vsc_file::open(&args.file, &bytes, &password, args.profile.as_deref())?;
     let pin = Pin::generate(vsc.profile().pin.length, &mut OsRng);
-    let script = render(&vsc, &pin);
+    let script = render(&vsc, &pin)?;
     match &args.out {
         Some(path) => atomic_file::write(path, script.expose().as_bytes(), Existing::Replace)?,
         None => out!("{}", script.expose()),
@@ -87,15 +85,8 @@ pub fn run(args: &Args) -> Result<(), CliError> {
 }
 
 /// The script text for a first personalization of a blank card with `pin` as the new PIN.
-pub fn render(vsc: &Vsc, pin: &Pin) -> SecretString {
-    let agent = agent::for_profile(vsc.profile());
-    let card_password = vsc.card_password();
-    let steps: [(Step, Batch); 4] = [
-        (Step::Write, agent.write(vsc)),
-        (Step::Activate, agent.activate()),
-        (Step::Verify, agent.read_back(vsc, &card_password)),
-        (Step::SetPin, agent.change_pin(&card_password, pin)),
-    ];
+pub fn render(vsc: &Vsc, pin: &Pin) -> Result<SecretString, CliError> {
+    let steps = perso::blank_card_plan(vsc, pin)?;
     let total: usize = steps.iter().map(|(_, batch)| batch.len()).sum();
     // Sized up front (hex with spaces triples the bytes; a comment line per APDU): the text
     // holds secrets and must not reallocate, which would leave a copy in freed memory.
@@ -117,7 +108,7 @@ pub fn render(vsc: &Vsc, pin: &Pin) -> SecretString {
          reset\n",
         uid = vsc.uid(),
         profile = vsc.profile().id,
-        card = agent.card_type(),
+        card = vsc.profile().layout.card_type(),
     );
     for (step, batch) in &steps {
         let _ = write!(out, "\n# {} ({} APDUs)\n", step.label(), batch.len());
@@ -142,7 +133,7 @@ pub fn render(vsc: &Vsc, pin: &Pin) -> SecretString {
         }
     }
     debug_assert!(out.len() <= capacity, "the script outgrew its buffer");
-    SecretString::new(out)
+    Ok(SecretString::new(out))
 }
 
 /// The command's name (ISO 7816-4 §11 and ISO 7816-9 §7 instruction bytes).
@@ -191,7 +182,7 @@ mod tests {
             .into_holders();
         let (vsc, _) = Vsc::build(&profile, &holders[0], &mut OsRng).unwrap();
         let pin = Pin::from_digits("482913").unwrap();
-        let text = render(&vsc, &pin);
+        let text = render(&vsc, &pin).unwrap();
         let lines: Vec<&str> = text.expose().lines().collect();
         assert_eq!(lines.iter().filter(|l| **l == "reset").count(), 1);
         let pin_hex = "34 38 32 39 31 33";

@@ -11,10 +11,12 @@ const PACKAGE_OF_BIN: &[(&str, &str)] = &[
     ("softcard", "softcard"),
     ("vsc", "vsc-cli"),
     ("vsc-bridge", "vsc-bridge"),
+    ("vsc-issuer", "vsc-issuer"),
 ];
 
-/// Path of a workspace binary (softcard, opcard-vpcd, vsc, vsc-bridge), built on first use with
-/// `cargo build -p <package> --bin <name>` (once per process) in the same profile as the test.
+/// Path of a workspace binary (softcard, opcard-vpcd, vsc, vsc-bridge, vsc-issuer), built on
+/// first use with `cargo build -p <package> --bin <name>` (once per process) in the same
+/// profile as the test.
 ///
 /// Panics with cargo's exit status if the build fails (cargo's own output shows why).
 pub fn cargo_bin(name: &str) -> PathBuf {

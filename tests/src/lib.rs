@@ -4,9 +4,9 @@
 //! machine's PC/SC stack ([`PcscStack`]: a cross-process lock plus a `pcscd` it starts when
 //! none answers), runs software cards behind pcscd's vpcd readers ([`SoftcardProcess`], and
 //! the independent OpenPGP card [`OpcardProcess`]), guards any other child process
-//! ([`ChildGuard`]) and talks to a reader through independent PC/SC clients: OpenSC
-//! ([`opensc_apdus`], [`openpgp_tool_info`]) and GnuPG ([`GnupgHome`]: `gpg --card-status`,
-//! signing through scdaemon).
+//! ([`ChildGuard`]), runs a throw-away PostgreSQL cluster ([`PostgresCluster`]) and talks to a
+//! reader through independent PC/SC clients: OpenSC ([`opensc_apdus`], [`openpgp_tool_info`])
+//! and GnuPG ([`GnupgHome`]: `gpg --card-status`, signing through scdaemon).
 //!
 //! Every process it starts is killed when its guard is dropped; logs (stderr and stdout) go to
 //! temporary files that are printed, and kept on disk, when the test is panicking.
@@ -24,6 +24,7 @@ mod opcard;
 mod openpgp_tool;
 mod opensc;
 mod pcsc_stack;
+mod postgres;
 mod scdaemon;
 mod softcard;
 mod wait;
@@ -38,6 +39,7 @@ pub use openpgp_tool::{
 };
 pub use opensc::opensc_apdus;
 pub use pcsc_stack::PcscStack;
+pub use postgres::PostgresCluster;
 pub use softcard::{SoftcardOptions, SoftcardProcess};
 pub use wait::{free_port, wait_until};
 

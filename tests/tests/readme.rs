@@ -8,7 +8,7 @@
 //!   listens, and is then stopped.
 //!
 //! The session runs in a scratch directory under the target directory, with `target` pointing at
-//! the build output, the workspace binaries (`vsc`, `vsc-bridge`) on `PATH`, and `HOME` and
+//! the build output, the workspace binaries (`vsc`, `vsc-bridge`, `vsc-issuer`) on `PATH`, and `HOME` and
 //! `XDG_CONFIG_HOME` in the scratch directory. `scripts/run` and `scripts/test` are run by
 //! `scripts/test` itself.
 
@@ -143,9 +143,11 @@ fn every_readme_command_works() {
 
     let vsc = cargo_bin("vsc");
     let bridge = cargo_bin("vsc-bridge");
+    let issuer = cargo_bin("vsc-issuer");
     let bin_dir = vsc.parent().unwrap().to_path_buf();
     let target_dir: PathBuf = bin_dir.parent().unwrap().to_path_buf();
     assert_eq!(bridge.parent().unwrap(), bin_dir);
+    assert_eq!(issuer.parent().unwrap(), bin_dir);
     let scratch = tempfile::Builder::new()
         .prefix("readme-")
         .tempdir_in(&target_dir)

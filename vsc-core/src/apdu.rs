@@ -71,6 +71,20 @@ impl Command {
         self.sensitive
     }
 
+    /// A copy with another class byte, data and Le, as sensitive as this one: one link of a
+    /// command chain (ISO 7816-4 §5.4.1).
+    pub fn with_body(&self, cla: u8, data: &[u8], le: Option<usize>) -> Command {
+        Command {
+            cla,
+            ins: self.ins,
+            p1: self.p1,
+            p2: self.p2,
+            data: SecretBytes::from_slice(data),
+            le,
+            sensitive: self.sensitive,
+        }
+    }
+
     /// Whether this command needs the extended length encoding (ISO 7816-4 §5.1).
     pub fn needs_extended(&self) -> bool {
         self.data.len() > 255 || self.le.is_some_and(|le| le > 256)

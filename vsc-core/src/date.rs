@@ -61,6 +61,27 @@ impl Date {
         self.day
     }
 
+    /// Days since 1970-01-01 (negative before it), in the proleptic Gregorian calendar.
+    pub fn days_since_epoch(self) -> i64 {
+        // Counting from 1 March of year 0 puts the leap day at the end of each year.
+        let (year, month) = if self.month <= 2 {
+            (i64::from(self.year) - 1, i64::from(self.month) + 9)
+        } else {
+            (i64::from(self.year), i64::from(self.month) - 3)
+        };
+        let era_years = year.div_euclid(400);
+        let year_of_era = year.rem_euclid(400);
+        let day_of_year = (153 * month + 2) / 5 + i64::from(self.day) - 1;
+        let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+        // 719,468 days from 0000-03-01 to 1970-01-01.
+        era_years * 146_097 + day_of_era - 719_468
+    }
+
+    /// Midnight UTC of this day, in seconds since 1970; `None` before 1970 or after 2106.
+    pub fn unix_midnight(self) -> Option<u32> {
+        u32::try_from(self.days_since_epoch().checked_mul(86_400)?).ok()
+    }
+
     /// The same day `years` years later (or earlier, when negative); 29 February becomes
     /// 28 February in a year without it. `None` outside years 1 to 9999.
     pub fn add_years(self, years: i32) -> Option<Date> {
@@ -133,6 +154,18 @@ mod tests {
         assert!(d("2031-01-01") > d("2030-12-31"));
         assert!(d("2030-02-01") > d("2030-01-31"));
         assert_eq!(d("2030-02-01"), d("2030-02-01"));
+    }
+
+    #[test]
+    fn days_count_from_1970() {
+        let d = |s| Date::parse(s).unwrap();
+        assert_eq!(d("1970-01-01").days_since_epoch(), 0);
+        assert_eq!(d("1970-03-01").days_since_epoch(), 59);
+        assert_eq!(d("2000-03-01").days_since_epoch(), 11_017);
+        assert_eq!(d("2026-12-01").unix_midnight(), Some(1_796_083_200));
+        assert_eq!(d("1969-12-31").days_since_epoch(), -1);
+        assert_eq!(d("1969-12-31").unix_midnight(), None);
+        assert_eq!(d("0001-01-01").days_since_epoch(), -719_162);
     }
 
     #[test]

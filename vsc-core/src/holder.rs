@@ -21,20 +21,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::date::Date;
-use crate::profile::{DataArea, DateRange, FieldKind, FieldSpec, Profile, WhoSpec, TODAY};
+use crate::field::{date_problem, value_problem, DataArea, FieldKind, FieldSpec, TODAY};
+use crate::profile::{Profile, WhoSpec};
 use crate::secret::SecretString;
-
-/// How many years after today a date with the range `after-today` may lie.
-pub const MAX_YEARS_AHEAD: i32 = 50;
-
-/// How many years before today a date with the range `before-today` or `up-to-today` may lie.
-pub const MAX_YEARS_BACK: i32 = 150;
 
 /// One cardholder's validated values, in profile order. Private values are held in
 /// [`SecretString`]s (zeroized on drop, redacted in `Debug`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HolderData {
     entries: Vec<Entry>,
+    checked_on: Date,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +55,12 @@ impl Value {
 }
 
 impl HolderData {
+    /// The day these data were checked: the day the VSC built from them is issued (its key
+    /// pairs are created at midnight UTC of it).
+    pub fn checked_on(&self) -> Date {
+        self.checked_on
+    }
+
     /// The value of the field with this profile field name; `None` when the field is unknown
     /// or was left empty without a default. Private values are secret: do not log them.
     pub fn value(&self, field: &str) -> Option<&str> {
@@ -209,214 +211,11 @@ pub(crate) fn check_record<'v>(
         });
     }
     if errors.is_empty() {
-        Ok(HolderData { entries })
+        Ok(HolderData {
+            entries,
+            checked_on: today,
+        })
     } else {
         Err(errors)
-    }
-}
-
-/// Why a (trimmed, non-empty) value does not fit a field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ValueProblem {
-    Empty,
-    ControlCharacter(char),
-    TooLong { chars: usize, max: usize },
-    TooManyBytes { bytes: usize, max: usize },
-    NotDate,
-    NotEmail,
-    NotDigits,
-    NotAfter { today: Date },
-    NotBefore { today: Date },
-    After { today: Date },
-    TooFarAhead { years: i32 },
-    TooFarBack { years: i32 },
-}
-
-impl ValueProblem {
-    /// A sentence for the clerk. `echo` is the value to quote, or `None` to keep it out of
-    /// the message (private fields).
-    pub(crate) fn describe(self, echo: Option<&str>) -> String {
-        let quoted = echo.map(|v| format!("{} ", quote(v))).unwrap_or_default();
-        match self {
-            ValueProblem::Empty => "is empty".into(),
-            ValueProblem::ControlCharacter(c) => format!(
-                "contains a control character (U+{:04X}); remove it",
-                u32::from(c)
-            ),
-            ValueProblem::TooLong { chars, max } => {
-                format!("is {chars} characters long; at most {max} fit on the card")
-            }
-            ValueProblem::TooManyBytes { bytes, max } => {
-                format!("takes {bytes} bytes in UTF-8; at most {max} fit on the card")
-            }
-            ValueProblem::NotDate => {
-                format!("{quoted}is not a valid date (YYYY-MM-DD, e.g. 1990-01-31)")
-            }
-            ValueProblem::NotEmail => {
-                format!("{quoted}is not a valid email address (e.g. name@example.org)")
-            }
-            ValueProblem::NotDigits => format!("{quoted}must contain only the digits 0-9"),
-            ValueProblem::NotAfter { today } => {
-                format!("{quoted}is not after today ({today}); it must be a future date")
-            }
-            ValueProblem::NotBefore { today } => {
-                format!("{quoted}is not before today ({today}); it must be a past date")
-            }
-            ValueProblem::After { today } => {
-                format!("{quoted}is after today ({today}); it cannot be a future date")
-            }
-            ValueProblem::TooFarAhead { years } => {
-                format!("{quoted}is more than {years} years after today; check the year")
-            }
-            ValueProblem::TooFarBack { years } => {
-                format!("{quoted}is more than {years} years before today; check the year")
-            }
-        }
-    }
-}
-
-/// Quotes a value for a message, shortened so a long value does not flood the report.
-fn quote(value: &str) -> String {
-    const MAX: usize = 40;
-    if value.chars().count() > MAX {
-        let head: String = value.chars().take(MAX).collect();
-        format!("'{head}…'")
-    } else {
-        format!("'{value}'")
-    }
-}
-
-/// Checks a trimmed value against a field; `None` when it fits. Also used by
-/// [`crate::profile`] to check defaults.
-pub(crate) fn value_problem(field: &FieldSpec, value: &str) -> Option<ValueProblem> {
-    if value.is_empty() {
-        return Some(ValueProblem::Empty);
-    }
-    let line_breaks_allowed = field.kind == FieldKind::Text;
-    if let Some(c) = value
-        .chars()
-        .find(|&c| c.is_control() && !(line_breaks_allowed && (c == '\n' || c == '\r')))
-    {
-        return Some(ValueProblem::ControlCharacter(c));
-    }
-    let chars = value.chars().count();
-    let format_ok = match field.kind {
-        FieldKind::Text => true,
-        FieldKind::Date => Date::parse(value).is_some(),
-        FieldKind::Email => is_email(value),
-        FieldKind::Digits => value.bytes().all(|b| b.is_ascii_digit()),
-    };
-    if !format_ok {
-        return Some(match field.kind {
-            FieldKind::Date => ValueProblem::NotDate,
-            FieldKind::Email => ValueProblem::NotEmail,
-            _ => ValueProblem::NotDigits,
-        });
-    }
-    if chars > field.max_len {
-        return Some(ValueProblem::TooLong {
-            chars,
-            max: field.max_len,
-        });
-    }
-    if value.len() > field.max_value_bytes() {
-        return Some(ValueProblem::TooManyBytes {
-            bytes: value.len(),
-            max: field.max_value_bytes(),
-        });
-    }
-    None
-}
-
-/// Checks a date value (already known to be a real date) against its field's range.
-fn date_problem(field: &FieldSpec, value: &str, today: Date) -> Option<ValueProblem> {
-    let range = field.range?;
-    let date = Date::parse(value)?;
-    let ahead = today.add_years(MAX_YEARS_AHEAD);
-    let back = today.add_years(-MAX_YEARS_BACK);
-    match range {
-        DateRange::AfterToday if date <= today => Some(ValueProblem::NotAfter { today }),
-        DateRange::AfterToday if ahead.is_some_and(|limit| date > limit) => {
-            Some(ValueProblem::TooFarAhead {
-                years: MAX_YEARS_AHEAD,
-            })
-        }
-        DateRange::BeforeToday if date >= today => Some(ValueProblem::NotBefore { today }),
-        DateRange::UpToToday if date > today => Some(ValueProblem::After { today }),
-        DateRange::BeforeToday | DateRange::UpToToday if back.is_some_and(|limit| date < limit) => {
-            Some(ValueProblem::TooFarBack {
-                years: MAX_YEARS_BACK,
-            })
-        }
-        _ => None,
-    }
-}
-
-/// A plausible email address: one `@`, a non-empty local part, a domain of non-empty
-/// dot-separated labels with at least one dot, no spaces and none of the characters that
-/// separate or quote addresses in mail headers.
-fn is_email(value: &str) -> bool {
-    if value
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\\\"".contains(c))
-    {
-        return false;
-    }
-    let Some((local, domain)) = value.split_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && !domain.contains('@')
-        && domain.contains('.')
-        && domain.split('.').all(|label| !label.is_empty())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn emails_are_plausible() {
-        for good in [
-            "a@b.co",
-            "first.last+tag@mail.example.org",
-            "émile@exemple.fr",
-        ] {
-            assert!(is_email(good), "{good}");
-        }
-        for bad in [
-            "plainaddress",
-            "@example.org",
-            "a@",
-            "a@localhost",
-            "a@@b.org",
-            "a@b@c.org",
-            "a b@c.org",
-            "a@c..org",
-            "a@.org",
-            "a@org.",
-            "a@b.org, c@d.org",
-            "<a@b.org>",
-        ] {
-            assert!(!is_email(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn private_descriptions_never_quote_the_value() {
-        let text = ValueProblem::NotEmail.describe(None);
-        assert_eq!(text, "is not a valid email address (e.g. name@example.org)");
-        let text = ValueProblem::NotDate.describe(Some("1990-13-01"));
-        assert_eq!(
-            text,
-            "'1990-13-01' is not a valid date (YYYY-MM-DD, e.g. 1990-01-31)"
-        );
-    }
-
-    #[test]
-    fn long_quotes_are_shortened() {
-        let long = "x".repeat(100);
-        assert_eq!(quote(&long).chars().count(), 40 + 3);
-        assert_eq!(quote("abc"), "'abc'");
     }
 }

@@ -12,10 +12,14 @@
 
 pub mod agent;
 pub mod apdu;
+pub mod audit;
 pub mod batch;
 pub mod date;
+pub mod field;
 pub mod holder;
 pub mod holder_csv;
+pub mod job;
+pub mod key;
 pub mod password;
 pub mod perso;
 pub mod pin;

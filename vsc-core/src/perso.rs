@@ -33,11 +33,13 @@
 use rand_core::CryptoRngCore;
 use uuid::Uuid;
 
-use crate::agent::{self, AgentError, CardAgent, CardState};
-use crate::apdu::{Command, Response, Status, SwPattern};
+use crate::agent::{
+    self, AgentError, CardAgent, CardState, HolderCredential, Link, Probe, StepInput, StepRecord,
+};
+use crate::apdu::{Command, Response, Status, StatusWord, SwPattern};
 use crate::pin::{Pin, PinMailer};
 use crate::secret::SecretBytes;
-use crate::transport::{Batch, BatchItem, Transport, TransportError};
+use crate::transport::{Batch, Transport, TransportError};
 use crate::vsc::Vsc;
 
 /// The steps of a personalization, in the order a first run takes them.
@@ -60,6 +62,11 @@ pub enum Step {
 }
 
 impl Step {
+    /// The step's label in lower case, for a sentence (`while writing the card`).
+    pub fn in_words(self) -> String {
+        self.label().to_lowercase()
+    }
+
     /// What the step does, for a progress list.
     pub fn label(self) -> &'static str {
         match self {
@@ -155,6 +162,7 @@ impl std::fmt::Display for NewPinQuestion {
 
 /// Why a personalization stopped. Each message says whose fault it is and what to do.
 #[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum PersoError {
     /// The card already holds another VSC.
     #[error("this card already holds VSC {owner}{state}: it is not the card for VSC {vsc}; use a blank card, or personalize it with VSC {owner}")]
@@ -166,34 +174,44 @@ pub enum PersoError {
         /// " (personalization unfinished)" or "".
         state: &'static str,
     },
+    /// The card is not of the type the VSC's profile is for.
+    #[error(
+        "this is not {expected}, which VSC {vsc} is for ({detail}); put {expected} in the reader"
+    )]
+    WrongCardType {
+        /// The card type the profile is for, in words (`an OpenPGP card`).
+        expected: &'static str,
+        /// What the card answered instead.
+        detail: String,
+        /// The VSC being personalized.
+        vsc: Uuid,
+    },
     /// The card answered something this card type should never answer.
-    #[error("the card is not usable for this VSC while {step}: {reason}")]
+    #[error("the card is not usable for this VSC while {}: {reason}", .step.in_words())]
     UnusableCard {
-        /// The step (label, lower case).
-        step: String,
-        /// What the card answered.
-        reason: String,
+        /// The step.
+        step: Step,
+        /// What the card answered, as the agent read it.
+        reason: AgentError,
     },
     /// A command was refused with an unexpected status word.
-    #[error("the card refused a command while {step} ({command}: {sw}, {meaning}); the card may be half-personalized: run again with the same VSC to finish or restart")]
+    #[error("the card refused a command while {} ({command}: {sw}, {}); the card may be half-personalized: run again with the same VSC to finish or restart", .step.in_words(), .sw.status())]
     Refused {
-        /// The step (label, lower case).
-        step: String,
-        /// The command header.
+        /// The step.
+        step: Step,
+        /// The command header (`00 DA 00 5B`).
         command: String,
-        /// The status word in hex.
-        sw: String,
-        /// What it means.
-        meaning: String,
+        /// The status word.
+        sw: StatusWord,
     },
     /// The read-back differs from the VSC.
     #[error("the card does not hold what was written ({0}); the card is faulty or was tampered with: do not issue it")]
-    Mismatch(String),
+    Mismatch(AgentError),
     /// The transport failed.
-    #[error("{source} while {step}: the card is left unfinished; put it back in the reader and run again with the same VSC, which finishes or restarts it cleanly")]
+    #[error("{source} while {}: the card is left unfinished; put it back in the reader and run again with the same VSC, which finishes or restarts it cleanly", .step.in_words())]
     Transport {
-        /// The step (label, lower case).
-        step: String,
+        /// The step.
+        step: Step,
         /// The transport's error.
         source: TransportError,
     },
@@ -208,7 +226,7 @@ pub enum PersoError {
     Driver(String),
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Probe,
     /// Waiting for the clerk's answer to a [`NewPinQuestion`].
@@ -218,22 +236,33 @@ enum Phase {
     Activate,
     ResetPin,
     ReadBack,
-    ChangePin,
+    SetPin,
     Done,
     Failed,
 }
 
-/// A sub-exchange the engine runs on its own to complete one APDU of a batch.
+/// One APDU as it goes on the wire: a command of the phase's batch, or one link of its chain.
+#[derive(Debug, Clone)]
+struct Wire {
+    command: Command,
+    expect: SwPattern,
+    /// The command of the phase's batch it carries.
+    item: usize,
+    /// Whether it is that command's last (or only) APDU, whose response is the command's.
+    last: bool,
+}
+
+/// A sub-exchange the engine runs on its own to complete one command of a batch.
 #[derive(Debug)]
 enum Fixup {
     /// Collecting the rest of a `61xx` response with GET RESPONSE.
     GetResponse {
         /// The data collected so far.
         data: SecretBytes,
-        /// GET RESPONSE commands sent so far for this APDU.
+        /// GET RESPONSE commands sent so far for this command.
         rounds: usize,
     },
-    /// Re-sending a command with the Le a `6Cxx` named.
+    /// Re-sending the last APDU of a command with the Le a `6Cxx` named.
     Resend,
 }
 
@@ -243,13 +272,18 @@ pub struct Personalization {
     agent: Box<dyn CardAgent + Send + Sync>,
     pin: Pin,
     phase: Phase,
-    /// The batch of the current phase, and the responses collected for it so far.
+    /// The batch of the current phase, and the responses collected for it so far (one per
+    /// command, fixups resolved).
     batch: Batch,
     responses: Vec<Response>,
+    /// The phase's commands as APDUs, and how many of them have been answered.
+    wire: Vec<Wire>,
+    wire_done: usize,
     /// What was last handed to the driver.
     outgoing: Batch,
     fixup: Option<Fixup>,
-    found: Option<CardState>,
+    probe: Option<Probe>,
+    earlier: Vec<StepRecord>,
     steps: Vec<Step>,
     apdus_done: usize,
     apdus_planned: usize,
@@ -278,6 +312,7 @@ impl Personalization {
     pub fn with_pin(vsc: Vsc, pin: Pin) -> Self {
         let agent = agent::for_profile(vsc.profile());
         let batch = agent.probe();
+        let link = Link::of_profile(vsc.profile());
         let mut engine = Self {
             vsc,
             agent,
@@ -285,16 +320,23 @@ impl Personalization {
             phase: Phase::Probe,
             batch: Batch::new(),
             responses: Vec::new(),
+            wire: Vec::new(),
+            wire_done: 0,
             outgoing: Batch::new(),
             fixup: None,
-            found: None,
+            probe: None,
+            earlier: Vec::new(),
             steps: vec![Step::CheckCard],
             apdus_done: 0,
             apdus_planned: 0,
             outcome: None,
             error: None,
         };
-        engine.start(batch);
+        // The probe goes out as the profile states the card; what the card says of itself
+        // shapes every later step.
+        if let Err(error) = engine.start(batch, link) {
+            engine.fail(error);
+        }
         engine
     }
 
@@ -309,7 +351,7 @@ impl Personalization {
 
     /// The question the clerk must answer before the run goes on, when it is waiting for one.
     pub fn question(&self) -> Option<NewPinQuestion> {
-        if !matches!(self.phase, Phase::Confirm) {
+        if self.phase != Phase::Confirm {
             return None;
         }
         Some(NewPinQuestion {
@@ -323,13 +365,14 @@ impl Personalization {
     /// the run with [`PersoError::NewPinDeclined`] and the card untouched. Without an open
     /// question this is a driver error.
     pub fn answer(&mut self, set_new_pin: bool) {
-        if !matches!(self.phase, Phase::Confirm) {
+        if self.phase != Phase::Confirm {
             self.fail(PersoError::Driver(
                 "answer() without an open question".into(),
             ));
         } else if set_new_pin {
-            let batch = self.agent.reset_pin(&self.vsc.reset_code(), &self.pin);
-            self.enter(Phase::ResetPin, Step::ResetPin, batch);
+            if let Err(error) = self.enter(Phase::ResetPin) {
+                self.fail(error);
+            }
         } else {
             self.fail(PersoError::NewPinDeclined {
                 uid: self.vsc.uid(),
@@ -347,7 +390,7 @@ impl Personalization {
 
     /// Reports that the transport failed during the current batch.
     pub fn transport_failed(&mut self, error: TransportError) {
-        let step = self.step_text();
+        let step = self.step();
         self.fail(PersoError::Transport {
             step,
             source: error,
@@ -357,7 +400,7 @@ impl Personalization {
     /// How far the run got.
     pub fn progress(&self) -> Progress {
         Progress {
-            step: *self.steps.last().unwrap_or(&Step::CheckCard),
+            step: self.step(),
             apdus_done: self.apdus_done,
             apdus_planned: self.apdus_planned.max(self.apdus_done),
         }
@@ -379,16 +422,52 @@ impl Personalization {
         &self.vsc
     }
 
-    fn start(&mut self, batch: Batch) {
-        self.apdus_planned += batch.len();
-        self.outgoing = batch.clone();
+    fn step(&self) -> Step {
+        *self.steps.last().unwrap_or(&Step::CheckCard)
+    }
+
+    /// Starts a phase's batch: plans its APDUs for the card's link and hands them out.
+    fn start(&mut self, batch: Batch, link: Link) -> Result<(), PersoError> {
+        let mut wire = Vec::with_capacity(batch.len());
+        for (item, entry) in batch.items.iter().enumerate() {
+            let links = shape(&entry.command, link).ok_or_else(|| PersoError::UnusableCard {
+                step: self.step(),
+                reason: AgentError::Unexpected(format!(
+                    "{} carries {} bytes, more than this card takes in one command ({}), and the card chains no commands",
+                    entry.command.header_text(),
+                    entry.command.data().len(),
+                    link.max_command_data
+                )),
+            })?;
+            let count = links.len();
+            for (i, command) in links.into_iter().enumerate() {
+                let last = i + 1 == count;
+                let expect = if last { entry.expect } else { SwPattern::OK };
+                wire.push(Wire {
+                    command,
+                    expect,
+                    item,
+                    last,
+                });
+            }
+        }
+        self.apdus_planned += wire.len();
+        self.wire = wire;
+        self.wire_done = 0;
         self.batch = batch;
         self.responses.clear();
         self.fixup = None;
+        self.outgoing = self.remaining_wire();
+        Ok(())
     }
 
-    fn step_text(&self) -> String {
-        self.progress().step.label().to_lowercase()
+    /// The APDUs of the phase not answered yet, as the driver sends them.
+    fn remaining_wire(&self) -> Batch {
+        let mut batch = Batch::new();
+        for wire in &self.wire[self.wire_done..] {
+            batch.push_expecting(wire.command.clone(), wire.expect);
+        }
+        batch
     }
 
     fn fail(&mut self, error: PersoError) {
@@ -412,46 +491,52 @@ impl Personalization {
         self.apdus_done += received.len();
         let sent = self.outgoing.len();
         let count = received.len();
-        let mut stopped = false;
         for response in received {
-            if let Some(next) = self.take_response(response)? {
-                // A fixup (GET RESPONSE or resend) is needed before the batch can go on.
-                self.apdus_planned += 1;
-                self.outgoing = next;
-                return Ok(());
-            }
-            if let Some(last) = self.responses.last() {
-                let item = &self.batch.items[self.responses.len() - 1];
-                if !item.expect.matches(last.sw.0) {
-                    stopped = true;
-                    break;
+            match self.take_response(response)? {
+                Taken::Next => {}
+                Taken::Fixup(next) => {
+                    // A fixup (GET RESPONSE or resend) is needed before the batch can go on.
+                    self.apdus_planned += 1;
+                    self.outgoing = next;
+                    return Ok(());
                 }
+                Taken::Stopped => return self.phase_complete(true),
             }
         }
-        if !stopped && count < sent {
+        if count < sent {
             return Err(PersoError::Driver(format!(
                 "the batch stopped after {count} of {sent} APDUs without an unexpected status word"
             )));
         }
-        if stopped || self.responses.len() == self.batch.len() {
-            return self.phase_complete(stopped);
+        if self.wire_done == self.wire.len() {
+            return self.phase_complete(false);
         }
-        // The rest of the phase's batch, after a fixup interrupted it.
-        self.outgoing = Batch {
-            items: self.batch.items[self.responses.len()..].to_vec(),
-        };
+        // The rest of the phase's APDUs, after a fixup interrupted them.
+        self.outgoing = self.remaining_wire();
         Ok(())
     }
 
-    /// Files one response for the current APDU of the phase's batch. Returns a batch to send
-    /// first when the response asks for a fixup (ISO 7816-4 §5.3.4: `61xx`, `6Cxx`).
-    fn take_response(&mut self, response: Response) -> Result<Option<Batch>, PersoError> {
-        let index = self.responses.len();
-        let item: &BatchItem =
-            self.batch.items.get(index).ok_or_else(|| {
-                PersoError::Driver("more responses than APDUs in the batch".into())
-            })?;
-        let expected = item.expect.matches(response.sw.0);
+    /// Files one response: for a fixup, for a link of a chain, or for the last APDU of a
+    /// command (ISO 7816-4 §5.3.4: `61xx` collects the rest with GET RESPONSE, `6Cxx`
+    /// sends the command again with the right Le).
+    fn take_response(&mut self, response: Response) -> Result<Taken, PersoError> {
+        if self.wire_done >= self.wire.len() {
+            return Err(PersoError::Driver(
+                "more responses than APDUs in the batch".into(),
+            ));
+        }
+        let wire = &self.wire[self.wire_done];
+        if !wire.last && self.fixup.is_none() {
+            // A link of a chain: the card says 9000 and waits for the rest.
+            self.wire_done += 1;
+            if wire.expect.matches(response.sw.0) {
+                return Ok(Taken::Next);
+            }
+            // The chain broke: that answer is the command's.
+            self.responses.push(response);
+            return Ok(Taken::Stopped);
+        }
+        let expected = wire.expect.matches(response.sw.0);
         match (response.sw.status(), self.fixup.take()) {
             (Status::MoreData(n), fixup) if !expected => {
                 let (mut data, rounds) = match fixup {
@@ -462,8 +547,10 @@ impl Personalization {
                 // A response is at most 65,536 bytes (ISO 7816-4 §5.1): 256 rounds of 256.
                 if data.len() > 65536 || rounds >= 256 {
                     return Err(PersoError::UnusableCard {
-                        step: self.step_text(),
-                        reason: "the card keeps answering 61xx without end".into(),
+                        step: self.step(),
+                        reason: AgentError::Unexpected(
+                            "the card keeps answering 61xx without end".into(),
+                        ),
                     });
                 }
                 self.fixup = Some(Fixup::GetResponse {
@@ -475,23 +562,29 @@ impl Personalization {
                 let get_response = Command::new(0x00, 0xC0, 0x00, 0x00).with_le(le);
                 let mut batch = Batch::new();
                 batch.push_expecting(get_response, SwPattern::OK);
-                Ok(Some(batch))
+                Ok(Taken::Fixup(batch))
             }
             (Status::WrongLe(n), None) if !expected => {
                 self.fixup = Some(Fixup::Resend);
                 let le = if n == 0 { 256 } else { usize::from(n) };
                 let mut batch = Batch::new();
-                batch.push_expecting(item.command.clone().with_le(le), item.expect);
-                Ok(Some(batch))
+                batch.push_expecting(wire.command.clone().with_le(le), wire.expect);
+                Ok(Taken::Fixup(batch))
             }
-            (_, Some(Fixup::GetResponse { mut data, .. })) => {
-                data.extend_from_slice(response.data());
-                self.responses.push(Response::new(data, response.sw));
-                Ok(None)
-            }
-            _ => {
+            (_, fixup) => {
+                let response = match fixup {
+                    Some(Fixup::GetResponse { mut data, .. }) => {
+                        data.extend_from_slice(response.data());
+                        Response::new(data, response.sw)
+                    }
+                    _ => response,
+                };
+                let item = wire.item;
+                let pattern = self.batch.items[item].expect;
+                self.wire_done += 1;
+                let ok = pattern.matches(response.sw.0);
                 self.responses.push(response);
-                Ok(None)
+                Ok(if ok { Taken::Next } else { Taken::Stopped })
             }
         }
     }
@@ -499,36 +592,42 @@ impl Personalization {
     fn refused(&self, stopped_at: &Response) -> PersoError {
         let index = self.responses.len() - 1;
         PersoError::Refused {
-            step: self.step_text(),
+            step: self.step(),
             command: self.batch.items[index].command.header_text(),
-            sw: stopped_at.sw.to_string(),
-            meaning: stopped_at.sw.status().to_string(),
-        }
-    }
-
-    fn unusable(&self, error: AgentError) -> PersoError {
-        PersoError::UnusableCard {
-            step: self.step_text(),
-            reason: error.to_string(),
+            sw: stopped_at.sw,
         }
     }
 
     fn phase_complete(&mut self, stopped: bool) -> Result<(), PersoError> {
         let last = self.responses.last().cloned();
-        if stopped && !matches!(self.phase, Phase::Probe) {
+        if stopped && self.phase != Phase::Probe {
             let last = last.ok_or_else(|| PersoError::Driver("no response".into()))?;
             return Err(self.refused(&last));
         }
+        self.earlier.push(StepRecord {
+            step: self.step(),
+            batch: std::mem::take(&mut self.batch),
+            responses: std::mem::take(&mut self.responses),
+        });
         match self.phase {
             Phase::Probe => {
-                let state = self
-                    .agent
-                    .classify(&self.responses)
-                    .map_err(|e| self.unusable(e))?;
-                self.found = Some(state.clone());
+                let responses = &self.earlier[0].responses;
+                let probe = self.agent.classify(responses).map_err(|e| match e {
+                    AgentError::WrongCardType(detail) => PersoError::WrongCardType {
+                        expected: self.vsc.profile().layout.card_type(),
+                        detail,
+                        vsc: self.vsc.uid(),
+                    },
+                    other => PersoError::UnusableCard {
+                        step: Step::CheckCard,
+                        reason: other,
+                    },
+                })?;
+                let state = probe.state.clone();
+                self.probe = Some(probe);
                 let me = self.vsc.uid();
                 match state {
-                    CardState::Blank => self.begin_write(),
+                    CardState::Blank => self.enter(Phase::Write)?,
                     CardState::Unfinished { owner: Some(owner) } if owner != me => {
                         return Err(PersoError::ForeignCard {
                             owner,
@@ -536,9 +635,7 @@ impl Personalization {
                             state: " (personalization unfinished)",
                         })
                     }
-                    CardState::Unfinished { .. } => {
-                        self.enter(Phase::Erase, Step::Erase, self.agent.erase());
-                    }
+                    CardState::Unfinished { .. } => self.enter(Phase::Erase)?,
                     CardState::Personalized { owner } if owner == me => {
                         self.phase = Phase::Confirm;
                     }
@@ -551,54 +648,104 @@ impl Personalization {
                     }
                 }
             }
-            Phase::Erase => self.begin_write(),
-            Phase::Write => {
-                let batch = self.agent.activate();
-                self.enter(Phase::Activate, Step::Activate, batch);
-            }
-            Phase::Activate => {
-                let batch = self.agent.read_back(&self.vsc, &self.vsc.card_password());
-                self.enter(Phase::ReadBack, Step::Verify, batch);
-            }
-            Phase::ResetPin => {
-                let batch = self
-                    .agent
-                    .read_back(&self.vsc, &self.pin.to_reference_data());
-                self.enter(Phase::ReadBack, Step::Verify, batch);
-            }
+            Phase::Erase => self.enter(Phase::Write)?,
+            Phase::Write => self.enter(Phase::Activate)?,
+            Phase::Activate | Phase::ResetPin => self.enter(Phase::ReadBack)?,
             Phase::ReadBack => {
+                let record = self
+                    .earlier
+                    .last()
+                    .ok_or_else(|| PersoError::Driver("the read-back left no record".into()))?;
+                let input = StepInput {
+                    vsc: &self.vsc,
+                    probe: self
+                        .probe
+                        .as_ref()
+                        .ok_or_else(|| PersoError::Driver("read back before the probe".into()))?,
+                    earlier: &self.earlier,
+                };
                 self.agent
-                    .check_read_back(&self.vsc, &self.batch, &self.responses)
-                    .map_err(|e| PersoError::Mismatch(e.to_string()))?;
+                    .check_read_back(&input, &record.batch, &record.responses)
+                    .map_err(PersoError::Mismatch)?;
                 if self.steps.contains(&Step::ResetPin) {
                     self.done();
                 } else {
-                    let batch = self.agent.change_pin(&self.vsc.card_password(), &self.pin);
-                    self.enter(Phase::ChangePin, Step::SetPin, batch);
+                    self.enter(Phase::SetPin)?;
                 }
             }
-            Phase::ChangePin => self.done(),
+            Phase::SetPin => self.done(),
             Phase::Confirm | Phase::Done | Phase::Failed => {}
         }
         Ok(())
     }
 
-    fn begin_write(&mut self) {
-        let batch = self.agent.write(&self.vsc);
-        self.enter(Phase::Write, Step::Write, batch);
-    }
-
-    fn enter(&mut self, phase: Phase, step: Step, batch: Batch) {
+    /// Enters a phase: asks the agent for its batch and starts it; an empty batch is a step
+    /// this card does not need, and the engine goes straight on to the next phase.
+    fn enter(&mut self, phase: Phase) -> Result<(), PersoError> {
+        let step = match phase {
+            Phase::Erase => Step::Erase,
+            Phase::Write => Step::Write,
+            Phase::Activate => Step::Activate,
+            Phase::ResetPin => Step::ResetPin,
+            Phase::ReadBack => Step::Verify,
+            Phase::SetPin => Step::SetPin,
+            _ => return Err(PersoError::Driver(format!("cannot enter {phase:?}"))),
+        };
+        let probe = self
+            .probe
+            .clone()
+            .ok_or_else(|| PersoError::Driver("a step before the probe".into()))?;
+        let batch = {
+            let input = StepInput {
+                vsc: &self.vsc,
+                probe: &probe,
+                earlier: &self.earlier,
+            };
+            match phase {
+                Phase::Erase => self.agent.erase(&input),
+                Phase::Write => self.agent.write(&input),
+                Phase::Activate => self.agent.activate(&input),
+                Phase::ResetPin => self.agent.reset_pin(&input, &self.pin),
+                Phase::ReadBack if self.steps.contains(&Step::ResetPin) => self
+                    .agent
+                    .read_back(&input, HolderCredential::Pin(&self.pin)),
+                Phase::ReadBack => self.agent.read_back(&input, HolderCredential::Initial),
+                _ => self.agent.set_pin(&input, &self.pin),
+            }
+        };
         self.phase = phase;
         self.steps.push(step);
-        self.start(batch);
+        if batch.is_empty() {
+            self.earlier.push(StepRecord {
+                step,
+                batch,
+                responses: Vec::new(),
+            });
+            return match phase {
+                Phase::ReadBack => Err(PersoError::Driver(
+                    "a card agent must read back something".into(),
+                )),
+                Phase::SetPin => {
+                    self.done();
+                    Ok(())
+                }
+                Phase::Erase => self.enter(Phase::Write),
+                Phase::Write => self.enter(Phase::Activate),
+                Phase::Activate | Phase::ResetPin => self.enter(Phase::ReadBack),
+                _ => Ok(()),
+            };
+        }
+        self.start(batch, probe.link)
     }
 
     fn done(&mut self) {
         self.phase = Phase::Done;
         self.outcome = Some(Outcome {
             uid: self.vsc.uid(),
-            found: self.found.clone().unwrap_or(CardState::Blank),
+            found: self
+                .probe
+                .as_ref()
+                .map_or(CardState::Blank, |p| p.state.clone()),
             steps: self.steps.clone(),
             pin: self.pin.clone(),
             holder_name: self.vsc.holder_name(),
@@ -606,6 +753,116 @@ impl Personalization {
             apdus: self.apdus_done,
         });
     }
+}
+
+/// What the engine does after filing one response.
+enum Taken {
+    /// Go on with the next APDU.
+    Next,
+    /// Send this fixup first.
+    Fixup(Batch),
+    /// The command's status word was not the expected one: the batch stops here.
+    Stopped,
+}
+
+/// A command as APDUs for `link`: itself when it fits; a chain of short APDUs (CLA bit 5 set
+/// on all but the last, ISO 7816-4 §5.4.1) when it carries more data than fits and the card
+/// chains; `None` when neither works. An Le beyond what one APDU returns is lowered to what
+/// fits, the rest coming back through `61xx`.
+fn shape(command: &Command, link: Link) -> Option<Vec<Command>> {
+    let short_max = 255;
+    let one_apdu = if link.extended {
+        link.max_command_data.max(1)
+    } else {
+        link.max_command_data.clamp(1, short_max)
+    };
+    let max_le = if link.extended {
+        link.max_response_data.max(1)
+    } else {
+        256
+    };
+    let fit_le = |c: Command| match c.le {
+        Some(le) if le > max_le => c.with_le(max_le),
+        _ => c,
+    };
+    let data = command.data();
+    if data.len() <= one_apdu {
+        return Some(vec![fit_le(command.clone())]);
+    }
+    if !link.chaining {
+        return None;
+    }
+    let chunk = link.max_command_data.clamp(1, short_max);
+    let pieces: Vec<&[u8]> = data.chunks(chunk).collect();
+    let count = pieces.len();
+    Some(
+        pieces
+            .into_iter()
+            .enumerate()
+            .map(|(i, piece)| {
+                let last = i + 1 == count;
+                let cla = if last {
+                    command.cla
+                } else {
+                    command.cla | 0x10
+                };
+                let link = command.with_body(cla, piece, if last { command.le } else { None });
+                fit_le(link)
+            })
+            .collect(),
+    )
+}
+
+/// The batches a first personalization sends to a blank card, each command shaped into APDUs
+/// as the engine would for the card's stated limits: for a script a card can be personalized
+/// with, without this product. The probe and its decisions are left out (the card is taken to
+/// be blank), and no response is checked.
+pub fn blank_card_plan(vsc: &Vsc, pin: &Pin) -> Result<Vec<(Step, Batch)>, PersoError> {
+    let agent = agent::for_profile(vsc.profile());
+    let probe = Probe {
+        state: CardState::Blank,
+        link: Link::of_profile(vsc.profile()),
+    };
+    let input = StepInput {
+        vsc,
+        probe: &probe,
+        earlier: &[],
+    };
+    let steps = [
+        (Step::Write, agent.write(&input)),
+        (Step::Activate, agent.activate(&input)),
+        (
+            Step::Verify,
+            agent.read_back(&input, HolderCredential::Initial),
+        ),
+        (Step::SetPin, agent.set_pin(&input, pin)),
+    ];
+    steps
+        .into_iter()
+        .map(|(step, batch)| {
+            let mut shaped = Batch::new();
+            for item in &batch.items {
+                let links =
+                    shape(&item.command, probe.link).ok_or_else(|| PersoError::UnusableCard {
+                        step,
+                        reason: AgentError::Unexpected(format!(
+                            "{} is too long for the card the profile states",
+                            item.command.header_text()
+                        )),
+                    })?;
+                let count = links.len();
+                for (i, command) in links.into_iter().enumerate() {
+                    let expect = if i + 1 == count {
+                        item.expect
+                    } else {
+                        SwPattern::OK
+                    };
+                    shaped.push_expecting(command, expect);
+                }
+            }
+            Ok((step, shaped))
+        })
+        .collect()
 }
 
 /// Drives a personalization to its end over a blocking transport, one batch at a time,

@@ -62,14 +62,38 @@ fn length_field_len(len: usize) -> usize {
 /// Appends one primitive data object. The caller sized `out` (see [`encoded_len`]) so a
 /// secret never moves to a reallocated buffer that is not wiped.
 pub fn put(out: &mut Vec<u8>, tag: &[u8], value: &[u8]) {
-    debug_assert!(value.len() <= 0xFFFF);
+    put_header(out, tag, value.len());
+    out.extend_from_slice(value);
+}
+
+/// Appends a tag and a definite length field (ISO 7816-4 §6.3: one byte below 128, `81 xx`
+/// below 256, `82 xx xx` below 65,536), without a value: a data object's header, or an entry
+/// of a template of lengths (§8.5.2).
+pub fn put_header(out: &mut Vec<u8>, tag: &[u8], len: usize) {
+    debug_assert!(len <= 0xFFFF);
     out.extend_from_slice(tag);
-    match value.len() {
+    match len {
         n @ 0..=0x7F => out.push(n as u8),
         n @ 0x80..=0xFF => out.extend_from_slice(&[0x81, n as u8]),
         n => out.extend_from_slice(&[0x82, (n >> 8) as u8, n as u8]),
     }
-    out.extend_from_slice(value);
+}
+
+/// The value of the first data object tagged `tag` in `bytes`, searching inside constructed
+/// objects (tag bit 6 set) too: for card answers such as an OpenPGP card's application
+/// related data. `None` when absent or when the bytes are not BER-TLV.
+pub fn find<'a>(bytes: &'a [u8], tag: &[u8]) -> Option<&'a [u8]> {
+    for (found, value) in walk(bytes).ok()? {
+        if found == tag {
+            return Some(value);
+        }
+        if found[0] & 0x20 != 0 {
+            if let Some(inner) = find(value, tag) {
+                return Some(inner);
+            }
+        }
+    }
+    None
 }
 
 /// Encodes `(tag, value)` pairs into one zeroizing buffer.
@@ -133,6 +157,14 @@ pub fn walk(bytes: &[u8]) -> Result<Vec<Object<'_>>, TlvError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tlv_sizes_use_the_shortest_length_field() {
+        assert_eq!(encoded_len(&[0xC1], 0), 2);
+        assert_eq!(encoded_len(&[0xC1], 127), 129);
+        assert_eq!(encoded_len(&[0x5F, 0x20], 128), 132);
+        assert_eq!(encoded_len(&[0x5F, 0x20], 256), 261);
+    }
 
     #[test]
     fn round_trip_with_long_lengths() {

@@ -19,8 +19,9 @@ use rand_core::CryptoRngCore;
 use uuid::Uuid;
 
 use crate::holder::HolderData;
+use crate::key::KeyObject;
 use crate::password::Password;
-use crate::profile::{DataArea, KeyKind, Profile};
+use crate::profile::{DataArea, KeySpec, Profile};
 use crate::seal::{self, OpenError, SealError, VscImage};
 use crate::secret::{SecretBytes, SecretString};
 use crate::tlv;
@@ -55,8 +56,8 @@ pub struct SealedVsc {
 /// Why a VSC could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    /// The holder's data does not fit the EF the profile gives its area.
-    #[error("the {area} area needs {needed} bytes but profile {profile} gives its EF only {size}: shorten the data or enlarge the EF in the profile")]
+    /// The holder's data does not fit the room the profile gives its area on the card.
+    #[error("the {area} area needs {needed} bytes but profile {profile} gives it only {size} on the card: shorten the data or give the area more room in the profile")]
     AreaTooLarge {
         /// Area name.
         area: &'static str,
@@ -122,16 +123,11 @@ impl Areas {
                 .private_values()
                 .map(|(field, value)| (field.tag.as_slice(), value.as_bytes())),
         );
+        let created = holder.checked_on().unix_midnight().unwrap_or(0);
         let key_values: Vec<SecretBytes> = profile
             .keys_objects
             .iter()
-            .map(|key| match key.kind {
-                KeyKind::Aes256 => {
-                    let mut k = SecretBytes::new(vec![0u8; 32]);
-                    rng.fill_bytes(k.expose_mut());
-                    k
-                }
-            })
+            .map(|key| KeyObject::generate(key.kind, created, rng).encode())
             .collect();
         let keys = tlv::encode_all(
             profile
@@ -166,14 +162,17 @@ impl Areas {
     }
 }
 
-/// Whether the public, private and keys areas (`lens`, in that order) fit their EFs.
+/// Whether the public, private and keys areas (`lens`, in that order) fit the card.
 fn check_sizes(p: &Profile, lens: [usize; 3]) -> Result<(), BuildError> {
     let [public, private, keys] = lens;
     for (area, len, size) in [
-        ("public", public, p.public.size),
-        ("private", private, p.private.size),
-        ("keys", keys, p.keys.size),
+        ("public", public, Some(p.area_capacity(DataArea::Public))),
+        ("private", private, Some(p.area_capacity(DataArea::Private))),
+        ("keys", keys, p.keys_capacity()),
     ] {
+        let Some(size) = size else {
+            continue;
+        };
         if len > size {
             return Err(BuildError::AreaTooLarge {
                 area,
@@ -256,6 +255,7 @@ impl Vsc {
 
     /// Loads a sealed VSC with its password (claim 7), resolving its profile among the
     /// shipped ones.
+    #[cfg(feature = "profile-text")]
     pub fn open(bytes: &[u8], password: &str) -> Result<Vsc, OpenVscError> {
         let header = seal::read_header(bytes)?;
         let profile = Profile::builtin(&header.profile_id)
@@ -419,22 +419,43 @@ impl Vsc {
         field.and_then(|field| self.public_value(field))
     }
 
-    /// Each key as `(key name, fingerprint)`: the first 8 bytes of SHA-256 of the key, in hex.
+    /// The key objects, with their profile entries, in profile order. A key object missing
+    /// or malformed is left out (opening a VSC checks them all: [`Vsc::open`]).
+    pub fn key_objects(&self) -> Vec<(KeySpec, KeyObject)> {
+        let objects = tlv::walk(self.keys.expose()).unwrap_or_default();
+        self.profile
+            .keys_objects
+            .iter()
+            .filter_map(|spec| {
+                let (_, value) = objects
+                    .iter()
+                    .find(|(tag, _)| *tag == spec.tag.as_slice())?;
+                Some((spec.clone(), KeyObject::decode(spec.kind, value).ok()?))
+            })
+            .collect()
+    }
+
+    /// Each key as `(key name, fingerprint)`, in hex: the OpenPGP version 4 fingerprint of a
+    /// key in an OpenPGP card's slot (what the card and `gpg --card-status` show), otherwise
+    /// the first 8 bytes of the SHA-256 of the key's public key (of the key itself for a
+    /// symmetric key).
     pub fn key_fingerprints(&self) -> Vec<(String, String)> {
         use sha2::Digest;
-        let objects = tlv::walk(self.keys.expose()).unwrap_or_default();
-        objects
+        self.key_objects()
             .into_iter()
-            .map(|(tag, value)| {
-                let name = self
-                    .profile
-                    .keys_objects
-                    .iter()
-                    .find(|k| k.tag == tag)
-                    .map(|k| k.name.clone())
-                    .unwrap_or_else(|| format!("tag {}", hex::encode_upper(tag)));
-                let digest = sha2::Sha256::digest(value);
-                (name, hex::encode_upper(&digest[..8]))
+            .map(|(spec, key)| {
+                let fingerprint = match spec.slot.and_then(|slot| key.openpgp_fingerprint(slot)) {
+                    Some(fingerprint) => hex::encode_upper(fingerprint),
+                    None => {
+                        let material = if key.public_key().is_empty() {
+                            key.private_key().expose()
+                        } else {
+                            key.public_key()
+                        };
+                        hex::encode_upper(&sha2::Sha256::digest(material)[..8])
+                    }
+                };
+                (spec.name, fingerprint)
             })
             .collect()
     }

@@ -10,7 +10,7 @@ use vsc_core::date::Date;
 use vsc_core::holder::{self, HolderData};
 use vsc_core::perso::{self, NewPinQuestion, Outcome, PersoError, Personalization, Step};
 use vsc_core::pin::Pin;
-use vsc_core::profile::Profile;
+use vsc_core::profile::{FileSystemLayout, Profile};
 use vsc_core::transport::{Transport, TransportError};
 use vsc_core::vsc::Vsc;
 
@@ -59,6 +59,11 @@ fn vsc(name: &str) -> Vsc {
     Vsc::build(&profile(), &holder(name), &mut OsRng).unwrap().0
 }
 
+/// The file-system layout of the VSC's profile.
+fn fs(vsc: &Vsc) -> &FileSystemLayout {
+    vsc.profile().file_system().expect("a file-system profile")
+}
+
 fn personalize(vsc: &Vsc, card: &mut Card) -> Result<Outcome, PersoError> {
     let engine = Personalization::new(vsc.clone(), &mut OsRng);
     perso::run(engine, &mut InProcess(card), |_| {}, |_| true)
@@ -67,7 +72,7 @@ fn personalize(vsc: &Vsc, card: &mut Card) -> Result<Outcome, PersoError> {
 /// The card holds exactly the VSC: every EF equals its area (zero-padded), the application is
 /// activated, the PIN is the outcome's and the reset code the VSC's.
 fn assert_card_holds(card: &Card, vsc: &Vsc, pin: &Pin) {
-    let p = vsc.profile();
+    let p = fs(vsc);
     let aid = &p.df.aid;
     assert_eq!(
         card.life_cycle(aid, None),
@@ -124,10 +129,10 @@ fn personalizes_a_blank_card_and_the_card_equals_the_vsc() {
     assert_eq!(last.apdus_done, outcome.apdus);
     // Nothing is writable any more: the card refuses UPDATE BINARY on the public EF.
     card.reset();
-    let mut select = vec![0x00, 0xA4, 0x04, 0x0C, vsc.profile().df.aid.len() as u8];
-    select.extend_from_slice(&vsc.profile().df.aid);
+    let mut select = vec![0x00, 0xA4, 0x04, 0x0C, fs(&vsc).df.aid.len() as u8];
+    select.extend_from_slice(&fs(&vsc).df.aid);
     assert_eq!(card.transmit(&select), [0x90, 0x00]);
-    let fid = vsc.profile().public.fid.to_be_bytes();
+    let fid = fs(&vsc).public.fid.to_be_bytes();
     assert_eq!(
         card.transmit(&[0x00, 0xA4, 0x00, 0x0C, 0x02, fid[0], fid[1]]),
         [0x90, 0x00]
@@ -248,7 +253,7 @@ fn a_card_holding_another_vsc_is_refused_with_its_uid() {
     assert!(error.to_string().contains("unfinished"), "{error}");
     assert!(error.to_string().contains(&other.uid().to_string()));
     assert_eq!(
-        card.file_content(&other.profile().df.aid, other.profile().uid.fid)
+        card.file_content(&fs(&other).df.aid, fs(&other).uid.fid)
             .unwrap(),
         other.uid_area().to_vec()
     );
@@ -359,7 +364,7 @@ fn the_pin_never_appears_in_debug_output_of_the_outcome_or_engine() {
 #[test]
 fn chunking_follows_the_profile_capabilities() {
     let text = include_str!("../../profiles/iso7816-generic.toml");
-    for (command, response, extended) in [(32, 24, false), (1024, 1024, true)] {
+    for (command, response, extended) in [(40, 24, false), (1024, 1024, true)] {
         let changed = text
             .replace(
                 "max_command_data = 255",

@@ -5,8 +5,7 @@ use std::collections::BTreeMap;
 use vsc_core::date::Date;
 use vsc_core::holder::{validate_record, FieldError};
 use vsc_core::profile::{
-    Access, AgentKind, DataArea, DateRange, FieldKind, KeyKind, Profile, ProfileError,
-    ProfileProblem,
+    Access, DataArea, DateRange, FieldKind, KeyKind, Profile, ProfileError, ProfileProblem,
 };
 
 const GENERIC: &str = include_str!("../../profiles/iso7816-generic.toml");
@@ -16,38 +15,70 @@ fn generic() -> Profile {
 }
 
 // ---------------------------------------------------------------------------------------
-// The shipped profile
+// The shipped profiles
+
+#[test]
+fn shipped_openpgp_profile_puts_the_holder_in_the_cards_own_objects() {
+    let p = Profile::builtin("openpgp-card").expect("the shipped OpenPGP profile parses");
+    assert_eq!(p.layout.as_str(), "openpgp-card");
+    assert!(p.file_system().is_none());
+    let tag = |name: &str| p.field(name).expect(name).tag.clone();
+    assert_eq!(tag("holder_name"), vec![0x5B]);
+    assert_eq!(tag("holder_id"), vec![0x5E]);
+    assert_eq!(tag("url"), vec![0x5F, 0x50]);
+    let slots: Vec<_> = p
+        .keys_objects
+        .iter()
+        .map(|k| (k.name.as_str(), k.slot.map(|s| s.as_str()), k.kind.as_str()))
+        .collect();
+    assert_eq!(
+        slots,
+        [
+            ("signature", Some("signature"), "ed25519"),
+            ("decryption", Some("decryption"), "x25519"),
+            ("authentication", Some("authentication"), "ed25519"),
+        ]
+    );
+    assert_eq!(
+        p.pin.length, 6,
+        "OpenPGP cards take PW1 of at least 6 digits"
+    );
+}
 
 #[test]
 fn shipped_profile_describes_the_generic_card() {
-    assert_eq!(Profile::builtin_ids(), &["iso7816-generic"]);
+    assert_eq!(Profile::builtin_ids(), &["iso7816-generic", "openpgp-card"]);
     let p = generic();
     assert_eq!(p.id, "iso7816-generic");
     assert!(!p.name.is_empty() && !p.description.is_empty());
-    assert_eq!(p.agent, AgentKind::Iso7816Fs);
+    assert_eq!(p.layout.as_str(), "iso7816-fs");
     assert_eq!(p.card.max_command_data, 255);
     assert_eq!(p.card.max_response_data, 256);
     assert!(!p.card.extended_apdus);
-    assert_eq!(p.df.fid, 0x5000);
-    assert_eq!(p.df.aid, [0xF0, 0x56, 0x53, 0x43, 0x00, 0x01]);
-    assert_eq!(p.df.aid[0] >> 4, 0xF, "proprietary AID");
+    let fs = p.file_system().expect("a file-system card");
+    assert_eq!(fs.df.fid, 0x5000);
+    assert_eq!(fs.df.aid, [0xF0, 0x56, 0x53, 0x43, 0x00, 0x01]);
+    assert_eq!(fs.df.aid[0] >> 4, 0xF, "proprietary AID");
 
     let efs = [
-        (p.uid, 0x5001, Access::Always),
-        (p.public, 0x5002, Access::Always),
-        (p.private, 0x5003, Access::Pin),
-        (p.keys, 0x5004, Access::Never),
+        (fs.uid, 0x5001, Access::Always),
+        (fs.public, 0x5002, Access::Always),
+        (fs.private, 0x5003, Access::Pin),
+        (fs.keys, 0x5004, Access::Never),
     ];
     for (ef, fid, read) in efs {
         assert_eq!(ef.fid, fid);
         assert_eq!(ef.read, read, "{fid:04X}");
         assert_eq!(ef.update, Access::Never, "{fid:04X}");
     }
-    assert_eq!(p.uid.size, 16);
+    assert_eq!(fs.uid.size, 16);
 
-    assert_eq!((p.pin.reference, p.pin.length, p.pin.retries), (0x81, 6, 3));
     assert_eq!(
-        (p.reset.reference, p.reset.length, p.reset.retries),
+        (fs.pin.reference, p.pin.length, fs.pin.retries),
+        (0x81, 6, 3)
+    );
+    assert_eq!(
+        (fs.reset.reference, p.reset.length, fs.reset.retries),
         (0x82, 16, 10)
     );
 
@@ -95,8 +126,8 @@ fn shipped_profile_describes_the_generic_card() {
     // The documented worst cases, and that they fit.
     assert_eq!(p.worst_case_area_len(DataArea::Public), 676);
     assert_eq!(p.worst_case_area_len(DataArea::Private), 1333);
-    assert!(p.worst_case_area_len(DataArea::Public) <= p.public.size);
-    assert!(p.worst_case_area_len(DataArea::Private) <= p.private.size);
+    assert!(p.worst_case_area_len(DataArea::Public) <= fs.public.size);
+    assert!(p.worst_case_area_len(DataArea::Private) <= fs.private.size);
     assert_eq!(p.keys_len(), 34);
 }
 
@@ -282,6 +313,12 @@ fn apdu_limits() {
     assert!(Profile::parse(&extended).is_ok());
     let text = edit("max_command_data = 255", "max_command_data = 0");
     assert_one_problem(&text, "max_command_data = 0", "below the minimum 1");
+    let text = edit("max_command_data = 255", "max_command_data = 33");
+    assert_one_problem(
+        &text,
+        "max_command_data = 33",
+        "setting the PIN sends 34 bytes",
+    );
     let text = edit("max_command_data = 255", "max_command_data = 70000")
         .replace("extended_apdus = false", "extended_apdus = true");
     assert_one_problem(&text, "max_command_data = 70000", "exceeds 65535");
@@ -448,13 +485,13 @@ fn every_problem_is_reported_at_once_in_line_order() {
     let text = edit("size = 1024", "size = 70000")
         .replace("length = 6 ", "length = 2 ")
         .replace("tag = \"C2\"", "tag = \"DF01\"")
-        .replace("agent = \"iso7816-fs\"", "agent = \"piv\"");
+        .replace("id = \"iso7816-generic\"", "id = \"Generic Card\"");
     let problems = problems(&text);
     let lines: Vec<usize> = problems.iter().map(|p| p.line).collect();
     assert_eq!(
         lines,
         [
-            line_of(&text, "agent = \"piv\""),
+            line_of(&text, "id = \"Generic Card\""),
             line_of(&text, "size = 70000"),
             line_of(&text, "length = 2 "),
             line_of(&text, "tag = \"DF01\""),
@@ -470,6 +507,14 @@ fn every_problem_is_reported_at_once_in_line_order() {
         "line {}: areas.public.size 70000 exceeds 32767",
         lines[1]
     )));
+}
+
+#[test]
+fn an_unknown_layout_is_named_with_the_known_ones() {
+    let text = edit("layout = \"iso7816-fs\"", "layout = \"piv\"");
+    assert_one_problem(&text, "layout = \"piv\"", "\"iso7816-fs\"");
+    let text = edit("layout = \"iso7816-fs\"\n", "");
+    assert!(!problems(&text).is_empty());
 }
 
 #[test]

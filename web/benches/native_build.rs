@@ -17,7 +17,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use vsc_core::profile::Profile;
 use vsc_core::text_encoding::TextEncoding;
 use vsc_web::issue::Issuer;
 
@@ -39,7 +38,7 @@ fn main() {
     for i in 0..rows {
         csv.push_str(&format!("Holder {i},ID-{i},h{i}@example.org\n"));
     }
-    let profile = Profile::builtin("iso7816-generic").expect("the generic profile ships");
+    let profile = vsc_web::profiles::find("iso7816-generic").expect("the generic profile ships");
     let mut best = f64::INFINITY;
     for _ in 0..rounds {
         // As in the page, reading the CSV happens before the clock starts.

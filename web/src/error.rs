@@ -39,8 +39,10 @@ pub enum Code {
     BadBridgeReply,
     /// The card already holds another VSC.
     ForeignCard,
-    /// The card is not of the type the VSC's profile describes.
+    /// The card answers in a way its type never should.
     UnusableCard,
+    /// The card is not of the type the VSC's profile is for (an ISO card for an OpenPGP VSC).
+    WrongCardType,
     /// The card refused a command.
     CardRefused,
     /// The read-back differs from the VSC.
@@ -70,6 +72,7 @@ impl Code {
             Code::BadBridgeReply => "bad_bridge_reply",
             Code::ForeignCard => "foreign_card",
             Code::UnusableCard => "unusable_card",
+            Code::WrongCardType => "wrong_card_type",
             Code::CardRefused => "card_refused",
             Code::ReadBackMismatch => "read_back_mismatch",
             Code::NewPinDeclined => "new_pin_declined",

@@ -388,7 +388,7 @@ mod tests {
     use super::*;
 
     fn generic() -> Profile {
-        Profile::builtin("iso7816-generic").unwrap()
+        crate::profiles::find("iso7816-generic").unwrap()
     }
 
     fn today() -> Date {
@@ -433,13 +433,11 @@ mod tests {
         let sheet = issuer.password_download().unwrap();
         let sheet = String::from_utf8(sheet.bytes.to_vec()).unwrap();
         let uid = &issuer.uids()[0];
-        let opened = Vsc::open(&vsc.bytes, &password_in(&sheet, uid)).unwrap();
+        let opened = crate::vsc_file::open(&vsc.bytes, &password_in(&sheet, uid)).unwrap();
         assert_eq!(opened.holder_name(), "Émile Nguyễn-Müller 田中");
         assert_eq!(opened.issued_on().as_deref(), Some("2026-12-01"));
         assert!(sheet.contains(&format!("{},{}", vsc.name, opened.uid())));
     }
-
-    use vsc_core::vsc::Vsc;
 
     #[test]
     fn a_form_with_problems_reports_every_one_and_builds_nothing() {

@@ -135,6 +135,9 @@ impl Tracker {
     pub fn error(&self, error: PersoError) -> WebError {
         match &error {
             PersoError::ForeignCard { .. } => WebError::new(Code::ForeignCard, error.to_string()),
+            PersoError::WrongCardType { .. } => {
+                WebError::new(Code::WrongCardType, error.to_string())
+            }
             PersoError::UnusableCard { .. } => WebError::new(Code::UnusableCard, error.to_string()),
             PersoError::Refused { .. } => WebError::new(Code::CardRefused, error.to_string()),
             PersoError::Mismatch(_) => WebError::new(Code::ReadBackMismatch, error.to_string()),
@@ -150,7 +153,7 @@ impl Tracker {
             PersoError::NewPinDeclined { .. } => {
                 WebError::new(Code::NewPinDeclined, error.to_string())
             }
-            PersoError::Driver(_) => WebError::new(Code::Internal, error.to_string()),
+            _ => WebError::new(Code::Internal, error.to_string()),
         }
     }
 }
@@ -204,12 +207,11 @@ mod tests {
     use super::*;
     use rand_core::OsRng;
     use std::collections::BTreeMap;
-    use vsc_core::profile::Profile;
     use vsc_core::protocol::{Reply, ReplyBody, Request, ServerMessage};
     use vsc_core::vsc::Vsc;
 
     fn engine() -> Personalization {
-        let profile = Profile::builtin("iso7816-generic").unwrap();
+        let profile = crate::profiles::find("iso7816-generic").unwrap();
         let values: BTreeMap<String, String> = [("holder_name", "Ada"), ("holder_id", "1")]
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -4,6 +4,8 @@
 //! What this module does not do: parse profile text (see [`vsc_core::profile`]) or validate
 //! values (see [`crate::issue`]).
 
+use std::sync::OnceLock;
+
 use serde::Serialize;
 use vsc_core::profile::{DataArea, Profile};
 
@@ -74,26 +76,37 @@ impl ProfileInfo {
     }
 }
 
+/// The shipped profiles, as `build.rs` read and checked them when the page was built.
+fn catalog() -> &'static [Profile] {
+    static CATALOG: OnceLock<Vec<Profile>> = OnceLock::new();
+    CATALOG.get_or_init(|| {
+        // Written by build.rs from profiles that passed every check; it always reads back.
+        serde_json::from_str(include_str!(concat!(env!("OUT_DIR"), "/profiles.json")))
+            .unwrap_or_default()
+    })
+}
+
 /// Every shipped profile, in the order the core lists them.
 pub fn list() -> Vec<ProfileInfo> {
-    Profile::builtin_ids()
-        .iter()
-        .filter_map(|id| Profile::builtin(id))
-        .map(|p| ProfileInfo::of(&p))
-        .collect()
+    catalog().iter().map(ProfileInfo::of).collect()
 }
 
 /// The shipped profile `id`, or an error naming the known ones.
 pub fn find(id: &str) -> Result<Profile, WebError> {
-    Profile::builtin(id).ok_or_else(|| {
-        WebError::new(
-            Code::UnknownProfile,
-            format!(
-                "there is no card profile \"{id}\" in this page; choose one of: {}",
-                Profile::builtin_ids().join(", ")
-            ),
-        )
-    })
+    catalog()
+        .iter()
+        .find(|p| p.id == id)
+        .cloned()
+        .ok_or_else(|| {
+            let known: Vec<&str> = catalog().iter().map(|p| p.id.as_str()).collect();
+            WebError::new(
+                Code::UnknownProfile,
+                format!(
+                    "there is no card profile \"{id}\" in this page; choose one of: {}",
+                    known.join(", ")
+                ),
+            )
+        })
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]

@@ -6,7 +6,7 @@
 //! [`crate::bridge`]), or keep the password: it is used once and wiped.
 
 use serde::Serialize;
-use vsc_core::profile::{DataArea, Profile};
+use vsc_core::profile::DataArea;
 use vsc_core::seal::{self, Kdf, OpenError};
 use vsc_core::tlv;
 use vsc_core::vsc::{OpenVscError, Vsc};
@@ -44,7 +44,7 @@ pub struct PublicValue {
 /// Reads the clear part of a sealed VSC: who the card is for, without the password.
 pub fn inspect(bytes: &[u8]) -> Result<VscSummary, WebError> {
     let header = seal::read_header(bytes).map_err(|e| open_error(&e))?;
-    let profile = Profile::builtin(&header.profile_id);
+    let profile = crate::profiles::find(&header.profile_id).ok();
     let objects = tlv::walk(&header.public).map_err(|e| {
         WebError::new(
             Code::BadVscFile,
@@ -124,7 +124,14 @@ pub fn zip_entries(bytes: &[u8]) -> Result<Vec<crate::zip::Entry>, WebError> {
 
 /// Opens a sealed VSC with its password against the shipped profiles.
 pub fn open(bytes: &[u8], password: &str) -> Result<Vsc, WebError> {
-    Vsc::open(bytes, password).map_err(|e| match e {
+    let header = seal::read_header(bytes).map_err(|e| open_error(&e))?;
+    let profile = crate::profiles::find(&header.profile_id).map_err(|_| {
+        WebError::new(
+            Code::VscNotOpened,
+            OpenVscError::UnknownProfile(header.profile_id.clone()).to_string(),
+        )
+    })?;
+    Vsc::open_with_profile(bytes, password, &profile).map_err(|e| match e {
         OpenVscError::Container(e) => open_error(&e),
         other => WebError::new(Code::VscNotOpened, other.to_string()),
     })
@@ -146,7 +153,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn sealed() -> (Vec<u8>, String) {
-        let profile = Profile::builtin("iso7816-generic").unwrap();
+        let profile = crate::profiles::find("iso7816-generic").unwrap();
         let values: BTreeMap<String, String> = [
             ("holder_name", "Ada Lovelace"),
             ("holder_id", "A-1"),

@@ -978,6 +978,13 @@ fn what_the_clerk_types_is_what_the_card_gets_and_the_counter_is_safe() {
         explained.contains("No new PIN was set") && explained.contains("with its holder's PIN"),
         "{explained}"
     );
+    // What that run said goes when another file is loaded: no stale status, steps or error.
+    let perso_status = browser.find("#perso-status");
+    assert_eq!(browser.text(&perso_status), "Not personalized.");
+    browser.type_text(&browser.field("VSC file"), &zip.display().to_string());
+    browser.wait_displayed("#batch-picker", WAIT);
+    assert_eq!(browser.text(&perso_status), "");
+    assert!(!browser.displayed(&browser.find("#perso-error")));
     ask();
     browser.click(&browser.button("Set a new PIN"));
     browser.wait_displayed("#verified", WAIT);

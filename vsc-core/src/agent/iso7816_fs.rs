@@ -10,12 +10,12 @@ use uuid::Uuid;
 
 use crate::apdu::{Command, Response, StatusWord};
 use crate::pin::Pin;
-use crate::profile::{Access, EfSpec, Profile};
+use crate::profile::{Access, EfSpec, FileSystemLayout, Profile};
 use crate::secret::SecretBytes;
 use crate::transport::Batch;
 use crate::vsc::Vsc;
 
-use super::{AgentError, CardAgent, CardState};
+use super::{AgentError, CardAgent, CardState, HolderCredential, Link, Probe, StepInput};
 
 /// The MF's FID (ISO 7816-4 §7.1.1).
 const MF: u16 = 0x3F00;
@@ -27,36 +27,38 @@ const SC_ALWAYS: u8 = 0x00;
 const SC_USER_AUTH: u8 = 0x10;
 const SC_NEVER: u8 = 0xFF;
 
-/// The agent for `agent = "iso7816-fs"` profiles.
+/// The agent for `layout = "iso7816-fs"` profiles.
 #[derive(Debug, Clone)]
 pub struct Iso7816FsAgent {
-    profile: Profile,
+    link: Link,
+    fs: FileSystemLayout,
 }
 
 impl Iso7816FsAgent {
-    /// An agent for cards described by `profile`.
-    pub fn new(profile: &Profile) -> Self {
+    /// An agent for the cards `profile` describes with file-system `layout`.
+    pub fn new(profile: &Profile, layout: &FileSystemLayout) -> Self {
         Self {
-            profile: profile.clone(),
+            link: Link::of_profile(profile),
+            fs: layout.clone(),
         }
     }
 
     fn max_write(&self) -> usize {
-        self.profile.card.max_command_data.max(1)
+        self.link.max_command_data.max(1)
     }
 
     fn max_read(&self) -> usize {
-        self.profile.card.max_response_data.clamp(1, 65536)
+        self.link.max_response_data.clamp(1, 65536)
     }
 
     /// The EFs in the order they are created and written.
     fn files(&self) -> [(&'static str, &EfSpec); 4] {
-        let p = &self.profile;
+        let fs = &self.fs;
         [
-            ("uid", &p.uid),
-            ("public", &p.public),
-            ("private", &p.private),
-            ("keys", &p.keys),
+            ("uid", &fs.uid),
+            ("public", &fs.public),
+            ("private", &fs.private),
+            ("keys", &fs.keys),
         ]
     }
 
@@ -70,13 +72,13 @@ impl Iso7816FsAgent {
     }
 
     fn select_df(&self) -> Command {
-        select_by_name(&self.profile.df.aid, false)
+        select_by_name(&self.fs.df.aid, false)
     }
 
     /// `ins` (CHANGE REFERENCE DATA or RESET RETRY COUNTER) with P1 00 for the holder PIN:
     /// data = `first` (current PIN or reset code) followed by the new PIN; then VERIFY of it.
     fn set_pin_after(&self, ins: u8, first: &SecretBytes, new: &Pin) -> Batch {
-        let reference = self.profile.pin.reference;
+        let reference = self.fs.pin.reference;
         let new_data = new.to_reference_data();
         let mut data = SecretBytes::new(Vec::with_capacity(first.len() + new_data.len()));
         data.extend_from_slice(first.expose());
@@ -88,22 +90,22 @@ impl Iso7816FsAgent {
     }
 }
 
-impl CardAgent for Iso7816FsAgent {
-    fn card_type(&self) -> &'static str {
-        "ISO 7816-4/-9 file-system card"
-    }
-
-    fn probe(&self) -> Batch {
-        let mut batch = Batch::new();
-        batch.push(select_by_name(&self.profile.df.aid, true));
-        batch.push(select_fid(self.profile.uid.fid));
-        batch.push(read_binary(0, 16));
-        batch
-    }
-
-    fn classify(&self, responses: &[Response]) -> Result<CardState, AgentError> {
-        let Some(first) = responses.first() else {
+impl Iso7816FsAgent {
+    /// What the probe's responses say the card holds.
+    fn state(&self, responses: &[Response]) -> Result<CardState, AgentError> {
+        let Some(mf) = responses.first() else {
             return Err(AgentError::Unexpected("the card sent no answer".into()));
+        };
+        if mf.sw != StatusWord::OK {
+            return Err(AgentError::WrongCardType(format!(
+                "it has no file system this product knows: SELECT of its MF answered {}, {}",
+                mf.sw,
+                mf.sw.status()
+            )));
+        }
+        let responses = &responses[1..];
+        let Some(first) = responses.first() else {
+            return Err(AgentError::Unexpected("the probe stopped early".into()));
         };
         if first.sw == StatusWord(0x6A82) {
             return Ok(CardState::Blank);
@@ -152,24 +154,45 @@ impl CardAgent for Iso7816FsAgent {
             ))),
         }
     }
+}
 
-    fn erase(&self) -> Batch {
+impl CardAgent for Iso7816FsAgent {
+    fn card_type(&self) -> &'static str {
+        "ISO 7816-4/-9 file-system card"
+    }
+
+    fn probe(&self) -> Batch {
         let mut batch = Batch::new();
+        // The MF first: a card without this file system (an OpenPGP card, say) is told apart
+        // from a blank one, which has an MF but not the application DF.
         batch.push(select_fid(MF));
-        // ISO 7816-9 §7.2 DELETE FILE: the DF and everything under it; only in creation state.
-        batch.push(
-            Command::new(0x00, 0xE4, 0x00, 0x00).with_data(self.profile.df.fid.to_be_bytes()),
-        );
+        batch.push(select_by_name(&self.fs.df.aid, true));
+        batch.push(select_fid(self.fs.uid.fid));
+        batch.push(read_binary(0, 16));
         batch
     }
 
-    fn write(&self, vsc: &Vsc) -> Batch {
+    fn classify(&self, responses: &[Response]) -> Result<Probe, AgentError> {
+        let state = self.state(responses)?;
+        Ok(Probe {
+            state,
+            link: self.link,
+        })
+    }
+
+    fn erase(&self, _step: &StepInput) -> Batch {
+        let mut batch = Batch::new();
+        batch.push(select_fid(MF));
+        // ISO 7816-9 §7.2 DELETE FILE: the DF and everything under it; only in creation state.
+        batch.push(Command::new(0x00, 0xE4, 0x00, 0x00).with_data(self.fs.df.fid.to_be_bytes()));
+        batch
+    }
+
+    fn write(&self, step: &StepInput) -> Batch {
+        let vsc = step.vsc;
         let mut batch = Batch::new();
         // DFs are created under the MF whatever the current DF is (docs/card-os.md).
-        batch.push(create_file(df_fcp(
-            self.profile.df.fid,
-            &self.profile.df.aid,
-        )));
+        batch.push(create_file(df_fcp(self.fs.df.fid, &self.fs.df.aid)));
         for (area, ef) in self.files() {
             batch.push(create_file(ef_fcp(ef)));
             let content = self.area_content(vsc, area);
@@ -179,18 +202,12 @@ impl CardAgent for Iso7816FsAgent {
                 batch.push(command);
             }
         }
-        batch.push(set_credential(
-            self.profile.pin.reference,
-            vsc.card_password(),
-        ));
-        batch.push(set_credential(
-            self.profile.reset.reference,
-            vsc.reset_code(),
-        ));
+        batch.push(set_credential(self.fs.pin.reference, vsc.card_password()));
+        batch.push(set_credential(self.fs.reset.reference, vsc.reset_code()));
         batch
     }
 
-    fn activate(&self) -> Batch {
+    fn activate(&self, _step: &StepInput) -> Batch {
         // The write left the application DF current; its EFs are activated by FID.
         let mut batch = Batch::new();
         for (_, ef) in self.files() {
@@ -201,9 +218,14 @@ impl CardAgent for Iso7816FsAgent {
         batch
     }
 
-    fn read_back(&self, vsc: &Vsc, credential: &SecretBytes) -> Batch {
+    fn read_back(&self, step: &StepInput, credential: HolderCredential) -> Batch {
+        let vsc = step.vsc;
+        let credential = match credential {
+            HolderCredential::Initial => vsc.card_password(),
+            HolderCredential::Pin(pin) => pin.to_reference_data(),
+        };
         let mut batch = Batch::new();
-        batch.push(verify(self.profile.pin.reference, credential.clone()));
+        batch.push(verify(self.fs.pin.reference, credential));
         for (area, ef) in self.files() {
             if ef.read == Access::Never {
                 continue;
@@ -225,10 +247,11 @@ impl CardAgent for Iso7816FsAgent {
 
     fn check_read_back(
         &self,
-        vsc: &Vsc,
+        step: &StepInput,
         batch: &Batch,
         responses: &[Response],
     ) -> Result<(), AgentError> {
+        let vsc = step.vsc;
         if responses.len() != batch.len() {
             return Err(AgentError::Unexpected("the read-back stopped early".into()));
         }
@@ -278,21 +301,22 @@ impl CardAgent for Iso7816FsAgent {
         }
     }
 
-    fn change_pin(&self, current: &SecretBytes, new: &Pin) -> Batch {
-        // ISO 7816-4 §11.5.7 CHANGE REFERENCE DATA, P1 00: current then new reference data.
-        self.set_pin_after(0x24, current, new)
+    fn set_pin(&self, step: &StepInput, new: &Pin) -> Batch {
+        // ISO 7816-4 §11.5.7 CHANGE REFERENCE DATA, P1 00: the card password, then the PIN.
+        self.set_pin_after(0x24, &step.vsc.card_password(), new)
     }
 
-    fn reset_pin(&self, reset_code: &SecretBytes, new: &Pin) -> Batch {
+    fn reset_pin(&self, step: &StepInput, new: &Pin) -> Batch {
+        let reset_code = step.vsc.reset_code();
         // The clerk confirms a new PIN between the probe and this batch; the card may have
         // been reset meanwhile (Windows resets a card whose transaction idles 5 s), so the DF
         // is selected again first.
         let mut batch = Batch::new();
-        batch.push(select_by_name(&self.profile.df.aid, false));
+        batch.push(select_by_name(&self.fs.df.aid, false));
         // ISO 7816-4 §11.5.10 RESET RETRY COUNTER, P1 00: resetting code then new reference data.
         batch
             .items
-            .extend(self.set_pin_after(0x2C, reset_code, new).items);
+            .extend(self.set_pin_after(0x2C, &reset_code, new).items);
         batch
     }
 }

@@ -1,375 +1,16 @@
-//! Card profiles: the human-written TOML that describes a card's logical file structure and
-//! the data objects each area holds.
-//!
-//! A profile names the card agent, the card's APDU limits, the DF (FID and AID), one EF per
-//! area (`uid`, `public`, `private`, `keys`) with its size and access conditions, the holder
-//! PIN and the reset code, the holder-data fields (BER-TLV tag, CSV column, kind, limits) and
-//! the secret key objects. [`Profile::parse`] checks all of it and reports every problem with
-//! its line number, so an issuer can fix a profile in one pass. The format is documented in
-//! `docs/profiles.md`; the shipped profiles are in `profiles/` and available through
-//! [`Profile::builtin`].
-//!
-//! What this module does not do: read files (callers pass the text), validate holder data
-//! (see [`crate::holder`]) or encode data objects (see [`crate::vsc`]).
+//! Reading a profile's TOML text: syntax first, then every semantic check, each problem with
+//! its line, so a profile's author can fix it in one pass.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::ops::Range;
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use toml::Spanned;
 
-/// File identifiers a profile may not use: the MF (`3F00`), `3FFF` (reserved for path
-/// selection) and `FFFF` (RFU), as listed in `docs/card-os.md`.
-pub const RESERVED_FIDS: [u16; 3] = [0x3F00, 0x3FFF, 0xFFFF];
-
-/// Largest transparent EF the card OS accepts, in bytes (`docs/card-os.md`).
-pub const MAX_EF_SIZE: usize = 32767;
-
-/// Size of the `uid` area's content: the VSC's UUID as 16 raw bytes.
-pub const UID_LEN: usize = 16;
-
-/// The shipped profiles, by id, with their source text.
-const BUILTIN: [(&str, &str); 1] = [(
-    "iso7816-generic",
-    include_str!("../../profiles/iso7816-generic.toml"),
-)];
-
-/// The ids of [`BUILTIN`], in the same order.
-const BUILTIN_IDS: [&str; 1] = ["iso7816-generic"];
-
-/// A validated card profile.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Profile {
-    /// Short identifier, lowercase letters, digits and `-` (e.g. `iso7816-generic`).
-    pub id: String,
-    /// Human-readable name.
-    pub name: String,
-    /// One or two sentences for the issuer (may be empty).
-    pub description: String,
-    /// The card agent that personalizes this card.
-    pub agent: AgentKind,
-    /// What the card and reader accept at the APDU level.
-    pub card: CardCapabilities,
-    /// The DF that holds the areas.
-    pub df: DfSpec,
-    /// The EF holding the VSC's UUID.
-    pub uid: EfSpec,
-    /// The EF holding the public data objects.
-    pub public: EfSpec,
-    /// The EF holding the private data objects.
-    pub private: EfSpec,
-    /// The EF holding the secret key objects.
-    pub keys: EfSpec,
-    /// The holder PIN.
-    pub pin: PinSpec,
-    /// The reset code that unblocks the PIN.
-    pub reset: CredentialSpec,
-    /// Holder-data fields, in profile order (the order of the data objects in each area).
-    pub fields: Vec<FieldSpec>,
-    /// Secret key objects, in profile order.
-    pub keys_objects: Vec<KeySpec>,
-    /// The fields that say who a card is for.
-    pub who: WhoSpec,
-    /// SHA-256 of the exact source text.
-    source_hash: [u8; 32],
-}
-
-/// The card agent a profile is written for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AgentKind {
-    /// The generic ISO 7816-4/-9 file-system card (`"iso7816-fs"`, `docs/card-os.md`).
-    Iso7816Fs,
-}
-
-impl AgentKind {
-    /// The name used in profiles.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AgentKind::Iso7816Fs => "iso7816-fs",
-        }
-    }
-}
-
-/// APDU-level limits of the card and reader.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CardCapabilities {
-    /// Largest command data field (Lc) to send, 1 to 65535 (255 without extended APDUs).
-    pub max_command_data: usize,
-    /// Largest response data (Le) to ask for, 1 to 65536 (256 without extended APDUs).
-    pub max_response_data: usize,
-    /// Whether extended Lc/Le encodings (ISO 7816-4 §5.2) may be used.
-    pub extended_apdus: bool,
-}
-
-/// The DF holding the areas.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DfSpec {
-    /// File identifier.
-    pub fid: u16,
-    /// DF name (AID), 5 to 16 bytes.
-    pub aid: Vec<u8>,
-}
-
-/// A transparent EF holding one area.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EfSpec {
-    /// File identifier.
-    pub fid: u16,
-    /// Size in bytes, 1 to [`MAX_EF_SIZE`].
-    pub size: usize,
-    /// Access condition for READ BINARY once the file is activated.
-    pub read: Access,
-    /// Access condition for UPDATE BINARY once the file is activated.
-    pub update: Access,
-}
-
-/// An access condition, as the card's compact security attributes express it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Access {
-    /// Always allowed (`"always"`, security condition byte `00`).
-    Always,
-    /// Allowed once the holder PIN is verified (`"pin"`, security condition byte `10`).
-    Pin,
-    /// Never allowed (`"never"`, security condition byte `FF`).
-    Never,
-}
-
-impl Access {
-    /// The name used in profiles.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Access::Always => "always",
-            Access::Pin => "pin",
-            Access::Never => "never",
-        }
-    }
-}
-
-/// The holder PIN.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PinSpec {
-    /// Reference (P2 of VERIFY), e.g. `0x81`.
-    pub reference: u8,
-    /// Number of digits of the generated PIN, 4 to 12.
-    pub length: u8,
-    /// Wrong tries before the card blocks the PIN, 1 to 15.
-    pub retries: u8,
-}
-
-/// The reset code (PUK-like credential).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CredentialSpec {
-    /// Reference (P2), e.g. `0x82`.
-    pub reference: u8,
-    /// Bytes of the generated reset code, 8 to 32.
-    pub length: u8,
-    /// Wrong tries before the card blocks it, 1 to 15.
-    pub retries: u8,
-}
-
-/// One holder-data field: a primitive BER-TLV data object in the public or private area.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldSpec {
-    /// Identifier used by code (`holder_name`).
-    pub name: String,
-    /// Label shown to people (`Cardholder name`).
-    pub label: String,
-    /// The area that holds it.
-    pub area: DataArea,
-    /// BER-TLV tag bytes.
-    pub tag: Vec<u8>,
-    /// The CSV column (and form input) that feeds it.
-    pub column: String,
-    /// What values look like.
-    pub kind: FieldKind,
-    /// Whether a value must be given.
-    pub required: bool,
-    /// Value used when an optional field is left empty.
-    pub default: Option<String>,
-    /// Maximum length of a value, in characters.
-    pub max_len: usize,
-    /// For a date field, the dates it accepts relative to today (`None`: any real date).
-    pub range: Option<DateRange>,
-}
-
-impl FieldSpec {
-    /// Largest value in bytes (UTF-8): `max_len` times the bytes one character can take.
-    pub fn max_value_bytes(&self) -> usize {
-        self.max_len * self.kind.max_bytes_per_char()
-    }
-
-    /// Largest encoded data object (tag, length and value) in bytes.
-    pub fn max_encoded_len(&self) -> usize {
-        tlv_len(self.tag.len(), self.max_value_bytes())
-    }
-}
-
-/// The areas that hold holder-data fields.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum DataArea {
-    /// Plain data, readable without a PIN.
-    Public,
-    /// Personal data: encrypted in the VSC, PIN-protected on the card.
-    Private,
-}
-
-impl DataArea {
-    /// The name used in profiles.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DataArea::Public => "public",
-            DataArea::Private => "private",
-        }
-    }
-}
-
-/// What a field's values look like; [`crate::holder`] enforces it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FieldKind {
-    /// Any UTF-8 text without control characters (line breaks allowed).
-    Text,
-    /// A real calendar date written `YYYY-MM-DD`, stored as that 10-character text.
-    Date,
-    /// A plausible email address.
-    Email,
-    /// ASCII digits only.
-    Digits,
-}
-
-impl FieldKind {
-    /// The name used in profiles.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FieldKind::Text => "text",
-            FieldKind::Date => "date",
-            FieldKind::Email => "email",
-            FieldKind::Digits => "digits",
-        }
-    }
-
-    /// Most UTF-8 bytes one character of this kind can take.
-    pub fn max_bytes_per_char(self) -> usize {
-        match self {
-            FieldKind::Text | FieldKind::Email => 4,
-            FieldKind::Date | FieldKind::Digits => 1,
-        }
-    }
-}
-
-pub use crate::date::DATE_LEN;
-
-/// The default of a date field that means "the day the VSC is built".
-pub const TODAY: &str = "today";
-
-/// The dates a date field accepts, relative to the day the holder data is checked; each range
-/// also has a sane outer bound ([`crate::holder`] enforces them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DateRange {
-    /// After today, and at most [`crate::holder::MAX_YEARS_AHEAD`] years ahead (an expiry
-    /// date; `"after-today"`).
-    AfterToday,
-    /// Before today, and at most [`crate::holder::MAX_YEARS_BACK`] years back (a date of
-    /// birth; `"before-today"`).
-    BeforeToday,
-    /// Today or before, and at most [`crate::holder::MAX_YEARS_BACK`] years back (an issue
-    /// date; `"up-to-today"`).
-    UpToToday,
-}
-
-impl DateRange {
-    /// The name used in profiles.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DateRange::AfterToday => "after-today",
-            DateRange::BeforeToday => "before-today",
-            DateRange::UpToToday => "up-to-today",
-        }
-    }
-}
-
-/// The public fields that say who a card is for, by field name: the page's "This card is
-/// for", the CLI's messages, batch file names, the problems of a CSV row and the PIN mailer
-/// all name the holder through these, never through field names of their own.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WhoSpec {
-    /// The holder's name.
-    pub name: String,
-    /// The issuer's identifier for the holder; unique within a batch.
-    pub id: Option<String>,
-    /// The issuing organization's name, for the PIN mailer.
-    pub issuer: Option<String>,
-    /// The date the VSC was issued (a date field).
-    pub issued_on: Option<String>,
-}
-
-/// One secret key object in the keys area.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeySpec {
-    /// Identifier (`card_key`).
-    pub name: String,
-    /// BER-TLV tag bytes.
-    pub tag: Vec<u8>,
-    /// Key type.
-    pub kind: KeyKind,
-}
-
-impl KeySpec {
-    /// Encoded size of the key object (tag, length, key bytes).
-    pub fn encoded_len(&self) -> usize {
-        tlv_len(self.tag.len(), self.kind.key_len())
-    }
-}
-
-/// Key types a profile can ask for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum KeyKind {
-    /// A random 256-bit AES key (`"aes256"`).
-    Aes256,
-}
-
-impl KeyKind {
-    /// Key length in bytes.
-    pub fn key_len(self) -> usize {
-        match self {
-            KeyKind::Aes256 => 32,
-        }
-    }
-}
-
-/// A profile that cannot be used, with every problem found. The profile's author must fix
-/// the text; nothing was built from it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the card profile has {} problem(s); fix the profile text:\n{}", .problems.len(), ProblemList(.problems))]
-pub struct ProfileError {
-    /// The problems, in the order of the text where possible.
-    pub problems: Vec<ProfileProblem>,
-}
-
-/// One problem in a profile.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("line {line}: {message}")]
-pub struct ProfileProblem {
-    /// 1-based line of the text the problem is at.
-    pub line: usize,
-    /// What is wrong and, where useful, what to write instead.
-    pub message: String,
-}
-
-struct ProblemList<'a>(&'a [ProfileProblem]);
-
-impl fmt::Display for ProblemList<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, problem) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("\n")?;
-            }
-            write!(f, "  {problem}")?;
-        }
-        Ok(())
-    }
-}
+use super::*;
+use crate::date::DATE_LEN;
+use crate::field::{DataArea, DateRange, FieldKind, FieldSpec, TODAY};
 
 impl Profile {
     /// Parses and validates a profile. On failure every problem found is reported, each with
@@ -399,108 +40,6 @@ impl Profile {
             }
         }
     }
-
-    /// SHA-256 of the exact source text the profile was parsed from.
-    pub fn hash(&self) -> [u8; 32] {
-        self.source_hash
-    }
-
-    /// A shipped profile by id, or `None` for an unknown id.
-    pub fn builtin(id: &str) -> Option<Profile> {
-        BUILTIN
-            .iter()
-            .find(|(builtin_id, _)| *builtin_id == id)
-            .and_then(|(_, text)| Profile::parse(text).ok())
-    }
-
-    /// The ids of the shipped profiles.
-    pub fn builtin_ids() -> &'static [&'static str] {
-        &BUILTIN_IDS
-    }
-
-    /// The field with this name.
-    pub fn field(&self, name: &str) -> Option<&FieldSpec> {
-        self.fields.iter().find(|f| f.name == name)
-    }
-
-    /// The fields of one area, in profile order.
-    pub fn fields_in(&self, area: DataArea) -> impl Iterator<Item = &FieldSpec> + Clone {
-        self.fields.iter().filter(move |f| f.area == area)
-    }
-
-    /// The EF of a data area.
-    pub fn ef(&self, area: DataArea) -> &EfSpec {
-        match area {
-            DataArea::Public => &self.public,
-            DataArea::Private => &self.private,
-        }
-    }
-
-    /// Bytes an area's data objects take when every field is at `max_len` (the sum of their
-    /// TLV sizes); validation guarantees it fits the area's EF.
-    pub fn worst_case_area_len(&self, area: DataArea) -> usize {
-        self.fields_in(area).map(FieldSpec::max_encoded_len).sum()
-    }
-
-    /// Bytes the key objects take (the sum of their TLV sizes).
-    pub fn keys_len(&self) -> usize {
-        self.keys_objects.iter().map(KeySpec::encoded_len).sum()
-    }
-}
-
-/// Size of a BER-TLV data object with a tag of `tag_len` bytes and `value_len` value bytes
-/// (definite length: one byte below 128, `81 xx` below 256, `82 xx xx` below 65536;
-/// ISO 7816-4 §6.3).
-fn tlv_len(tag_len: usize, value_len: usize) -> usize {
-    let len_len = match value_len {
-        0..=0x7F => 1,
-        0x80..=0xFF => 2,
-        0x100..=0xFFFF => 3,
-        _ => 4,
-    };
-    tag_len + len_len + value_len
-}
-
-/// Why `tag` is not a valid BER-TLV tag under ISO 7816-4 §6.3 (at most three bytes; `00` and
-/// `FF` invalid as first byte; subsequent bytes `1F`-`7F` for a two-byte tag, `81`-`FF` then
-/// `00`-`7F` for a three-byte tag), or `None` if it is valid.
-pub fn tag_problem(tag: &[u8]) -> Option<String> {
-    let Some(&first) = tag.first() else {
-        return Some("is empty".into());
-    };
-    if first == 0x00 || first == 0xFF {
-        return Some(format!(
-            "starts with {first:02X}, which is not a valid first tag byte (ISO 7816-4 uses 00 and FF as padding)"
-        ));
-    }
-    let multi_byte = first & 0x1F == 0x1F;
-    match (multi_byte, tag.len()) {
-        (false, 1) => None,
-        (false, n) => Some(format!(
-            "has {n} bytes, but a first byte whose low five bits are not 1F makes a one-byte tag"
-        )),
-        (true, 1) => Some(format!(
-            "is incomplete: a first byte of {first:02X} announces a tag of two or three bytes"
-        )),
-        (true, 2) if (0x1F..=0x7F).contains(&tag[1]) => None,
-        (true, 2) => Some(format!(
-            "has a second byte {:02X}; in a two-byte tag it must be 1F to 7F",
-            tag[1]
-        )),
-        (true, 3) if tag[1] >= 0x81 && tag[2] <= 0x7F => None,
-        (true, 3) => Some(format!(
-            "has bytes {:02X} {:02X} after the first; in a three-byte tag they must be 81-FF then 00-7F",
-            tag[1], tag[2]
-        )),
-        (true, n) => Some(format!(
-            "has {n} bytes; ISO 7816-4 tags have at most three"
-        )),
-    }
-}
-
-/// Whether a (valid) tag is constructed (bit 6 of the first byte).
-fn is_constructed(tag: &[u8]) -> bool {
-    tag.first().is_some_and(|b| b & 0x20 != 0)
 }
 
 /// One line of text for a TOML or structure error, with a hint where the parser's own words
@@ -540,10 +79,12 @@ struct RawProfile {
     name: Spanned<String>,
     #[serde(default)]
     description: Option<Spanned<String>>,
-    agent: Spanned<String>,
+    layout: Spanned<String>,
     card: RawCard,
-    df: RawDf,
-    areas: RawAreas,
+    #[serde(default)]
+    df: Option<RawDf>,
+    #[serde(default)]
+    areas: Option<RawAreas>,
     pin: RawCredential,
     reset: RawCredential,
     #[serde(default)]
@@ -601,9 +142,11 @@ struct RawEf {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCredential {
-    reference: Spanned<String>,
+    #[serde(default)]
+    reference: Option<Spanned<String>>,
     length: Spanned<i64>,
-    retries: Spanned<i64>,
+    #[serde(default)]
+    retries: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -622,6 +165,8 @@ struct RawField {
     #[serde(default)]
     max_len: Option<Spanned<i64>>,
     #[serde(default)]
+    max_bytes: Option<Spanned<i64>>,
+    #[serde(default)]
     range: Option<Spanned<String>>,
 }
 
@@ -629,8 +174,18 @@ struct RawField {
 #[serde(deny_unknown_fields)]
 struct RawKey {
     name: Spanned<String>,
-    tag: Spanned<String>,
+    #[serde(default)]
+    tag: Option<Spanned<String>>,
     kind: Spanned<String>,
+    #[serde(default)]
+    slot: Option<Spanned<String>>,
+}
+
+/// The card type named by `layout`, before the rest of the profile is checked against it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LayoutKind {
+    FileSystem,
+    OpenPgp,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -651,34 +206,55 @@ impl Checker<'_> {
     fn profile(&mut self, raw: &RawProfile, source_hash: [u8; 32]) -> Option<Profile> {
         let id = self.id(&raw.id);
         let name = self.non_empty("name", &raw.name);
-        let agent = self.agent(&raw.agent);
+        let layout_kind = self.layout(&raw.layout);
         let card = self.card(&raw.card);
-        let df = self.df(&raw.df);
-        let uid = self.ef("uid", &raw.areas.uid);
-        let public = self.ef("public", &raw.areas.public);
-        let private = self.ef("private", &raw.areas.private);
-        let keys = self.ef("keys", &raw.areas.keys);
-        self.unique_fids(raw);
-        self.area_rules(raw, uid.as_ref(), private.as_ref(), keys.as_ref());
-        let pin = self.credential("pin", &raw.pin, 4..=12);
-        let reset = self.credential("reset", &raw.reset, 8..=32);
-        if pin.is_some()
-            && reset.is_some()
-            && raw.pin.reference.get_ref() == raw.reset.reference.get_ref()
-        {
-            self.problem(
-                raw.reset.reference.span(),
-                format!(
-                    "reset.reference {} is the same as pin.reference; the two credentials need different references",
-                    raw.reset.reference.get_ref().trim()
-                ),
-            );
-        }
+        let min_pin = match layout_kind {
+            Some(LayoutKind::OpenPgp) => openpgp::MIN_PIN_LENGTH,
+            _ => crate::pin::MIN_PIN_LENGTH,
+        };
+        let pin_length = self.int(
+            "pin.length",
+            &raw.pin.length,
+            i64::from(min_pin)..=i64::from(crate::pin::MAX_PIN_LENGTH),
+            if min_pin == openpgp::MIN_PIN_LENGTH {
+                "digits of the PIN; an OpenPGP card's PW1 has at least 6"
+            } else {
+                "digits of the PIN"
+            },
+        );
+        let reset_length = self.int(
+            "reset.length",
+            &raw.reset.length,
+            8..=32,
+            "bytes of the reset code",
+        );
         let fields = self.fields(&raw.fields);
-        let keys_objects = self.keys(&raw.keys);
+        let keys_objects = self.keys(&raw.keys, layout_kind);
         let who = fields
             .as_deref()
             .and_then(|fields| self.who(&raw.who, fields));
+        if let (Some(LayoutKind::FileSystem), Some(card), Some(pin), Some(reset)) =
+            (layout_kind, &card, pin_length, reset_length)
+        {
+            // The longest credential command: RESET RETRY COUNTER or CHANGE REFERENCE DATA
+            // carries the reset code or the card password, then the PIN, in one APDU.
+            let need = crate::password::GENERATED_LEN.max(reset as usize) + pin as usize;
+            if card.max_command_data < need {
+                self.problem(
+                    raw.card.max_command_data.span(),
+                    format!(
+                        "card.max_command_data {} is too small: setting the PIN sends {need} bytes in one command (the card password or reset code, then the PIN)",
+                        card.max_command_data
+                    ),
+                );
+            }
+        }
+        let layout = match layout_kind? {
+            LayoutKind::FileSystem => self.file_system(raw).map(Layout::FileSystem),
+            LayoutKind::OpenPgp => self
+                .openpgp(raw, fields.as_deref())
+                .then_some(Layout::OpenPgp),
+        };
 
         let profile = Profile {
             id: id?,
@@ -688,30 +264,198 @@ impl Checker<'_> {
                 .as_ref()
                 .map(|d| d.get_ref().trim().to_owned())
                 .unwrap_or_default(),
-            agent: agent?,
+            layout: layout?,
             card: card?,
-            df: df?,
-            uid: uid?,
-            public: public?,
-            private: private?,
-            keys: keys?,
-            pin: pin.map(|(reference, length, retries)| PinSpec {
-                reference,
-                length,
-                retries,
-            })?,
-            reset: reset.map(|(reference, length, retries)| CredentialSpec {
-                reference,
-                length,
-                retries,
-            })?,
+            pin: PinSpec {
+                length: u8::try_from(pin_length?).ok()?,
+            },
+            reset: ResetSpec {
+                length: u8::try_from(reset_length?).ok()?,
+            },
             fields: fields?,
             keys_objects: keys_objects?,
             who: who?,
             source_hash,
         };
-        self.capacity(&profile, &raw.areas);
+        if let (Some(areas), Layout::FileSystem(fs)) = (&raw.areas, &profile.layout) {
+            self.capacity(&profile, fs, areas);
+        }
         Some(profile)
+    }
+
+    /// The `layout` key: which card type the profile is for.
+    fn layout(&mut self, v: &Spanned<String>) -> Option<LayoutKind> {
+        match v.get_ref().as_str() {
+            "iso7816-fs" => Some(LayoutKind::FileSystem),
+            "openpgp-card" => Some(LayoutKind::OpenPgp),
+            other => {
+                self.problem(
+                    v.span(),
+                    format!("layout {other:?} is unknown; use \"iso7816-fs\" (the file-system card of docs/card-os.md) or \"openpgp-card\" (an OpenPGP card 3.4)"),
+                );
+                None
+            }
+        }
+    }
+
+    /// The structure a file-system card needs: `[df]`, `[areas.*]`, and the references and
+    /// retry counters of `[pin]` and `[reset]`.
+    fn file_system(&mut self, raw: &RawProfile) -> Option<FileSystemLayout> {
+        let missing =
+            |what: &str| format!("layout \"iso7816-fs\" needs {what}; see docs/profiles.md");
+        let Some(df) = &raw.df else {
+            self.problem(raw.layout.span(), missing("a [df] table (fid, aid)"));
+            return None;
+        };
+        let Some(areas) = &raw.areas else {
+            self.problem(
+                raw.layout.span(),
+                missing("[areas.uid], [areas.public], [areas.private] and [areas.keys]"),
+            );
+            return None;
+        };
+        let df_spec = self.df(df);
+        let uid = self.ef("uid", &areas.uid);
+        let public = self.ef("public", &areas.public);
+        let private = self.ef("private", &areas.private);
+        let keys = self.ef("keys", &areas.keys);
+        self.unique_fids(df, areas);
+        self.area_rules(areas, uid.as_ref(), private.as_ref(), keys.as_ref());
+        let pin = self.credential("pin", &raw.pin);
+        let reset = self.credential("reset", &raw.reset);
+        if let (Some(pin), Some(reset)) = (&pin, &reset) {
+            if pin.reference == reset.reference {
+                let span = raw
+                    .reset
+                    .reference
+                    .as_ref()
+                    .map_or(raw.reset.length.span(), Spanned::span);
+                self.problem(
+                    span,
+                    format!(
+                        "reset.reference {:02X} is the same as pin.reference; the two credentials need different references",
+                        reset.reference
+                    ),
+                );
+                return None;
+            }
+        }
+        Some(FileSystemLayout {
+            df: df_spec?,
+            uid: uid?,
+            public: public?,
+            private: private?,
+            keys: keys?,
+            pin: pin?,
+            reset: reset?,
+        })
+    }
+
+    /// What an OpenPGP card profile may not say (its structure is the specification's), and
+    /// the room its fields need on the card.
+    fn openpgp(&mut self, raw: &RawProfile, fields: Option<&[FieldSpec]>) -> bool {
+        let mut ok = true;
+        let fixed = "the OpenPGP application's structure is fixed by the specification; remove it";
+        if let Some(df) = &raw.df {
+            self.problem(
+                df.fid.span(),
+                format!("layout \"openpgp-card\" has no [df]: {fixed}"),
+            );
+            ok = false;
+        }
+        if let Some(areas) = &raw.areas {
+            self.problem(
+                areas.uid.fid.span(),
+                format!("layout \"openpgp-card\" has no [areas]: {fixed}"),
+            );
+            ok = false;
+        }
+        for (path, credential) in [("pin", &raw.pin), ("reset", &raw.reset)] {
+            for (key, span) in [
+                (
+                    "reference",
+                    credential.reference.as_ref().map(Spanned::span),
+                ),
+                ("retries", credential.retries.as_ref().map(Spanned::span)),
+            ] {
+                if let Some(span) = span {
+                    self.problem(
+                        span,
+                        format!("{path}.{key} does not apply to an OpenPGP card, whose PW1 and resetting code are fixed by the specification; remove it"),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        let Some(fields) = fields else {
+            return false;
+        };
+        let mut standard_used: BTreeMap<&[u8], &str> = BTreeMap::new();
+        for (field, raw_field) in fields.iter().zip(&raw.fields) {
+            let standard = openpgp::STANDARD_DOS
+                .iter()
+                .find(|(tag, _, _)| *tag == field.tag.as_slice());
+            match (field.area, standard) {
+                (DataArea::Public, Some((tag, max, what))) => {
+                    if field.max_value_bytes() > *max {
+                        self.problem(
+                            raw_field.tag.span(),
+                            format!(
+                                "fields.{}: the {what} data object ({}) holds at most {max} bytes, but values of this field may take {} (max_len {} of {}); lower max_len, or set max_bytes = {max}",
+                                field.name,
+                                hex::encode_upper(tag),
+                                field.max_value_bytes(),
+                                field.max_len,
+                                field.kind.as_str()
+                            ),
+                        );
+                        ok = false;
+                    }
+                    if let Some(first) = standard_used.insert(tag, &field.name) {
+                        self.problem(
+                            raw_field.tag.span(),
+                            format!(
+                                "fields.{}: the {what} data object is already field {first:?}'s",
+                                field.name
+                            ),
+                        );
+                        ok = false;
+                    }
+                }
+                (DataArea::Private, Some((_, _, what))) => {
+                    self.problem(
+                        raw_field.area.span(),
+                        format!("fields.{}: the {what} data object is readable by anyone on an OpenPGP card; make the field public, or give it another tag (private fields are kept in DO 0103, readable with the PIN)", field.name),
+                    );
+                    ok = false;
+                }
+                _ => {}
+            }
+        }
+        for (area, container) in [(DataArea::Public, "0101"), (DataArea::Private, "0103")] {
+            let need: usize = fields
+                .iter()
+                .filter(|f| {
+                    f.area == area
+                        && !openpgp::STANDARD_DOS
+                            .iter()
+                            .any(|(tag, _, _)| *tag == f.tag.as_slice())
+                })
+                .map(FieldSpec::max_encoded_len)
+                .sum();
+            if need > openpgp::SPECIAL_DO_MAX {
+                self.problem(
+                    raw.layout.span(),
+                    format!(
+                        "the {} fields kept in private use data object {container} need up to {need} bytes with every value at max_len; the card holds {} there: lower max_len",
+                        area.as_str(),
+                        openpgp::SPECIAL_DO_MAX
+                    ),
+                );
+                ok = false;
+            }
+        }
+        ok
     }
 
     fn id(&mut self, v: &Spanned<String>) -> Option<String> {
@@ -744,19 +488,6 @@ impl Checker<'_> {
             return None;
         }
         Some(text.to_owned())
-    }
-
-    fn agent(&mut self, v: &Spanned<String>) -> Option<AgentKind> {
-        match v.get_ref().as_str() {
-            "iso7816-fs" => Some(AgentKind::Iso7816Fs),
-            other => {
-                self.problem(
-                    v.span(),
-                    format!("agent {other:?} is unknown; the known card agent is \"iso7816-fs\""),
-                );
-                None
-            }
-        }
     }
 
     fn int(
@@ -917,13 +648,13 @@ impl Checker<'_> {
     }
 
     /// FIDs must be unique within the DF, and differ from the DF's own FID.
-    fn unique_fids(&mut self, raw: &RawProfile) {
+    fn unique_fids(&mut self, df: &RawDf, areas: &RawAreas) {
         let all = [
-            ("df.fid", &raw.df.fid),
-            ("areas.uid.fid", &raw.areas.uid.fid),
-            ("areas.public.fid", &raw.areas.public.fid),
-            ("areas.private.fid", &raw.areas.private.fid),
-            ("areas.keys.fid", &raw.areas.keys.fid),
+            ("df.fid", &df.fid),
+            ("areas.uid.fid", &areas.uid.fid),
+            ("areas.public.fid", &areas.public.fid),
+            ("areas.private.fid", &areas.private.fid),
+            ("areas.keys.fid", &areas.keys.fid),
         ];
         let mut seen: Vec<(u16, &str, usize)> = Vec::new();
         for (path, v) in all {
@@ -944,14 +675,14 @@ impl Checker<'_> {
     /// secret keys never leave the card.
     fn area_rules(
         &mut self,
-        raw: &RawProfile,
+        raw: &RawAreas,
         uid: Option<&EfSpec>,
         private: Option<&EfSpec>,
         keys: Option<&EfSpec>,
     ) {
         if let Some(uid) = uid.filter(|ef| ef.size < UID_LEN) {
             self.problem(
-                raw.areas.uid.size.span(),
+                raw.uid.size.span(),
                 format!(
                     "areas.uid.size {} is too small: the UID is a {UID_LEN}-byte UUID",
                     uid.size
@@ -960,62 +691,61 @@ impl Checker<'_> {
         }
         if private.is_some_and(|ef| ef.read == Access::Always) {
             self.problem(
-                raw.areas.private.read.span(),
+                raw.private.read.span(),
                 "areas.private.read \"always\" would let anyone read personal data; use \"pin\" or \"never\"".into(),
             );
         }
         if keys.is_some_and(|ef| ef.read != Access::Never) {
             self.problem(
-                raw.areas.keys.read.span(),
+                raw.keys.read.span(),
                 format!(
                     "areas.keys.read {:?} would let secret keys leave the card; use \"never\"",
-                    raw.areas.keys.read.get_ref()
+                    raw.keys.read.get_ref()
                 ),
             );
         }
     }
 
-    /// A credential's reference, length and retries. The reference is a P2 reference-data
-    /// qualifier (ISO 7816-4 §11.5.6, table "P2 of VERIFY"): `000xxxxx` global or
-    /// `100xxxxx` specific, with a non-zero number.
-    fn credential(
-        &mut self,
-        path: &str,
-        raw: &RawCredential,
-        lengths: std::ops::RangeInclusive<i64>,
-    ) -> Option<(u8, u8, u8)> {
+    /// A file-system credential's reference and retries. The reference is a P2
+    /// reference-data qualifier (ISO 7816-4 §11.5.6, table "P2 of VERIFY"): `000xxxxx`
+    /// global or `100xxxxx` specific, with a non-zero number.
+    fn credential(&mut self, path: &str, raw: &RawCredential) -> Option<CredentialRef> {
+        let needs = |key: &str| {
+            format!("{path}.{key} is missing: a file-system card needs the credential's {key}")
+        };
+        let Some(reference_text) = &raw.reference else {
+            self.problem(raw.length.span(), needs("reference"));
+            return None;
+        };
+        let Some(retries_value) = &raw.retries else {
+            self.problem(raw.length.span(), needs("retries"));
+            return None;
+        };
         let reference = self
-            .hex(&format!("{path}.reference"), &raw.reference)
+            .hex(&format!("{path}.reference"), reference_text)
             .and_then(|bytes| match bytes[..] {
                 [b] if b & 0x60 == 0 && b & 0x1F != 0 => Some(b),
                 _ => {
                     self.problem(
-                        raw.reference.span(),
+                        reference_text.span(),
                         format!(
                             "{path}.reference {:?} is not a credential reference: write one byte 01-1F (global) or 81-9F (DF-specific), such as \"81\"",
-                            raw.reference.get_ref()
+                            reference_text.get_ref()
                         ),
                     );
                     None
                 }
             });
-        let hint = if path == "pin" {
-            "digits of the PIN"
-        } else {
-            "bytes of the reset code"
-        };
-        let length = self.int(&format!("{path}.length"), &raw.length, lengths, hint);
         let retries = self.int(
             &format!("{path}.retries"),
-            &raw.retries,
+            retries_value,
             1..=15,
             "the card reports tries left in one hex digit",
         );
-        Some((
-            reference?,
-            u8::try_from(length?).ok()?,
-            u8::try_from(retries?).ok()?,
-        ))
+        Some(CredentialRef {
+            reference: reference?,
+            retries: u8::try_from(retries?).ok()?,
+        })
     }
 
     fn identifier(&mut self, path: &str, v: &Spanned<String>) -> Option<String> {
@@ -1227,8 +957,20 @@ impl Checker<'_> {
             required,
             default: None,
             max_len: max_len?,
+            max_bytes: None,
             range: range?,
         };
+        if let Some(v) = &raw.max_bytes {
+            let bytes = self
+                .int(
+                    &format!("{prefix}.max_bytes"),
+                    v,
+                    1..=MAX_EF_SIZE as i64,
+                    "",
+                )
+                .and_then(|n| usize::try_from(n).ok())?;
+            field.max_bytes = Some(bytes.min(field.max_value_bytes()));
+        }
         if let Some(default) = &raw.default {
             let value = default.get_ref().trim();
             if field.kind == FieldKind::Date && value == TODAY && !required {
@@ -1250,7 +992,7 @@ impl Checker<'_> {
                 );
                 return None;
             }
-            if let Some(problem) = crate::holder::value_problem(&field, value) {
+            if let Some(problem) = crate::field::value_problem(&field, value) {
                 self.problem(
                     default.span(),
                     format!(
@@ -1283,7 +1025,7 @@ impl Checker<'_> {
         }
     }
 
-    fn keys(&mut self, raw: &[RawKey]) -> Option<Vec<KeySpec>> {
+    fn keys(&mut self, raw: &[RawKey], layout: Option<LayoutKind>) -> Option<Vec<KeySpec>> {
         let mut keys = Vec::with_capacity(raw.len());
         let mut ok = true;
         let mut names: BTreeMap<&str, usize> = BTreeMap::new();
@@ -1306,15 +1048,91 @@ impl Checker<'_> {
             } else {
                 names.insert(raw_key.name.get_ref(), line);
             }
-            let tag = self.tag(&format!("{prefix}.tag"), &raw_key.tag);
-            if let Some(tag) = &tag {
-                let tag_line = line_of(self.text, raw_key.tag.span().start);
-                if let Some((first, first_line)) = tags.get(tag) {
+            let kind = match KeyKind::ALL
+                .into_iter()
+                .find(|k| k.as_str() == raw_key.kind.get_ref())
+            {
+                Some(kind) => Some(kind),
+                None => {
+                    let known: Vec<String> = KeyKind::ALL
+                        .iter()
+                        .map(|k| format!("{:?}", k.as_str()))
+                        .collect();
                     self.problem(
-                        raw_key.tag.span(),
+                        raw_key.kind.span(),
                         format!(
-                            "{prefix}.tag {} is already used by key {first:?} (line {first_line}); tags must be unique in the keys area",
-                            hex::encode_upper(tag)
+                            "{prefix}.kind {:?} is unknown; use one of {}",
+                            raw_key.kind.get_ref(),
+                            known.join(", ")
+                        ),
+                    );
+                    None
+                }
+            };
+            let (tag, slot) = match (layout, &raw_key.tag, &raw_key.slot) {
+                (Some(LayoutKind::FileSystem), Some(tag), None) => (
+                    self.tag(&format!("{prefix}.tag"), tag)
+                        .map(|t| (t, tag.span())),
+                    None,
+                ),
+                (Some(LayoutKind::FileSystem), None, _) => {
+                    self.problem(raw_key.name.span(), format!("{prefix}.tag is missing: give the key object's BER-TLV tag in the keys area"));
+                    (None, None)
+                }
+                (Some(LayoutKind::FileSystem), Some(_), Some(slot)) => {
+                    self.problem(
+                        slot.span(),
+                        format!("{prefix}.slot only applies to an OpenPGP card; remove it"),
+                    );
+                    (None, None)
+                }
+                (Some(LayoutKind::OpenPgp), None, Some(slot)) => {
+                    match KeySlot::ALL
+                        .into_iter()
+                        .find(|s| s.as_str() == slot.get_ref())
+                    {
+                        Some(found) => {
+                            if let Some(kind) = kind.filter(|k| !found.kinds().contains(k)) {
+                                let allowed: Vec<&str> =
+                                    found.kinds().iter().map(|k| k.as_str()).collect();
+                                self.problem(
+                                    raw_key.kind.span(),
+                                    format!(
+                                        "{prefix}: the {} slot does not take {} keys; use {}",
+                                        found.as_str(),
+                                        kind.as_str(),
+                                        allowed.join(" or ")
+                                    ),
+                                );
+                                (None, None)
+                            } else {
+                                (Some((found.tag().to_vec(), slot.span())), Some(found))
+                            }
+                        }
+                        None => {
+                            self.problem(slot.span(), format!("{prefix}.slot {:?} is unknown; use \"signature\", \"decryption\" or \"authentication\"", slot.get_ref()));
+                            (None, None)
+                        }
+                    }
+                }
+                (Some(LayoutKind::OpenPgp), _, None) => {
+                    self.problem(raw_key.name.span(), format!("{prefix}.slot is missing: an OpenPGP card holds keys in its \"signature\", \"decryption\" and \"authentication\" slots"));
+                    (None, None)
+                }
+                (Some(LayoutKind::OpenPgp), Some(tag), Some(_)) => {
+                    self.problem(tag.span(), format!("{prefix}.tag does not apply to an OpenPGP card: its slot decides where the key goes; remove it"));
+                    (None, None)
+                }
+                (None, _, _) => (None, None),
+            };
+            if let Some((tag, span)) = &tag {
+                let tag_line = line_of(self.text, span.start);
+                if let Some((first, first_line)) = tags.get(tag) {
+                    let what = if slot.is_some() { "slot" } else { "tag" };
+                    self.problem(
+                        span.clone(),
+                        format!(
+                            "{prefix}.{what} is already used by key {first:?} (line {first_line}); each {what} holds one key"
                         ),
                     );
                     ok = false;
@@ -1322,18 +1140,13 @@ impl Checker<'_> {
                     tags.insert(tag.clone(), (raw_key.name.get_ref().clone(), tag_line));
                 }
             }
-            let kind = match raw_key.kind.get_ref().as_str() {
-                "aes256" => Some(KeyKind::Aes256),
-                other => {
-                    self.problem(
-                        raw_key.kind.span(),
-                        format!("{prefix}.kind {other:?} is unknown; the supported key kind is \"aes256\""),
-                    );
-                    None
-                }
-            };
             match (name, tag, kind) {
-                (Some(name), Some(tag), Some(kind)) => keys.push(KeySpec { name, tag, kind }),
+                (Some(name), Some((tag, _)), Some(kind)) => keys.push(KeySpec {
+                    name,
+                    tag,
+                    kind,
+                    slot,
+                }),
                 _ => ok = false,
             }
         }
@@ -1382,13 +1195,13 @@ impl Checker<'_> {
     }
 
     /// Every area's worst-case content must fit its EF.
-    fn capacity(&mut self, profile: &Profile, raw: &RawAreas) {
+    fn capacity(&mut self, profile: &Profile, fs: &FileSystemLayout, raw: &RawAreas) {
         for (area, raw_ef) in [
             (DataArea::Public, &raw.public),
             (DataArea::Private, &raw.private),
         ] {
             let need = profile.worst_case_area_len(area);
-            let size = profile.ef(area).size;
+            let size = fs.ef(area).size;
             if need > size {
                 self.problem(
                     raw_ef.size.span(),
@@ -1400,12 +1213,12 @@ impl Checker<'_> {
             }
         }
         let need = profile.keys_len();
-        if need > profile.keys.size {
+        if need > fs.keys.size {
             self.problem(
                 raw.keys.size.span(),
                 format!(
                     "areas.keys.size {} is too small: the key objects need {need} bytes",
-                    profile.keys.size
+                    fs.keys.size
                 ),
             );
         }
@@ -1429,55 +1242,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ber_tags_follow_iso7816_4() {
-        for valid in [
-            &[0x5F, 0x20][..],
-            &[0xC1],
-            &[0x80],
-            &[0x5F, 0x7F],
-            &[0x9F, 0x81, 0x00],
-        ] {
-            assert_eq!(tag_problem(valid), None, "{valid:02X?}");
-        }
-        for invalid in [
-            &[][..],
-            &[0x00],
-            &[0xFF],
-            &[0x5F],
-            &[0xDF, 0x01],
-            &[0x5F, 0x80],
-            &[0xC1, 0x01],
-            &[0x9F, 0x81, 0x81],
-            &[0x9F, 0x81, 0x81, 0x01],
-        ] {
-            assert!(tag_problem(invalid).is_some(), "{invalid:02X?}");
-        }
-        assert!(is_constructed(&[0x7F, 0x20]));
-        assert!(!is_constructed(&[0x5F, 0x20]));
-    }
-
-    #[test]
-    fn tlv_sizes_use_the_shortest_length_field() {
-        assert_eq!(tlv_len(1, 0), 2);
-        assert_eq!(tlv_len(1, 127), 129);
-        assert_eq!(tlv_len(2, 128), 132);
-        assert_eq!(tlv_len(2, 256), 261);
-    }
-
-    #[test]
     fn lines_are_counted_from_one() {
         assert_eq!(line_of("a\nb\nc", 0), 1);
         assert_eq!(line_of("a\nb\nc", 2), 2);
         assert_eq!(line_of("a\nb\nc", 99), 3);
-    }
-
-    #[test]
-    fn builtin_profiles_all_parse() {
-        for id in Profile::builtin_ids() {
-            let (_, text) = BUILTIN.iter().find(|(b, _)| b == id).expect("listed");
-            let profile = Profile::parse(text).unwrap_or_else(|e| panic!("{id}: {e}"));
-            assert_eq!(profile.id, *id);
-        }
-        assert!(Profile::builtin("no-such-profile").is_none());
     }
 }

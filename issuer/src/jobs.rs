@@ -1,0 +1,755 @@
+//! Jobs: one sealed VSC on its way to a card. Uploads (single and batch, all or none) with
+//! the checks the server can make without the password, listing, and the clerk's and
+//! approver's transitions. Every transition goes through [`apply`], which consults
+//! `vsc_core::job`'s table.
+
+use std::collections::{HashMap, HashSet};
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+use vsc_core::job::{self, Actor, JobAction, JobState, Role};
+use vsc_core::seal;
+
+use crate::admin::four_eyes;
+use crate::db::now_ms;
+use crate::error::{is_unique_violation, ApiError};
+use crate::json::JsonBody;
+use crate::records::{self, BUILT, PURGED};
+use crate::session::Caller;
+use crate::state::AppState;
+use crate::stations::APPROVED;
+use crate::tx::{Event, WriteTx};
+
+/// Largest envelope ciphertext accepted (a VSC password sealed with HPKE is far smaller).
+pub const MAX_CIPHERTEXT: usize = 1024;
+/// Length of an HPKE DHKEM(X25519) encapsulated key.
+pub const ENC_LEN: usize = 32;
+/// Most jobs in one batch.
+pub const MAX_BATCH: usize = 10_000;
+
+/// One password envelope, as uploaded: the VSC password sealed with HPKE to one station.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvelopeUpload {
+    /// The station's id.
+    pub station: String,
+    /// HPKE encapsulated key (base64, 32 bytes).
+    #[serde(deserialize_with = "crate::json::base64")]
+    pub enc: Vec<u8>,
+    /// HPKE ciphertext of the password (base64).
+    #[serde(deserialize_with = "crate::json::base64")]
+    pub ciphertext: Vec<u8>,
+}
+
+/// One job, as uploaded.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobUpload {
+    /// The holder record the VSC was built from.
+    pub record: i64,
+    /// The branch whose queue it goes to.
+    pub branch: String,
+    /// The sealed `.vsc` (base64).
+    #[serde(deserialize_with = "crate::json::base64")]
+    pub vsc: Vec<u8>,
+    /// One envelope per approved station of the branch (at least one).
+    pub envelopes: Vec<EnvelopeUpload>,
+}
+
+/// The body of `POST /api/jobs/batch`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Batch {
+    jobs: Vec<JobUpload>,
+}
+
+/// A job row, as the transitions need it.
+#[derive(Debug, Clone)]
+pub struct JobRow {
+    /// The UID.
+    pub id: String,
+    /// The record.
+    pub record_id: i64,
+    /// The branch.
+    pub branch: String,
+    /// The state.
+    pub state: JobState,
+    /// Who uploaded it.
+    pub created_by: String,
+    /// Who claimed it.
+    pub claimed_by: Option<String>,
+    /// With which station.
+    pub claim_station: Option<String>,
+    /// Until when.
+    pub lease_until: Option<i64>,
+}
+
+type LoadRow = (
+    String,
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+);
+
+/// Loads a job (for a transition: inside the write transaction).
+pub async fn load(conn: &mut AnyConnection, id: &str) -> Result<Option<JobRow>, ApiError> {
+    let row: Option<LoadRow> =
+        sqlx::query_as(
+            "SELECT id, record_id, branch, state, created_by, claimed_by, claim_station, lease_until FROM jobs WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    row.map(
+        |(id, record_id, branch, st, created_by, claimed_by, claim_station, lease_until)| {
+            let state = st.parse::<JobState>().map_err(|_| {
+                tracing::error!("job {id} has an unknown state in the database");
+                ApiError::internal()
+            })?;
+            Ok(JobRow {
+                id,
+                record_id,
+                branch,
+                state,
+                created_by,
+                claimed_by,
+                claim_station,
+                lease_until,
+            })
+        },
+    )
+    .transpose()
+}
+
+/// The 404 for a job the caller may not know of (another branch's, or none).
+pub fn no_job(id: &str) -> ApiError {
+    ApiError::not_found(format!("there is no job {id}"))
+}
+
+/// Moves `job` by `action` (checked against the table), audits it, and purges what the new
+/// state says to. `set` adds column assignments (`col = $N` from `$3`) with their values.
+pub async fn apply(
+    tx: &mut WriteTx,
+    job: &JobRow,
+    action: JobAction,
+    actor: Actor,
+    event: Event,
+    set: &[(&str, SqlValue)],
+) -> Result<JobState, ApiError> {
+    let to =
+        job::transition(job.state, action, actor).map_err(|e| ApiError::conflict(e.to_string()))?;
+    let mut sql = String::from("UPDATE jobs SET state = $1, updated_at = $2");
+    for (i, (column, _)) in set.iter().enumerate() {
+        sql.push_str(&format!(", {column} = ${}", i + 3));
+    }
+    sql.push_str(&format!(
+        " WHERE id = ${} AND state = ${}",
+        set.len() + 3,
+        set.len() + 4
+    ));
+    let mut query = sqlx::query(&sql).bind(to.as_str()).bind(now_ms());
+    for (_, value) in set {
+        query = match value {
+            SqlValue::Int(v) => query.bind(*v),
+            SqlValue::Text(v) => query.bind(v.clone()),
+            SqlValue::NullInt => query.bind(Option::<i64>::None),
+            SqlValue::NullText => query.bind(Option::<String>::None),
+        };
+    }
+    let done = query
+        .bind(&job.id)
+        .bind(job.state.as_str())
+        .execute(tx.conn())
+        .await?;
+    if done.rows_affected() != 1 {
+        return Err(ApiError::conflict(format!(
+            "job {} changed while this request ran; reload it and try again",
+            job.id
+        )));
+    }
+    if to.purges() || to == JobState::Superseded {
+        purge(tx.conn(), job, to.purges()).await?;
+    }
+    let mut event = event;
+    event.action = format!("job.{}", action.as_str());
+    event.object = job.id.clone();
+    event.branch = job.branch.clone();
+    let mut details = if event.details.is_object() {
+        event.details
+    } else {
+        json!({})
+    };
+    details["from"] = json!(job.state.as_str());
+    details["to"] = json!(to.as_str());
+    event.details = details;
+    tx.audit(&event).await?;
+    Ok(to)
+}
+
+/// A value for [`apply`]'s extra columns.
+#[derive(Debug, Clone)]
+pub enum SqlValue {
+    /// An integer.
+    Int(i64),
+    /// A text.
+    Text(String),
+    /// NULL in an integer column.
+    NullInt,
+    /// NULL in a text column.
+    NullText,
+}
+
+/// Deletes the job's `.vsc` and envelopes; with `record`, also its record's private fields
+/// when no other live job uses it.
+async fn purge(conn: &mut AnyConnection, job: &JobRow, record: bool) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE jobs SET vsc = NULL WHERE id = $1")
+        .bind(&job.id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM envelopes WHERE job_id = $1")
+        .bind(&job.id)
+        .execute(&mut *conn)
+        .await?;
+    if record {
+        sqlx::query(
+            "UPDATE records SET private_fields = NULL, state = $1 WHERE id = $2 AND NOT EXISTS \
+             (SELECT 1 FROM jobs WHERE record_id = $2 AND id <> $3 AND state IN ('prepared', 'queued', 'claimed'))",
+        )
+        .bind(PURGED)
+        .bind(job.record_id)
+        .bind(&job.id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// What a batch caches while it checks: profiles and the approved stations of each branch.
+#[derive(Default)]
+struct Checker {
+    stations: HashMap<String, HashSet<String>>,
+    records: HashMap<i64, (String, String)>,
+}
+
+impl Checker {
+    async fn approved_stations(
+        &mut self,
+        conn: &mut AnyConnection,
+        branch: &str,
+    ) -> Result<&HashSet<String>, ApiError> {
+        if !self.stations.contains_key(branch) {
+            let exists = crate::admin::branch_exists(conn, branch).await?;
+            if !exists {
+                return Err(ApiError::invalid(format!("there is no branch {branch:?}")));
+            }
+            let rows: Vec<(String,)> =
+                sqlx::query_as("SELECT id FROM stations WHERE branch = $1 AND state = $2")
+                    .bind(branch)
+                    .bind(APPROVED)
+                    .fetch_all(&mut *conn)
+                    .await?;
+            self.stations.insert(
+                branch.to_owned(),
+                rows.into_iter().map(|(id,)| id).collect(),
+            );
+        }
+        Ok(&self.stations[branch])
+    }
+
+    /// Loads the batch's records in a few statements instead of one per job.
+    async fn prefetch_records(
+        &mut self,
+        conn: &mut AnyConnection,
+        ids: &[i64],
+    ) -> Result<(), ApiError> {
+        let mut wanted: Vec<i64> = ids
+            .iter()
+            .copied()
+            .filter(|id| !self.records.contains_key(id))
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        for chunk in wanted.chunks(500) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT id, profile, state FROM records WHERE id IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query_as::<_, (i64, String, String)>(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for (id, profile, state) in query.fetch_all(&mut *conn).await? {
+                self.records.insert(id, (profile, state));
+            }
+        }
+        Ok(())
+    }
+
+    async fn record(
+        &mut self,
+        conn: &mut AnyConnection,
+        id: i64,
+    ) -> Result<(String, String), ApiError> {
+        if let Some(r) = self.records.get(&id) {
+            return Ok(r.clone());
+        }
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT profile, state FROM records WHERE id = $1")
+                .bind(id)
+                .fetch_optional(conn)
+                .await?;
+        let row = row.ok_or_else(|| {
+            ApiError::invalid(format!("there is no record {id}; import it first"))
+        })?;
+        self.records.insert(id, row.clone());
+        Ok(row)
+    }
+
+    /// Checks one upload; returns its UID and the SHA-256 of its `.vsc`.
+    async fn check(
+        &mut self,
+        conn: &mut AnyConnection,
+        job: &JobUpload,
+    ) -> Result<(String, Vec<u8>), ApiError> {
+        let header = seal::read_header(&job.vsc)
+            .map_err(|e| ApiError::invalid(format!("the .vsc does not parse: {e}")))?;
+        let profile = records::profile(&header.profile_id)?;
+        if profile.hash() != header.profile_hash {
+            return Err(ApiError::invalid(format!(
+                "the .vsc was built for another version of profile {}; rebuild it with the current profile",
+                header.profile_id
+            )));
+        }
+        let (record_profile, record_state) = self.record(conn, job.record).await?;
+        if record_profile != header.profile_id {
+            return Err(ApiError::invalid(format!(
+                "record {} is for profile {record_profile}, the .vsc for {}",
+                job.record, header.profile_id
+            )));
+        }
+        if record_state == PURGED {
+            return Err(ApiError::conflict(format!(
+                "record {} is purged (its private fields are deleted); import the holder again",
+                job.record
+            )));
+        }
+        let approved = self.approved_stations(conn, &job.branch).await?;
+        if job.envelopes.is_empty() {
+            return Err(ApiError::invalid(format!(
+                "no password envelope: seal the password for at least one approved station of branch {}",
+                job.branch
+            )));
+        }
+        let mut seen = HashSet::new();
+        for e in &job.envelopes {
+            if !approved.contains(&e.station) {
+                return Err(ApiError::invalid(format!(
+                    "envelope for station {:?}: not an approved station of branch {}",
+                    e.station, job.branch
+                )));
+            }
+            if !seen.insert(&e.station) {
+                return Err(ApiError::invalid(format!(
+                    "two envelopes for station {}",
+                    e.station
+                )));
+            }
+            if e.enc.len() != ENC_LEN {
+                return Err(ApiError::invalid(format!(
+                    "envelope for station {}: enc has {} bytes, an X25519 HPKE encapsulated key has {ENC_LEN}",
+                    e.station,
+                    e.enc.len()
+                )));
+            }
+            if !(17..=MAX_CIPHERTEXT).contains(&e.ciphertext.len()) {
+                return Err(ApiError::invalid(format!(
+                    "envelope for station {}: the ciphertext has {} bytes, expected 17 to {MAX_CIPHERTEXT}",
+                    e.station,
+                    e.ciphertext.len()
+                )));
+            }
+        }
+        Ok((header.uid.to_string(), Sha256::digest(&job.vsc).to_vec()))
+    }
+}
+
+/// Checks and stores `jobs` in one transaction: all, or none and the first problem.
+async fn store(
+    state: &AppState,
+    caller: &Caller,
+    jobs: &[JobUpload],
+    reissue_of: Option<&str>,
+) -> Result<Vec<(String, JobState)>, ApiError> {
+    let now = now_ms();
+    let mut tx = WriteTx::begin(&state.db).await?;
+    let auto = !four_eyes(tx.conn()).await?;
+    if let Some(old_id) = reissue_of {
+        let old = load(tx.conn(), old_id)
+            .await?
+            .ok_or_else(|| no_job(old_id))?;
+        if jobs[0].record != old.record_id {
+            return Err(ApiError::invalid(format!(
+                "a reissue is built from the same record: job {old_id} is for record {}, the upload for record {}",
+                old.record_id, jobs[0].record
+            )));
+        }
+        apply(
+            &mut tx,
+            &old,
+            JobAction::Reissue,
+            Actor::Role(Role::Clerk),
+            caller.event("", "", json!(null)),
+            &[],
+        )
+        .await?;
+    }
+    let mut checker = Checker::default();
+    let record_ids: Vec<i64> = jobs.iter().map(|j| j.record).collect();
+    checker.prefetch_records(tx.conn(), &record_ids).await?;
+    let mut stored = Vec::with_capacity(jobs.len());
+    for (i, job) in jobs.iter().enumerate() {
+        let numbered = |mut e: ApiError| {
+            if jobs.len() > 1 {
+                e.message = format!(
+                    "job #{} of the batch: {}; nothing was stored",
+                    i + 1,
+                    e.message
+                );
+            }
+            e
+        };
+        let (uid, sha) = checker.check(tx.conn(), job).await.map_err(numbered)?;
+        let inserted = sqlx::query(
+            "INSERT INTO jobs (id, record_id, profile, branch, state, vsc, vsc_sha256, created_by, created_at, reissue_of, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9)",
+        )
+        .bind(&uid)
+        .bind(job.record)
+        .bind(checker.records[&job.record].0.clone())
+        .bind(&job.branch)
+        .bind(JobState::Prepared.as_str())
+        .bind(job.vsc.clone())
+        .bind(sha.clone())
+        .bind(&caller.name)
+        .bind(now)
+        .bind(reissue_of.map(str::to_owned))
+        .execute(tx.conn())
+        .await;
+        match inserted {
+            Err(e) if is_unique_violation(&e) => {
+                return Err(numbered(ApiError::conflict(format!(
+                    "a job with UID {uid} exists already; a VSC is uploaded once (build a new one to replace it)"
+                ))))
+            }
+            other => other?,
+        };
+        for e in &job.envelopes {
+            sqlx::query("INSERT INTO envelopes (job_id, station_id, enc, ciphertext) VALUES ($1, $2, $3, $4)")
+                .bind(&uid)
+                .bind(&e.station)
+                .bind(e.enc.clone())
+                .bind(e.ciphertext.clone())
+                .execute(tx.conn())
+                .await?;
+        }
+        sqlx::query("UPDATE records SET state = $1 WHERE id = $2 AND state <> $1")
+            .bind(BUILT)
+            .bind(job.record)
+            .execute(tx.conn())
+            .await?;
+        let mut event = caller.event(
+            "job.upload",
+            &uid,
+            json!({ "record": job.record, "vsc_sha256": hex::encode(&sha), "stations": job.envelopes.iter().map(|e| &e.station).collect::<Vec<_>>(), "reissue_of": reissue_of }),
+        );
+        event.branch = job.branch.clone();
+        tx.audit(&event).await?;
+        let mut final_state = JobState::Prepared;
+        if auto {
+            let row = JobRow {
+                id: uid.clone(),
+                record_id: job.record,
+                branch: job.branch.clone(),
+                state: JobState::Prepared,
+                created_by: caller.name.clone(),
+                claimed_by: None,
+                claim_station: None,
+                lease_until: None,
+            };
+            let event = Event {
+                actor: "service".into(),
+                role: String::new(),
+                branch: String::new(),
+                action: String::new(),
+                object: String::new(),
+                outcome: "ok".into(),
+                details: json!({ "reason": "four-eyes approval is off" }),
+            };
+            final_state = apply(
+                &mut tx,
+                &row,
+                JobAction::AutoApprove,
+                Actor::Service,
+                event,
+                &[("queued_at", SqlValue::Int(now))],
+            )
+            .await?;
+        }
+        stored.push((uid, final_state));
+    }
+    tx.commit().await?;
+    Ok(stored)
+}
+
+/// `POST /api/jobs`: one job.
+pub async fn create_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(job): JsonBody<JobUpload>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let stored = store(&state, &caller, std::slice::from_ref(&job), None).await?;
+    let (id, st) = &stored[0];
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "job": { "id": id, "state": st.as_str() } })),
+    ))
+}
+
+/// `POST /api/jobs/batch`: all or none.
+pub async fn create_batch(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(batch): JsonBody<Batch>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    if batch.jobs.is_empty() || batch.jobs.len() > MAX_BATCH {
+        return Err(ApiError::invalid(format!(
+            "a batch holds 1 to {MAX_BATCH} jobs; this one has {}",
+            batch.jobs.len()
+        )));
+    }
+    let stored = store(&state, &caller, &batch.jobs, None).await?;
+    let jobs: Vec<Value> = stored
+        .iter()
+        .map(|(id, st)| json!({ "id": id, "state": st.as_str() }))
+        .collect();
+    Ok((StatusCode::CREATED, Json(json!({ "jobs": jobs }))))
+}
+
+/// `POST /api/jobs/{id}/reissue`: a new upload from the same record; the old job is superseded.
+pub async fn reissue(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(job): JsonBody<JobUpload>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let stored = store(&state, &caller, std::slice::from_ref(&job), Some(&id)).await?;
+    let (new_id, st) = &stored[0];
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "job": { "id": new_id, "state": st.as_str(), "reissue_of": id } })),
+    ))
+}
+
+/// The columns of a job's view.
+pub const VIEW_COLUMNS: &str = "id, record_id, profile, branch, state, vsc_sha256, created_by, created_at, approved_by, \
+     queued_at, claimed_by, claim_station, lease_until, attempts, spoiled_cards, result, reissue_of";
+
+fn view(r: &AnyRow) -> Result<Value, sqlx::Error> {
+    let state: String = r.try_get(4)?;
+    let actions: Vec<&str> = state
+        .parse::<JobState>()
+        .map(|s| job::allowed_actions(s).map(JobAction::as_str).collect())
+        .unwrap_or_default();
+    let result: Option<String> = r.try_get(15)?;
+    let result: Value = result
+        .as_deref()
+        .and_then(|t| serde_json::from_str(t).ok())
+        .unwrap_or(Value::Null);
+    let sha: Vec<u8> = r.try_get(5)?;
+    Ok(json!({
+        "id": r.try_get::<String, _>(0)?, "record": r.try_get::<i64, _>(1)?,
+        "profile": r.try_get::<String, _>(2)?, "branch": r.try_get::<String, _>(3)?, "state": state,
+        "vsc_sha256": hex::encode(sha), "created_by": r.try_get::<String, _>(6)?,
+        "created_at_ms": r.try_get::<i64, _>(7)?, "approved_by": r.try_get::<Option<String>, _>(8)?,
+        "queued_at_ms": r.try_get::<Option<i64>, _>(9)?, "claimed_by": r.try_get::<Option<String>, _>(10)?,
+        "station": r.try_get::<Option<String>, _>(11)?, "lease_until_ms": r.try_get::<Option<i64>, _>(12)?,
+        "attempts": r.try_get::<i64, _>(13)?, "spoiled_cards": r.try_get::<i64, _>(14)?, "result": result,
+        "reissue_of": r.try_get::<Option<String>, _>(16)?, "actions": actions,
+    }))
+}
+
+/// One job's view, if it exists (and, for `branch`, belongs to it).
+pub async fn fetch_view(
+    conn: &mut AnyConnection,
+    id: &str,
+) -> Result<Option<(String, Value)>, ApiError> {
+    let row: Option<AnyRow> =
+        sqlx::query(&format!("SELECT {VIEW_COLUMNS} FROM jobs WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(conn)
+            .await?;
+    match row {
+        None => Ok(None),
+        Some(r) => Ok(Some((r.try_get::<String, _>(3)?, view(&r)?))),
+    }
+}
+
+/// The query of `GET /api/jobs`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    branch: Option<String>,
+    #[serde(default)]
+    page: Option<i64>,
+    #[serde(default)]
+    per_page: Option<i64>,
+}
+
+/// `GET /api/jobs`.
+pub async fn list(
+    State(state): State<AppState>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let (page, per_page) = records::paging(query.page, query.per_page)?;
+    let st = query.state.unwrap_or_default();
+    if !st.is_empty() {
+        st.parse::<JobState>()
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    }
+    let branch = query.branch.unwrap_or_default();
+    let filter = "WHERE ($1 = '' OR state = $1) AND ($2 = '' OR branch = $2)";
+    let (total,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM jobs {filter}"))
+        .bind(&st)
+        .bind(&branch)
+        .fetch_one(state.db.pool())
+        .await?;
+    let rows: Vec<AnyRow> = sqlx::query(&format!(
+        "SELECT {VIEW_COLUMNS} FROM jobs {filter} ORDER BY created_at, id LIMIT $3 OFFSET $4"
+    ))
+    .bind(&st)
+    .bind(&branch)
+    .bind(per_page)
+    .bind((page - 1) * per_page)
+    .fetch_all(state.db.pool())
+    .await?;
+    Ok(Json(json!({
+        "jobs": rows.iter().map(view).collect::<Result<Vec<_>, _>>()?,
+        "page": page, "per_page": per_page, "total": total,
+    })))
+}
+
+/// `GET /api/jobs/{id}`: operators see their branch's jobs only (others are 404).
+pub async fn get_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let mut conn = state.db.pool().acquire().await?;
+    let (branch, view) = fetch_view(&mut conn, &id)
+        .await?
+        .ok_or_else(|| no_job(&id))?;
+    if caller.role == Role::Operator && caller.branch.as_deref() != Some(branch.as_str()) {
+        return Err(no_job(&id).with_audit_note(format!("job {id} belongs to branch {branch}")));
+    }
+    Ok(Json(json!({ "job": view })))
+}
+
+/// A reason given with a rejection, cancellation or revocation.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Reason {
+    #[serde(default)]
+    reason: String,
+}
+
+async fn simple(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    action: JobAction,
+    reason: Option<String>,
+) -> Result<Json<Value>, ApiError> {
+    let mut tx = WriteTx::begin(&state.db).await?;
+    let job = load(tx.conn(), id).await?.ok_or_else(|| no_job(id))?;
+    let mut set: Vec<(&str, SqlValue)> = Vec::new();
+    if action == JobAction::Approve {
+        if job.created_by == caller.name && four_eyes(tx.conn()).await? {
+            return Err(ApiError::forbidden(format!(
+                "four-eyes approval: job {id} was uploaded by you; another approver must approve it"
+            )));
+        }
+        set.push(("approved_by", SqlValue::Text(caller.name.clone())));
+        set.push(("queued_at", SqlValue::Int(now_ms())));
+    }
+    let details = match reason {
+        Some(r) if !r.trim().is_empty() => {
+            json!({ "reason": r.chars().take(500).collect::<String>() })
+        }
+        _ => json!({}),
+    };
+    let to = apply(
+        &mut tx,
+        &job,
+        action,
+        Actor::Role(caller.role),
+        caller.event("", "", details),
+        &set,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(json!({ "job": { "id": id, "state": to.as_str() } })))
+}
+
+/// `POST /api/jobs/{id}/approve`.
+pub async fn approve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    simple(&state, &caller, &id, JobAction::Approve, None).await
+}
+
+/// `POST /api/jobs/{id}/reject`.
+pub async fn reject(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Reason>,
+) -> Result<Json<Value>, ApiError> {
+    simple(&state, &caller, &id, JobAction::Reject, Some(body.reason)).await
+}
+
+/// `POST /api/jobs/{id}/cancel`.
+pub async fn cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Reason>,
+) -> Result<Json<Value>, ApiError> {
+    simple(&state, &caller, &id, JobAction::Cancel, Some(body.reason)).await
+}
+
+/// `POST /api/jobs/{id}/revoke`.
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Reason>,
+) -> Result<Json<Value>, ApiError> {
+    simple(&state, &caller, &id, JobAction::Revoke, Some(body.reason)).await
+}

@@ -1,0 +1,450 @@
+//! The branch queue: an operator sees its branch's jobs, claims the next one for an approved
+//! station of its branch (exactly one claimer: writes are serialized, see [`crate::db`]),
+//! renews or releases the lease, and reports the result. Expired leases go back to the queue
+//! when the branch is next claimed from.
+
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sqlx::AnyConnection;
+use vsc_core::job::{Actor, JobAction, JobState, Role};
+
+use crate::db::now_ms;
+use crate::db::Db;
+use crate::error::ApiError;
+use crate::jobs::{apply, fetch_view, load, no_job, JobRow, SqlValue};
+use crate::json::{to_base64, JsonBody};
+use crate::session::Caller;
+use crate::state::{ms, AppState};
+use crate::stations::APPROVED;
+use crate::tx::{Event, WriteTx};
+
+/// The claim statement: the oldest queued job of the branch that has an envelope for the
+/// station. Run inside a serialized write transaction.
+pub const CLAIM_SQL: &str = "UPDATE jobs SET state = 'claimed', claimed_by = $1, claim_station = $2, lease_until = $3, updated_at = $4 \
+     WHERE id = (SELECT j.id FROM jobs j JOIN envelopes e ON e.job_id = j.id AND e.station_id = $2 \
+                 WHERE j.branch = $5 AND j.state = 'queued' ORDER BY j.queued_at, j.id LIMIT 1) \
+       AND state = 'queued' \
+     RETURNING id, record_id";
+
+fn branch_of(caller: &Caller) -> Result<String, ApiError> {
+    caller.branch.clone().ok_or_else(|| {
+        tracing::error!("operator {} has no branch", caller.name);
+        ApiError::internal()
+    })
+}
+
+/// The query of `GET /api/queue`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    #[serde(default)]
+    page: Option<i64>,
+    #[serde(default)]
+    per_page: Option<i64>,
+}
+
+type QueueRow = (
+    String,
+    String,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    i64,
+);
+
+/// `GET /api/queue`: the branch's queued and claimed jobs, oldest first.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let (page, per_page) = crate::records::paging(query.page, query.per_page)?;
+    let branch = branch_of(&caller)?;
+    let rows: Vec<QueueRow> = sqlx::query_as(
+        "SELECT id, state, queued_at, claimed_by, claim_station, lease_until, attempts FROM jobs \
+         WHERE branch = $1 AND state IN ('queued', 'claimed') ORDER BY queued_at, id LIMIT $2 OFFSET $3",
+    )
+    .bind(&branch)
+    .bind(per_page)
+    .bind((page - 1) * per_page)
+    .fetch_all(state.db.pool())
+    .await?;
+    let (total,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM jobs WHERE branch = $1 AND state IN ('queued', 'claimed')",
+    )
+    .bind(&branch)
+    .fetch_one(state.db.pool())
+    .await?;
+    let jobs: Vec<Value> = rows
+        .into_iter()
+        .map(|(id, st, queued, by, station, lease, attempts)| {
+            json!({ "id": id, "state": st, "queued_at_ms": queued, "claimed_by": by, "station": station,
+                    "lease_until_ms": lease, "attempts": attempts })
+        })
+        .collect();
+    Ok(Json(
+        json!({ "branch": branch, "jobs": jobs, "page": page, "per_page": per_page, "total": total }),
+    ))
+}
+
+fn service_event() -> Event {
+    Event {
+        actor: "service".into(),
+        role: String::new(),
+        branch: String::new(),
+        action: String::new(),
+        object: String::new(),
+        outcome: "ok".into(),
+        details: json!({}),
+    }
+}
+
+/// Puts the branch's claimed jobs whose lease ran out back in the queue (audited).
+pub async fn expire_leases(tx: &mut WriteTx, branch: &str, now: i64) -> Result<(), ApiError> {
+    let expired: Vec<(String,)> = sqlx::query_as(
+        "SELECT id FROM jobs WHERE branch = $1 AND state = 'claimed' AND lease_until < $2 ORDER BY id",
+    )
+    .bind(branch)
+    .bind(now)
+    .fetch_all(tx.conn())
+    .await?;
+    for (id,) in expired {
+        if let Some(job) = load(tx.conn(), &id).await? {
+            let mut event = service_event();
+            event.details = json!({ "claimed_by": job.claimed_by, "station": job.claim_station });
+            apply(
+                tx,
+                &job,
+                JobAction::ExpireLease,
+                Actor::Service,
+                event,
+                &clear_claim(),
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+fn clear_claim() -> Vec<(&'static str, SqlValue)> {
+    vec![
+        ("claimed_by", SqlValue::NullText),
+        ("claim_station", SqlValue::NullText),
+        ("lease_until", SqlValue::NullInt),
+    ]
+}
+
+async fn station_ok(conn: &mut AnyConnection, station: &str, branch: &str) -> Result<(), ApiError> {
+    let row: Option<(String, String)> =
+        sqlx::query_as("SELECT branch, state FROM stations WHERE id = $1")
+            .bind(station)
+            .fetch_optional(conn)
+            .await?;
+    match row {
+        Some((b, st)) if b == branch && st == APPROVED => Ok(()),
+        Some((b, st)) if b == branch => Err(ApiError::forbidden(format!(
+            "station {station} is {st}, not approved: an admin approves it after comparing its fingerprint"
+        ))),
+        _ => Err(ApiError::not_found(format!("there is no station {station} at branch {branch}"))),
+    }
+}
+
+/// The body of `POST /api/queue/claim`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Claim {
+    station: String,
+}
+
+/// `POST /api/queue/claim`: the next job for the station, with its `.vsc` and the station's
+/// envelope, under a lease; `{"job": null}` when the queue has nothing for it.
+pub async fn claim(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<Claim>,
+) -> Result<Json<Value>, ApiError> {
+    let Some(c) = claim_next(&state.db, &caller, &body.station, state.config.lease).await? else {
+        return Ok(Json(
+            json!({ "job": null, "message": "no queued job of this branch has an envelope for this station" }),
+        ));
+    };
+    Ok(Json(json!({
+        "job": c.view,
+        "vsc": to_base64(&c.vsc),
+        "envelope": { "station": body.station, "enc": to_base64(&c.enc), "ciphertext": to_base64(&c.ciphertext) },
+        "lease_until_ms": c.lease_until,
+    })))
+}
+
+/// A claimed job: what the claimer gets.
+#[derive(Debug)]
+pub struct Claimed {
+    /// The job's view.
+    pub view: Value,
+    /// The sealed `.vsc`.
+    pub vsc: Vec<u8>,
+    /// The station's envelope: HPKE encapsulated key.
+    pub enc: Vec<u8>,
+    /// The station's envelope: ciphertext.
+    pub ciphertext: Vec<u8>,
+    /// When the lease ends.
+    pub lease_until: i64,
+}
+
+/// Claims the next job of the operator's branch for `station` (what `POST /api/queue/claim`
+/// does, without HTTP): expired leases first go back to the queue.
+pub async fn claim_next(
+    db: &Db,
+    caller: &Caller,
+    station: &str,
+    lease: Duration,
+) -> Result<Option<Claimed>, ApiError> {
+    let branch = branch_of(caller)?;
+    let now = now_ms();
+    let lease_until = now + ms(lease);
+    let mut tx = WriteTx::begin(db).await?;
+    station_ok(tx.conn(), station, &branch).await?;
+    expire_leases(&mut tx, &branch, now).await?;
+    let claimed: Option<(String, i64)> = sqlx::query_as(CLAIM_SQL)
+        .bind(&caller.name)
+        .bind(station)
+        .bind(lease_until)
+        .bind(now)
+        .bind(&branch)
+        .fetch_optional(tx.conn())
+        .await?;
+    let Some((id, _record)) = claimed else {
+        tx.commit().await?;
+        return Ok(None);
+    };
+    let (vsc,): (Option<Vec<u8>>,) = sqlx::query_as("SELECT vsc FROM jobs WHERE id = $1")
+        .bind(&id)
+        .fetch_one(tx.conn())
+        .await?;
+    let (enc, ciphertext): (Vec<u8>, Vec<u8>) = sqlx::query_as(
+        "SELECT enc, ciphertext FROM envelopes WHERE job_id = $1 AND station_id = $2",
+    )
+    .bind(&id)
+    .bind(station)
+    .fetch_one(tx.conn())
+    .await?;
+    let vsc = vsc.ok_or_else(ApiError::internal)?;
+    let mut event = caller.event(
+        "job.claim",
+        &id,
+        json!({ "from": "queued", "to": "claimed", "station": station, "lease_until_ms": lease_until }),
+    );
+    event.branch = branch.clone();
+    tx.audit(&event).await?;
+    let mut event = caller.event("envelope.release", &id, json!({ "station": station }));
+    event.branch = branch.clone();
+    tx.audit(&event).await?;
+    let (_, view) = fetch_view(tx.conn(), &id)
+        .await?
+        .ok_or_else(ApiError::internal)?;
+    tx.commit().await?;
+    Ok(Some(Claimed {
+        view,
+        vsc,
+        enc,
+        ciphertext,
+        lease_until,
+    }))
+}
+
+/// Loads a job the caller holds: 404 for another branch's, 409 when not claimed by the caller
+/// or when the lease ran out.
+async fn held(tx: &mut WriteTx, caller: &Caller, id: &str, now: i64) -> Result<JobRow, ApiError> {
+    let branch = branch_of(caller)?;
+    let job = load(tx.conn(), id).await?.ok_or_else(|| no_job(id))?;
+    if job.branch != branch {
+        return Err(
+            no_job(id).with_audit_note(format!("job {id} belongs to branch {}", job.branch))
+        );
+    }
+    if job.state == JobState::Claimed {
+        if job.claimed_by.as_deref() != Some(caller.name.as_str()) {
+            return Err(ApiError::conflict(format!(
+                "job {id} is claimed by another operator; claim your own job from the queue"
+            )));
+        }
+        if job.lease_until.is_some_and(|until| until < now) {
+            return Err(ApiError::conflict(format!(
+                "the lease on job {id} expired; claim it again from the queue (the card may need to be restarted)"
+            )));
+        }
+    }
+    Ok(job)
+}
+
+/// `POST /api/jobs/{id}/renew`: extends the lease.
+pub async fn renew(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let now = now_ms();
+    let lease_until = now + ms(state.config.lease);
+    let mut tx = WriteTx::begin(&state.db).await?;
+    let job = held(&mut tx, &caller, &id, now).await?;
+    apply(
+        &mut tx,
+        &job,
+        JobAction::Renew,
+        Actor::Role(Role::Operator),
+        caller.event("", "", json!({ "lease_until_ms": lease_until })),
+        &[("lease_until", SqlValue::Int(lease_until))],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(
+        json!({ "job": { "id": id, "state": "claimed", "lease_until_ms": lease_until } }),
+    ))
+}
+
+/// `POST /api/jobs/{id}/release`: back to the queue.
+pub async fn release(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let now = now_ms();
+    let mut tx = WriteTx::begin(&state.db).await?;
+    let job = held(&mut tx, &caller, &id, now).await?;
+    let to = apply(
+        &mut tx,
+        &job,
+        JobAction::Release,
+        Actor::Role(Role::Operator),
+        caller.event("", "", json!({})),
+        &clear_claim(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(json!({ "job": { "id": id, "state": to.as_str() } })))
+}
+
+/// The body of `POST /api/jobs/{id}/result`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, tag = "outcome", rename_all = "lowercase")]
+pub enum Outcome {
+    /// Written and verified.
+    Personalized {
+        /// The card's ATR (hex).
+        atr: String,
+        /// APDUs the engine sent.
+        apdus: u64,
+        /// Whether the read-back matched (must be true).
+        read_back_ok: bool,
+    },
+    /// Failed; the card is spoiled.
+    Failed {
+        /// The engine's step that failed.
+        step: String,
+        /// The status word (hex), if the card answered.
+        #[serde(default)]
+        status_word: Option<String>,
+        /// What happened.
+        reason: String,
+    },
+}
+
+fn short(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
+}
+
+/// `POST /api/jobs/{id}/result`: personalized (verified) or failed (card spoiled, back to the
+/// queue).
+pub async fn result(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(outcome): JsonBody<Outcome>,
+) -> Result<Json<Value>, ApiError> {
+    let (to, result) = report(&state.db, &caller, &id, outcome).await?;
+    Ok(Json(
+        json!({ "job": { "id": id, "state": to.as_str(), "result": result } }),
+    ))
+}
+
+/// Records the result of a claimed job (what `POST /api/jobs/{id}/result` does, without HTTP).
+pub async fn report(
+    db: &Db,
+    caller: &Caller,
+    id: &str,
+    outcome: Outcome,
+) -> Result<(JobState, Value), ApiError> {
+    let now = now_ms();
+    let (action, result, mut set) = match outcome {
+        Outcome::Personalized {
+            atr,
+            apdus,
+            read_back_ok,
+        } => {
+            if !read_back_ok {
+                return Err(ApiError::invalid(
+                    "a job is reported personalized only when the read-back matched; report it failed instead",
+                ));
+            }
+            if atr.is_empty() || atr.len() > 66 || hex::decode(&atr).is_err() {
+                return Err(ApiError::invalid(
+                    "atr must be the card's ATR in hex (2 to 33 bytes)",
+                ));
+            }
+            (
+                JobAction::ReportPersonalized,
+                json!({ "outcome": "personalized", "atr": atr.to_ascii_uppercase(), "apdus": apdus, "read_back_ok": true, "at_ms": now }),
+                Vec::new(),
+            )
+        }
+        Outcome::Failed {
+            step,
+            status_word,
+            reason,
+        } => {
+            if let Some(sw) = &status_word {
+                if sw.len() != 4 || hex::decode(sw).is_err() {
+                    return Err(ApiError::invalid(
+                        "status_word must be 4 hex digits, e.g. 6A82",
+                    ));
+                }
+            }
+            (
+                JobAction::ReportFailed,
+                json!({ "outcome": "failed", "step": short(&step, 100), "status_word": status_word.map(|s| s.to_ascii_uppercase()),
+                        "reason": short(&reason, 500), "card_spoiled": true, "at_ms": now }),
+                clear_claim(),
+            )
+        }
+    };
+    let mut tx = WriteTx::begin(db).await?;
+    let job = held(&mut tx, caller, id, now).await?;
+    let (attempts, spoiled): (i64, i64) =
+        sqlx::query_as("SELECT attempts, spoiled_cards FROM jobs WHERE id = $1")
+            .bind(id)
+            .fetch_one(tx.conn())
+            .await?;
+    set.push(("attempts", SqlValue::Int(attempts + 1)));
+    if action == JobAction::ReportFailed {
+        set.push(("spoiled_cards", SqlValue::Int(spoiled + 1)));
+        set.push(("queued_at", SqlValue::Int(now)));
+    }
+    set.push(("result", SqlValue::Text(result.to_string())));
+    let to = apply(
+        &mut tx,
+        &job,
+        action,
+        Actor::Role(Role::Operator),
+        caller.event("", "", result.clone()),
+        &set,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((to, result))
+}

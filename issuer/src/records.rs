@@ -1,0 +1,293 @@
+//! Holder records (the data base of claim 12): import from CSV or one at a time, list,
+//! search and page, and read one to build its VSC.
+
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use vsc_core::profile::Profile;
+use vsc_core::text_encoding::TextEncoding;
+
+use crate::db::{now_ms, today_utc};
+use crate::error::ApiError;
+use crate::import::{self, Input, Refused, ValidRecord};
+use crate::json::{bytes_rejection, JsonBody};
+use crate::session::Caller;
+use crate::state::AppState;
+use crate::tx::WriteTx;
+
+/// A record's state: `pending` (no job yet), `built` (a job was uploaded), `purged` (its
+/// private fields are deleted).
+pub const PENDING: &str = "pending";
+/// See [`PENDING`].
+pub const BUILT: &str = "built";
+/// See [`PENDING`].
+pub const PURGED: &str = "purged";
+
+/// A shipped profile by id (parsed once per process), or a 422 that lists the known ones.
+pub fn profile(id: &str) -> Result<&'static Profile, ApiError> {
+    static PROFILES: std::sync::OnceLock<Vec<Profile>> = std::sync::OnceLock::new();
+    let profiles = PROFILES.get_or_init(|| {
+        Profile::builtin_ids()
+            .iter()
+            .filter_map(|id| Profile::builtin(id))
+            .collect()
+    });
+    profiles.iter().find(|p| p.id == id).ok_or_else(|| {
+        ApiError::invalid(format!(
+            "unknown profile {id:?}; known profiles: {}",
+            Profile::builtin_ids().join(", ")
+        ))
+    })
+}
+
+async fn store(
+    state: &AppState,
+    caller: &Caller,
+    profile: &Profile,
+    records: Vec<ValidRecord>,
+    source: &str,
+) -> Result<Vec<i64>, ApiError> {
+    let now = now_ms();
+    let mut tx = WriteTx::begin(&state.db).await?;
+    let mut ids = Vec::with_capacity(records.len());
+    for r in &records {
+        let search = format!("{} {}", r.holder_name, r.holder_id).to_lowercase();
+        let public = serde_json::to_string(&r.public).map_err(|_| ApiError::internal())?;
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO records (profile, holder_name, holder_id, search, public_fields, private_fields, state, imported_by, imported_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        )
+        .bind(&profile.id)
+        .bind(&r.holder_name)
+        .bind(&r.holder_id)
+        .bind(search)
+        .bind(public)
+        .bind(r.private_json.as_str())
+        .bind(PENDING)
+        .bind(&caller.name)
+        .bind(now)
+        .fetch_one(tx.conn())
+        .await?;
+        ids.push(id);
+    }
+    let details = json!({
+        "profile": profile.id, "source": source, "count": ids.len(),
+        "first_id": ids.first(), "last_id": ids.last(),
+    });
+    tx.audit(&caller.event("records.import", "", details))
+        .await?;
+    tx.commit().await?;
+    Ok(ids)
+}
+
+fn rejected(refused: Refused, what: &str) -> ApiError {
+    match refused {
+        Refused::File(why) => {
+            let mut e =
+                ApiError::invalid(format!("{what} cannot be read: {why}; nothing was stored"));
+            e.code = "invalid_file";
+            e
+        }
+        Refused::Rows(problems) => {
+            let mut e = ApiError::invalid(format!(
+                "{what} has {} problem(s); nothing was stored. Fix every row listed and send it again",
+                problems.len()
+            ));
+            e.code = "invalid_records";
+            e.rows = problems;
+            e
+        }
+    }
+}
+
+/// The body of `POST /api/records`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OneRecord {
+    profile: String,
+    values: BTreeMap<String, String>,
+}
+
+/// `POST /api/records`: one record as JSON.
+pub async fn create_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<OneRecord>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let profile = profile(&body.profile)?;
+    let records = import::validate(profile, Input::Record(&body.values), today_utc())
+        .map_err(|p| rejected(p, "the record"))?;
+    let ids = store(&state, &caller, profile, records, "json").await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "record": { "id": ids[0] } })),
+    ))
+}
+
+/// The query of `POST /api/records/import`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportQuery {
+    profile: String,
+    #[serde(default)]
+    encoding: Option<String>,
+}
+
+/// `POST /api/records/import?profile=ID`: a CSV file, all rows or none.
+pub async fn import_csv(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<ImportQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let Query(query) = query.map_err(|e| {
+        ApiError::bad_request(format!(
+            "give the profile as ?profile=ID ({})",
+            e.body_text()
+        ))
+    })?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !(content_type.starts_with("text/csv") || content_type.starts_with("text/plain")) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the file with the header Content-Type: text/csv",
+        ));
+    }
+    let body = body.map_err(|e| bytes_rejection(e.status(), &e))?;
+    let profile = profile(&query.profile)?;
+    let encoding = match query.encoding.as_deref() {
+        None => TextEncoding::Utf8,
+        Some(label) => TextEncoding::from_label(label).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "unknown encoding {label:?}; use one of {}",
+                TextEncoding::labels()
+            ))
+        })?,
+    };
+    let records = import::validate(profile, Input::Csv(&body, encoding), today_utc())
+        .map_err(|p| rejected(p, "the file"))?;
+    let ids = store(&state, &caller, profile, records, "csv").await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "imported": ids.len(), "first_id": ids.first(), "last_id": ids.last() })),
+    ))
+}
+
+/// The query of `GET /api/records`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    #[serde(default)]
+    q: Option<String>,
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    page: Option<i64>,
+    #[serde(default)]
+    per_page: Option<i64>,
+}
+
+/// Page number and size from a query: page from 1, 1 to 500 per page (default 50).
+pub fn paging(page: Option<i64>, per_page: Option<i64>) -> Result<(i64, i64), ApiError> {
+    let page = page.unwrap_or(1);
+    let per_page = per_page.unwrap_or(50);
+    if page < 1 || !(1..=500).contains(&per_page) {
+        return Err(ApiError::bad_request(
+            "page starts at 1 and per_page is 1 to 500",
+        ));
+    }
+    Ok((page, per_page))
+}
+
+fn like_pattern(q: &str) -> String {
+    let mut out = String::from("%");
+    for c in q.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// `GET /api/records`: search by name or holder id, filter by state, paged.
+pub async fn list(
+    State(state): State<AppState>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let (page, per_page) = paging(query.page, query.per_page)?;
+    if let Some(s) = &query.state {
+        if ![PENDING, BUILT, PURGED].contains(&s.as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "unknown record state {s:?}; expected pending, built or purged"
+            )));
+        }
+    }
+    let pattern = like_pattern(query.q.as_deref().unwrap_or(""));
+    let state_filter = query.state.clone().unwrap_or_default();
+    let filter = "WHERE search LIKE $1 ESCAPE '\\' AND ($2 = '' OR state = $2)";
+    let (total,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM records {filter}"))
+        .bind(&pattern)
+        .bind(&state_filter)
+        .fetch_one(state.db.pool())
+        .await?;
+    let rows: Vec<(i64, String, String, String, String, String, i64)> = sqlx::query_as(&format!(
+        "SELECT id, profile, holder_name, holder_id, state, imported_by, imported_at FROM records {filter} \
+         ORDER BY id LIMIT $3 OFFSET $4"
+    ))
+    .bind(&pattern)
+    .bind(&state_filter)
+    .bind(per_page)
+    .bind((page - 1) * per_page)
+    .fetch_all(state.db.pool())
+    .await?;
+    let records: Vec<Value> = rows
+        .into_iter()
+        .map(|(id, profile, name, holder_id, st, by, at)| {
+            json!({ "id": id, "profile": profile, "holder_name": name, "holder_id": holder_id,
+                    "state": st, "imported_by": by, "imported_at_ms": at })
+        })
+        .collect();
+    Ok(Json(
+        json!({ "records": records, "page": page, "per_page": per_page, "total": total }),
+    ))
+}
+
+/// `GET /api/records/{id}`: every field (the private ones until purged).
+pub async fn get_one(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let missing = || ApiError::not_found(format!("there is no record {id}"));
+    let id_num: i64 = id.parse().map_err(|_| missing())?;
+    let row: Option<(i64, String, String, Option<String>, String)> = sqlx::query_as(
+        "SELECT id, profile, public_fields, private_fields, state FROM records WHERE id = $1",
+    )
+    .bind(id_num)
+    .fetch_optional(state.db.pool())
+    .await?;
+    let (id, profile, public, private, st) = row.ok_or_else(missing)?;
+    let mut values: BTreeMap<String, String> =
+        serde_json::from_str(&public).map_err(|_| ApiError::internal())?;
+    if let Some(private) = private {
+        let private: BTreeMap<String, String> =
+            serde_json::from_str(&private).map_err(|_| ApiError::internal())?;
+        values.extend(private);
+    }
+    Ok(Json(
+        json!({ "record": { "id": id, "profile": profile, "state": st, "values": values } }),
+    ))
+}

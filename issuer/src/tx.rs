@@ -1,0 +1,124 @@
+//! An audited write transaction: every state change and its audit rows commit together, or
+//! not at all.
+//!
+//! [`WriteTx::begin`] takes the database's write lock (see [`crate::db`]), so the audit chain's
+//! head read here stays the head until commit; [`WriteTx::audit`] appends a row to the chain
+//! in memory order, and [`WriteTx::commit`] stores the new head with the rest.
+
+use serde_json::Value;
+use sqlx::{Any, AnyConnection, Transaction};
+use vsc_core::audit::AuditEntry;
+
+use crate::db::{now_ms, Db};
+
+/// One audit event, before it gets its place in the chain.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// User name, `-` when anonymous, `service` for the service itself.
+    pub actor: String,
+    /// The actor's role, or empty.
+    pub role: String,
+    /// The branch concerned, or empty.
+    pub branch: String,
+    /// What was done, e.g. `job.approve`.
+    pub action: String,
+    /// What it was done to, or empty.
+    pub object: String,
+    /// `ok`, `refused` or `failed`.
+    pub outcome: String,
+    /// Further facts (never a secret); `Value::Null` for none.
+    pub details: Value,
+}
+
+/// A serialized write transaction that appends to the audit chain.
+pub struct WriteTx {
+    tx: Transaction<'static, Any>,
+    head: Option<(i64, [u8; 32])>,
+    changed: bool,
+    // Declared last: released after the transaction is committed or rolled back.
+    _slot: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    /// Begins the transaction (waits for the write lock).
+    pub async fn begin(db: &Db) -> Result<WriteTx, sqlx::Error> {
+        let write = db.write().await?;
+        Ok(WriteTx {
+            tx: write.tx,
+            head: None,
+            changed: false,
+            _slot: write.slot,
+        })
+    }
+
+    /// The connection, for the transaction's own statements.
+    pub fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+
+    /// Appends `event` to the audit chain (stored with the transaction).
+    pub async fn audit(&mut self, event: &Event) -> Result<(), sqlx::Error> {
+        let (seq, prev) = match self.head {
+            Some(head) => head,
+            None => {
+                let (seq, hash): (i64, Vec<u8>) =
+                    sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
+                        .fetch_one(&mut *self.tx)
+                        .await?;
+                let hash: [u8; 32] = hash
+                    .try_into()
+                    .map_err(|_| sqlx::Error::Protocol("audit_head.hash is not 32 bytes".into()))?;
+                (seq, hash)
+            }
+        };
+        let details = if event.details.is_null() {
+            String::new()
+        } else {
+            event.details.to_string()
+        };
+        let entry = AuditEntry {
+            seq: seq + 1,
+            at_ms: now_ms(),
+            actor: event.actor.clone(),
+            role: event.role.clone(),
+            branch: event.branch.clone(),
+            action: event.action.clone(),
+            object: event.object.clone(),
+            outcome: event.outcome.clone(),
+            details,
+        };
+        let hash = entry.chain_hash(&prev);
+        sqlx::query(
+            "INSERT INTO audit (seq, at, actor, role, branch, action, object, outcome, details, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(entry.seq)
+        .bind(entry.at_ms)
+        .bind(entry.actor)
+        .bind(entry.role)
+        .bind(entry.branch)
+        .bind(entry.action)
+        .bind(entry.object)
+        .bind(entry.outcome)
+        .bind(entry.details)
+        .bind(prev.to_vec())
+        .bind(hash.to_vec())
+        .execute(&mut *self.tx)
+        .await?;
+        self.head = Some((entry.seq, hash));
+        self.changed = true;
+        Ok(())
+    }
+
+    /// Stores the chain's new head and commits everything.
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        if let (true, Some((seq, hash))) = (self.changed, self.head) {
+            sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+                .bind(seq)
+                .bind(hash.to_vec())
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        self.tx.commit().await
+    }
+}
