@@ -467,12 +467,35 @@ fn hand_personalization_reads_back_exactly_and_the_card_signs_with_the_imported_
     assert_eq!(gnupg.card_status().signature_counter, 1);
 
     let challenge: [u8; 32] = Sha256::digest(b"authenticate me").into();
-    let signature = gnupg.authenticate(pin, &challenge);
+    let signature = gnupg.authenticate_ecdsa(pin, &challenge);
     let signature = p256::ecdsa::Signature::from_slice(&signature)
         .unwrap_or_else(|e| panic!("not an ECDSA P-256 r||s ({e}): {signature:02X?}"));
     p256::ecdsa::VerifyingKey::from(keys.aut.public_key())
         .verify_prehash(&challenge, &signature)
         .expect("the card's P-256 signature verifies against the imported key");
+
+    // An Ed25519 authentication key instead (the openpgp-card profile's three Curve25519
+    // keys): new attributes empty the slot, then the import.
+    let aut = ed25519_dalek::SigningKey::from_bytes(&[0x6B; 32]);
+    let import = key_import(
+        0xA4,
+        &aut.to_bytes(),
+        &[&[0x40][..], &aut.verifying_key().to_bytes()[..]].concat(),
+    );
+    let reader = Reader::connect(&name);
+    reader.ok(&hex::decode(SELECT).unwrap());
+    reader.ok(&verify(0x83, NEW_PW3));
+    reader.ok(&put_data(0xC3, &hex::decode(ATTRIBUTES[0]).unwrap()));
+    reader.ok(&extended(0xDB, 0x3F, 0xFF, &import, None));
+    drop(reader.reset(&name));
+    let message = b"an ssh session id, or any challenge";
+    let signature = gnupg.authenticate_eddsa(pin, message);
+    let signature = ed25519_dalek::Signature::from_slice(&signature)
+        .unwrap_or_else(|e| panic!("not an Ed25519 signature ({e}): {signature:02X?}"));
+    aut.verifying_key()
+        .verify(message, &signature)
+        .expect("the card's Ed25519 authentication verifies against the imported key");
+    assert_eq!(gnupg.card_status().key_attributes[2], "Ed25519");
 }
 
 #[test]
