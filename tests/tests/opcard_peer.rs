@@ -33,7 +33,7 @@ const LANGUAGE: &[u8] = b"ende";
 const DO_0102: &[u8] = b"5f0c6a1e-8d2b-4c7a-9e31-0b4d2f6a8c17";
 /// Key generation dates (DO CE, CF, D0): 2026-05-28 and the two seconds after.
 const CREATED: [u32; 3] = [1_780_000_000, 1_780_000_001, 1_780_000_002];
-/// Algorithm attributes (DO C1-C3, §4.4.3.10): Ed25519 (EdDSA 22 + OID 1.3.6.1.4.1.11591.15.1),
+/// Algorithm attributes (DO C1-C3): Ed25519 (EdDSA 22 + OID 1.3.6.1.4.1.11591.15.1),
 /// X25519 (ECDH 18 + OID 1.3.6.1.4.1.3029.1.5.1), NIST P-256 (ECDSA 19 + OID 1.2.840.10045.3.1.7).
 const ATTRIBUTES: [&str; 3] = [
     "162B06010401DA470F01",

@@ -1,7 +1,7 @@
 //! What sits between the reader and opcard's `Card::handle`, which takes one complete command
 //! and writes its whole response: command chaining merged into one command (ISO/IEC 7816-4
-//! §5.4.1), long responses served in parts with `61xx` and GET RESPONSE (§5.3.4, §11.5.2),
-//! short and extended APDUs parsed (§5.2).
+//! §5.4.1), long responses served in parts with `61xx` and GET RESPONSE, short and extended
+//! APDUs parsed (§5.2).
 //!
 //! Rules (docs/opcard-peer.md lists them for the agent's authors):
 //! - CLA bit 5 (`10`) set: the command data is kept and `9000` answered; the chain ends with the
