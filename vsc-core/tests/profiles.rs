@@ -683,3 +683,34 @@ fn thousands_of_fields_each_get_their_own_line() {
     assert_eq!(found.len(), 3000);
     assert_eq!(found, expected);
 }
+
+#[test]
+fn ascii_fields_refuse_accents_and_say_how_to_write_them() {
+    let p = Profile::builtin("openpgp-card").unwrap();
+    let base = [
+        ("holder_id", "emile"),
+        ("expiry_date", "2031-12-31"),
+        ("url", "https://keys.example.org/emile.asc"),
+    ];
+    let with = |name: &str| {
+        let mut fields = base.to_vec();
+        fields.push(("holder_name", name));
+        validate_record(&p, &form(&fields), today())
+    };
+    let ok = with("Emile Nguyen-Muller").expect("plain ASCII is accepted");
+    assert_eq!(ok.value("holder_name"), Some("Emile Nguyen-Muller"));
+
+    let errors = with("Émile Nguyễn-Müller").unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].column, "holder_name");
+    assert!(
+        errors[0].reason.contains("'É'")
+            && errors[0].reason.contains("plain ASCII")
+            && errors[0].reason.contains("without accents"),
+        "{}",
+        errors[0].reason
+    );
+    // One line: a line break is a control character here, unlike in a text field.
+    let errors = with("Emile\nNguyen").unwrap_err();
+    assert!(errors[0].reason.contains("control character"), "{errors:?}");
+}

@@ -900,10 +900,11 @@ impl Checker {
             "date" => Some(FieldKind::Date),
             "email" => Some(FieldKind::Email),
             "digits" => Some(FieldKind::Digits),
+            "ascii" => Some(FieldKind::Ascii),
             other => {
                 self.problem(
                     raw.kind.span(),
-                    format!("{prefix}.kind {other:?} is unknown; use \"text\", \"date\", \"email\" or \"digits\""),
+                    format!("{prefix}.kind {other:?} is unknown; use \"text\", \"ascii\", \"date\", \"email\" or \"digits\""),
                 );
                 None
             }
