@@ -135,7 +135,10 @@ fn an_openpgp_vsc_is_personalized_through_the_bridge_and_gpg_reads_it_back() {
     assert_eq!(outcome.holder_name, "Bridget Jones");
     // One transmit per engine batch, and one more for each GET RESPONSE the 269 bytes of
     // application related data (DO 6E) need after 61xx, in the probe and in the read-back.
-    assert_eq!(round_trips, 7, "batches and their GET RESPONSE continuations");
+    assert_eq!(
+        round_trips, 7,
+        "batches and their GET RESPONSE continuations"
+    );
     client.ok("disconnect", json!({"session": session}));
     drop(bridge);
 
