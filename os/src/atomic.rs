@@ -35,6 +35,7 @@ pub enum Durability {
 
 /// Why an atomic write failed; the target is unchanged.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum WriteError {
     /// The target exists and [`Existing::Keep`] was asked.
     #[error("{} already exists and was left untouched: move it away first", .0.display())]
@@ -49,6 +50,18 @@ pub enum WriteError {
         /// The operating system's reason.
         source: std::io::Error,
     },
+}
+
+impl From<WriteError> for std::io::Error {
+    /// The same failure as an `io::Error` of the kind the operating system gave, the message
+    /// naming the step and the path.
+    fn from(error: WriteError) -> Self {
+        let kind = match &error {
+            WriteError::Exists(_) => std::io::ErrorKind::AlreadyExists,
+            WriteError::Io { source, .. } => source.kind(),
+        };
+        std::io::Error::new(kind, error)
+    }
 }
 
 impl WriteError {

@@ -144,9 +144,7 @@ impl Tracker {
             PersoError::Transport { source, .. } => {
                 let code = match source {
                     TransportError::CardRemoved => "card_removed",
-                    TransportError::Failed(_) => {
-                        self.transport_code.as_deref().unwrap_or("transmit_failed")
-                    }
+                    _ => self.transport_code.as_deref().unwrap_or("transmit_failed"),
                 };
                 WebError::with_code(code, error.to_string())
             }
