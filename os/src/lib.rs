@@ -2,7 +2,8 @@
 //! Linux, macOS and Windows, each in one small module chosen at compile time:
 //!
 //! - [`atomic`]: whole-file writes that never leave a half-written file (temporary file, flush,
-//!   rename, flush of the directory), created owner-only;
+//!   rename, flush of the directory), created owner-only, and a file created once then read
+//!   (a key);
 //! - [`durable`]: making renames and batches of writes durable (`fsync` of a directory and
 //!   `syncfs(2)` on Linux; per-file `FlushFileBuffers` on Windows);
 //! - [`private`]: owner-only directories (mode 0700 on Unix; on Windows the inherited ACL of the
@@ -19,4 +20,4 @@ pub mod dirs;
 pub mod durable;
 pub mod private;
 
-pub use atomic::{write_atomic, Durability, Existing, WriteError};
+pub use atomic::{read_or_create, write_atomic, Durability, Existing, WriteError};

@@ -233,6 +233,21 @@ impl StationPublicKey {
     }
 }
 
+impl serde::Serialize for StationPublicKey {
+    /// As 64 lower-case hex digits.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for StationPublicKey {
+    /// From 64 hex digits.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        StationPublicKey::from_hex(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 impl fmt::Debug for StationPublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "StationPublicKey({})", self.fingerprint())
