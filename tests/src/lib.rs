@@ -4,8 +4,9 @@
 //! machine's PC/SC stack ([`PcscStack`]: a cross-process lock plus a `pcscd` it starts when
 //! none answers), runs software cards behind pcscd's vpcd readers ([`SoftcardProcess`]),
 //! guards any other child process ([`ChildGuard`]), runs a throw-away PostgreSQL cluster
-//! ([`PostgresCluster`]), talks to a reader through an independent PC/SC client, OpenSC
-//! ([`opensc_apdus`]), and runs cross-built Windows programs under Wine ([`under_wine`]).
+//! ([`PostgresCluster`]) and the issuer service ([`issuer`]), talks to a reader through an
+//! independent PC/SC client, OpenSC ([`opensc_apdus`]), and runs cross-built Windows programs
+//! under Wine ([`under_wine`]).
 //!
 //! Every process it starts is killed when its guard is dropped; logs (stderr and stdout) go to
 //! temporary files that are printed, and kept on disk, when the test is panicking.
@@ -17,6 +18,7 @@
 
 mod cargo_bin;
 mod child;
+pub mod issuer;
 mod opensc;
 mod pcsc_stack;
 mod postgres;
