@@ -5,7 +5,8 @@
 //! ([`seal`]), generate passwords and PINs ([`password`], [`pin`]), encode APDUs ([`apdu`]),
 //! turn an opened VSC into card commands ([`agent`]) and drive a personalization as a sans-I/O
 //! state machine ([`perso`]). It also defines the bridge's wire types ([`protocol`]) and the
-//! HPKE password envelope that carries a VSC password to a branch station ([`envelope`]).
+//! HPKE password envelope that carries a VSC password to a branch station ([`envelope`]), and a
+//! job's envelopes as the issuer's API carries them ([`job_envelopes`]).
 //!
 //! What it does not do: open files, sockets or readers. Callers bring bytes and a
 //! [`transport::Transport`]; the same code runs natively and in the browser (wasm32).
@@ -21,6 +22,7 @@ pub mod field;
 pub mod holder;
 pub mod holder_csv;
 pub mod job;
+pub mod job_envelopes;
 pub mod key;
 pub mod password;
 pub mod perso;

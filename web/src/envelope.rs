@@ -1,5 +1,5 @@
-//! Password envelopes in the page (`vsc_core::envelope`, the code the bridge and the CLI open
-//! with): the clerk's page seals each VSC password for every approved station of the branch;
+//! Password envelopes in the page (`vsc_core::job_envelopes`, the sealing and wire form `vsc
+//! build --server` and `vsc personalize --server --queue` run too): the clerk's page seals each VSC password for every approved station of the branch;
 //! the operator's page asks its bridge to open the envelope of the job it claimed and opens the
 //! VSC with the result, without the password ever reaching JavaScript.
 //!
@@ -22,8 +22,9 @@
 //! `wrong_password`/`bad_vsc_file`/`vsc_not_opened` from opening the VSC.
 
 use js_sys::Promise;
-use serde::{Deserialize, Serialize};
-use vsc_core::envelope::{self, Binding, Envelope, StationPublicKey, KEY_LEN};
+use serde::Serialize;
+use vsc_core::envelope::{Binding, StationPublicKey};
+use vsc_core::job_envelopes::{self, Station, WireEnvelope};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 use zeroize::Zeroizing;
@@ -32,29 +33,9 @@ use crate::error::{Code, WebError};
 use crate::rng::BlockOsRng;
 use crate::{js, Bridge, Issuer, OpenedVsc};
 
-/// A station as the issuer's API lists it (other fields are ignored).
-#[derive(Debug, Deserialize)]
-pub struct Station {
-    /// The station's id at the issuer.
-    pub id: String,
-    /// Its public key, 64 hex digits.
-    pub public_key: String,
-}
-
-/// One envelope of a job upload, in hex.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WireEnvelope {
-    /// The station it is sealed for.
-    #[serde(default)]
-    pub station: String,
-    /// The HPKE encapsulated key.
-    pub enc: String,
-    /// The ciphertext.
-    pub ciphertext: String,
-}
-
 /// Seals `password` for each of `stations`, bound to job `job_id` of branch `branch_id` whose
-/// sealed bytes are `vsc`.
+/// sealed bytes are `vsc` (`vsc_core::job_envelopes::seal_for_stations`, which `vsc build
+/// --server` runs too), with the page's error codes.
 pub fn seal_for_stations(
     password: &str,
     job_id: &str,
@@ -65,37 +46,8 @@ pub fn seal_for_stations(
 ) -> Result<Vec<WireEnvelope>, WebError> {
     let binding = Binding::new(job_id, branch_id, vsc)
         .map_err(|e| WebError::new(Code::InvalidInput, e.to_string()))?;
-    stations
-        .iter()
-        .map(|station| {
-            let bad_key = |e: envelope::EnvelopeError| {
-                WebError::new(Code::BadStationKey, format!("station {}: {e}", station.id))
-            };
-            let key = StationPublicKey::from_hex(&station.public_key).map_err(bad_key)?;
-            let sealed = envelope::seal(password, &key, &binding, rng).map_err(bad_key)?;
-            Ok(WireEnvelope {
-                station: station.id.clone(),
-                enc: hex::encode(sealed.enc),
-                ciphertext: hex::encode(&sealed.ciphertext),
-            })
-        })
-        .collect()
-}
-
-/// Reads an envelope as a claim gives it (`{enc, ciphertext}`, hex).
-pub fn parse_envelope(wire: &WireEnvelope) -> Result<Envelope, WebError> {
-    let bad = || {
-        WebError::new(
-            Code::InvalidInput,
-            "the job's envelope is not hex, or its enc is not 32 bytes; claim the job again",
-        )
-    };
-    let enc: [u8; KEY_LEN] = hex::decode(&wire.enc)
-        .map_err(|_| bad())?
-        .try_into()
-        .map_err(|_| bad())?;
-    let ciphertext = hex::decode(&wire.ciphertext).map_err(|_| bad())?;
-    Ok(Envelope { enc, ciphertext })
+    job_envelopes::seal_for_stations(password, &binding, stations, rng)
+        .map_err(|e| WebError::new(Code::BadStationKey, e.to_string()))
 }
 
 fn stations_from_js(stations: &JsValue) -> Result<Vec<Station>, WebError> {
@@ -208,8 +160,10 @@ impl Bridge {
         envelope: JsValue,
     ) -> Promise {
         let connection = self.connection.clone();
-        let parsed = js::from_js::<WireEnvelope>(&envelope, "the envelope")
-            .and_then(|wire| parse_envelope(&wire));
+        let parsed = js::from_js::<WireEnvelope>(&envelope, "the envelope").and_then(|wire| {
+            wire.parse()
+                .map_err(|e| WebError::new(Code::InvalidInput, e.to_string()))
+        });
         future_to_promise(async move {
             let envelope = parsed?;
             let binding = Binding::new(&job_id, &branch_id, &vsc)
@@ -230,47 +184,9 @@ impl Bridge {
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
-    use vsc_core::envelope::StationSecretKey;
 
     #[test]
-    fn sealed_envelopes_open_with_each_station_key_and_the_job_binding() {
-        let keys: Vec<StationSecretKey> = (0..2)
-            .map(|_| StationSecretKey::generate(&mut rand_core::OsRng))
-            .collect();
-        let stations: Vec<Station> = keys
-            .iter()
-            .enumerate()
-            .map(|(i, k)| Station {
-                id: format!("st-{i}"),
-                public_key: k.public_key().to_hex(),
-            })
-            .collect();
-        let password = "7K2M-Q9TD-4HXR-8WBN-3FJC-ZE6P-0VGS";
-        let vsc = b"sealed bytes";
-        let envelopes = seal_for_stations(
-            password,
-            "job-1",
-            "b1",
-            vsc,
-            &stations,
-            &mut BlockOsRng::new(),
-        )
-        .unwrap();
-        assert_eq!(envelopes.len(), 2);
-        let binding = Binding::new("job-1", "b1", vsc).unwrap();
-        for (wire, key) in envelopes.iter().zip(&keys) {
-            let envelope = parse_envelope(wire).unwrap();
-            let opened = envelope::open(&envelope, key, &binding).unwrap();
-            assert_eq!(opened.expose(), password.as_bytes());
-            // Not for the other station.
-            let other = &keys[1 - keys.iter().position(|k| std::ptr::eq(k, key)).unwrap()];
-            assert!(envelope::open(&envelope, other, &binding).is_err());
-        }
-        assert_eq!(envelopes[1].station, "st-1");
-    }
-
-    #[test]
-    fn a_bad_station_key_is_named() {
+    fn sealing_errors_have_the_page_codes() {
         let stations = [Station {
             id: "st-9".into(),
             public_key: "AAAA".into(),
