@@ -81,7 +81,7 @@ enum StartError {
     #[error("doctor found {0} thing(s) to fix (listed above)")]
     DoctorFound(usize),
     #[error(transparent)]
-    Station(#[from] station::StationError),
+    Station(#[from] station::StationKeyError),
     #[error("--envelopes-per-minute must be at least 1")]
     NoEnvelopes,
 }

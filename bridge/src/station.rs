@@ -1,9 +1,9 @@
 //! The bridge as a branch *station* (bridge protocol, "Station ops"): it holds an X25519 key
 //! pair that opens the VSC password envelopes an issuer sealed for it.
 //!
-//! The secret key lives in `<config-dir>/station-key` (owner-only, written once, atomically,
-//! by `vsc-os`), created at the bridge's first start or by `vsc-bridge station`;
-//! `vsc-bridge station rotate` replaces it. Opening is `vsc_core::envelope::open_parts`, the
+//! The secret key lives in `<config-dir>/station-key` (`vsc_os::station_key`, the file `vsc
+//! personalize --server --queue` uses too: owner-only, written once, atomically), created at
+//! the bridge's first start or by `vsc-bridge station`; `vsc-bridge station rotate` replaces it. Opening is `vsc_core::envelope::open_parts`, the
 //! code the issuer's page seals with. `open_envelope` is limited per page origin
 //! ([`Station::admit`]); every failure is one `envelope_invalid`.
 //!
@@ -12,97 +12,19 @@
 //! answers authenticated pages only).
 
 use std::collections::{HashMap, VecDeque};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use vsc_core::envelope::{EnvelopeError, StationSecretKey};
 use vsc_core::secret::SecretBytes;
-
-/// The key file's name inside the config directory.
-pub const FILE_NAME: &str = "station-key";
+pub use vsc_os::station_key::{key_path, load, load_or_create, rotate, StationKeyError};
 
 /// Envelopes a page origin may open per [`WINDOW`] unless the operator says otherwise.
 pub const DEFAULT_OPENS_PER_MINUTE: usize = 30;
 
 /// The rate-limit window.
 pub const WINDOW: Duration = Duration::from_secs(60);
-
-/// The key file cannot be read, written, or understood.
-#[derive(Debug, thiserror::Error)]
-pub enum StationError {
-    /// Reading or writing failed.
-    #[error("station key: {0}; check the permissions of the config directory (--config-dir)")]
-    Io(#[from] vsc_os::WriteError),
-    /// The file is not a key this bridge wrote.
-    #[error("{}: {source}", path.display())]
-    Damaged {
-        /// The key file.
-        path: PathBuf,
-        /// What is wrong with it.
-        source: EnvelopeError,
-    },
-}
-
-/// The key file's path in `dir`.
-pub fn key_path(dir: &Path) -> PathBuf {
-    dir.join(FILE_NAME)
-}
-
-/// The station key of `dir`, created when there is none yet; and whether it was just created.
-pub fn load_or_create(dir: &Path) -> Result<(StationSecretKey, bool), StationError> {
-    let path = key_path(dir);
-    let (text, created) = vsc_os::read_or_create(&path, || new_key_text().0)?;
-    Ok((parse(&path, &text)?, created))
-}
-
-/// The station key of `dir`, if it has one (for `doctor`, which creates nothing).
-pub fn load(dir: &Path) -> Result<Option<StationSecretKey>, StationError> {
-    let path = key_path(dir);
-    match std::fs::read(&path) {
-        Ok(bytes) => parse(&path, &zeroize::Zeroizing::new(bytes)).map(Some),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(StationError::Io(vsc_os::WriteError::Io {
-            action: "read",
-            path,
-            source,
-        })),
-    }
-}
-
-/// Replaces the station key of `dir` with a new one; returns it.
-pub fn rotate(dir: &Path) -> Result<StationSecretKey, StationError> {
-    vsc_os::private::create_private_dir(dir).map_err(|source| {
-        StationError::Io(vsc_os::WriteError::Io {
-            action: "create the directory",
-            path: dir.to_path_buf(),
-            source,
-        })
-    })?;
-    let (text, key) = new_key_text();
-    vsc_os::write_atomic(
-        &key_path(dir),
-        &text,
-        vsc_os::Existing::Replace,
-        vsc_os::Durability::Flushed,
-    )?;
-    Ok(key)
-}
-
-fn new_key_text() -> (zeroize::Zeroizing<Vec<u8>>, StationSecretKey) {
-    let key = StationSecretKey::generate(&mut rand_core::OsRng);
-    let text = zeroize::Zeroizing::new(key.to_file_text().expose().as_bytes().to_vec());
-    (text, key)
-}
-
-fn parse(path: &Path, bytes: &[u8]) -> Result<StationSecretKey, StationError> {
-    let damaged = |source| StationError::Damaged {
-        path: path.to_path_buf(),
-        source,
-    };
-    let text = std::str::from_utf8(bytes).map_err(|_| damaged(EnvelopeError::BadKeyFile))?;
-    StationSecretKey::from_file_text(text).map_err(damaged)
-}
 
 /// The running bridge's station: its key and the per-origin budget of `open_envelope`.
 ///
@@ -186,35 +108,6 @@ impl Station {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_key_is_made_once_and_rotated_on_demand() {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = dir.path().join("cfg");
-        assert!(load(&cfg).unwrap().is_none());
-        let (first, created) = load_or_create(&cfg).unwrap();
-        assert!(created);
-        let (again, created) = load_or_create(&cfg).unwrap();
-        assert!(!created);
-        assert_eq!(again.public_key(), first.public_key());
-        assert_eq!(
-            load(&cfg).unwrap().unwrap().public_key(),
-            first.public_key()
-        );
-        assert_eq!(
-            vsc_os::private::check_owner_only(&key_path(&cfg)).unwrap(),
-            None
-        );
-        let rotated = rotate(&cfg).unwrap();
-        assert_ne!(rotated.public_key(), first.public_key());
-        assert_eq!(
-            load_or_create(&cfg).unwrap().0.public_key(),
-            rotated.public_key()
-        );
-        std::fs::write(key_path(&cfg), "garbage").unwrap();
-        let err = load_or_create(&cfg).unwrap_err().to_string();
-        assert!(err.contains("station key file is damaged"), "{err}");
-    }
 
     #[test]
     fn a_running_station_follows_its_key_file() {
