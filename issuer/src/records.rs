@@ -180,7 +180,9 @@ pub async fn import_csv(
     let ids = store(&state, &caller, profile, records, "csv").await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "imported": ids.len(), "first_id": ids.first(), "last_id": ids.last() })),
+        Json(
+            json!({ "imported": ids.len(), "first_id": ids.first(), "last_id": ids.last(), "ids": ids }),
+        ),
     ))
 }
 

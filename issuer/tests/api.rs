@@ -472,6 +472,30 @@ fn records(backend: &Backend) {
 
 fn job_flow(backend: &Backend) {
     let issuer = Issuer::start(backend, "jobs");
+    // Station keys are hex, as the bridge's station_key gives them; the fingerprint is the
+    // one the bridge prints.
+    let key = vsc_core::envelope::StationSecretKey::generate(&mut rand_core::OsRng).public_key();
+    let mut op = issuer.login("operator");
+    let (s, body) = op.post(
+        "/api/stations",
+        json!({ "name": "desk", "public_key": b64(key.as_bytes()) }),
+    );
+    assert_eq!(s, 422, "base64 is refused: {body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("64 hex digits"),
+        "{body}"
+    );
+    let (s, body) = op.post(
+        "/api/stations",
+        json!({ "name": "desk", "public_key": key.to_hex() }),
+    );
+    assert_eq!(s, 201, "{body}");
+    assert_eq!(body["station"]["fingerprint"], key.fingerprint());
+    let (_, list) = op.get("/api/stations");
+    assert_eq!(list["stations"][0]["public_key"], key.to_hex());
     let station = issuer.station("operator");
     let mut clerk = issuer.login("clerk");
     let recs = issuer.records(&mut clerk, 3);
@@ -684,7 +708,7 @@ fn batch_all_or_nothing(backend: &Backend) {
         .iter()
         .map(|&r| job_json(r, "b1", &station).1)
         .collect();
-    jobs[13]["envelopes"][0]["enc"] = json!(b64(&[1, 2, 3]));
+    jobs[13]["envelopes"][0]["enc"] = json!(hex::encode([1, 2, 3]));
     let (s, body) = clerk.post("/api/jobs/batch", json!({ "jobs": jobs }));
     assert_eq!(s, 422, "{body}");
     assert!(

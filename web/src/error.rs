@@ -49,6 +49,8 @@ pub enum Code {
     ReadBackMismatch,
     /// The clerk did not confirm a new PIN for a card this VSC already personalized.
     NewPinDeclined,
+    /// A station public key that is not 64 hex digits, or cannot receive envelopes.
+    BadStationKey,
     /// The personalization driver broke the engine's protocol (a bug).
     Internal,
 }
@@ -76,6 +78,7 @@ impl Code {
             Code::CardRefused => "card_refused",
             Code::ReadBackMismatch => "read_back_mismatch",
             Code::NewPinDeclined => "new_pin_declined",
+            Code::BadStationKey => "bad_station_key",
             Code::Internal => "internal",
         }
     }

@@ -11,7 +11,9 @@
 //!   [`open_vsc`], module [`vsc_file`]); list the VSCs of a ZIP batch ([`vsc_zip_entries`]);
 //! - talk to the bridge over a WebSocket (bridge protocol v1): hello, pairing, readers, and a
 //!   personalization driven by `vsc_core::perso`, reporting progress and returning the PIN
-//!   mailer ([`Bridge`], [`PinMailer`], modules [`bridge`] and [`perso_driver`]).
+//!   mailer ([`Bridge`], [`PinMailer`], modules [`bridge`] and [`perso_driver`]);
+//! - seal VSC passwords for the issuer's stations and open a claimed job through the bridge's
+//!   station key (module [`envelope`]).
 //!
 //! Errors reach JavaScript as `Error` objects with a `code` and a `message` a clerk can act on
 //! (module [`error`]). Secrets (holder data of private fields, passwords, the opened VSC, the
@@ -22,6 +24,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bridge;
+pub mod envelope;
 pub mod error;
 pub mod issue;
 pub mod js;
