@@ -44,6 +44,10 @@ const CASES: &[(&str, Case)] = &[
     ),
     ("audit tamper: edit, delete, reorder, rewrite", audit_tamper),
     ("kill -9 mid batch upload: all or none", kill_mid_batch),
+    (
+        "what schemathesis found: far pages, sign-in refusals, schemas",
+        schemathesis_findings,
+    ),
 ];
 
 fn run_suite(backend: &Backend, extra: &[(&str, Case)]) {
@@ -933,6 +937,77 @@ fn openapi_agrees(backend: &Backend) {
         (405, "method_not_allowed"),
         "{body}"
     );
+}
+
+/// Regressions of what `scripts/schemathesis` found: a page number whose offset overflows was a
+/// 500, the refusals of sign-in (401, 403) were missing from the document, and the document had
+/// no schema for any body.
+fn schemathesis_findings(backend: &Backend) {
+    let issuer = Issuer::start(backend, "schemathesis");
+    let far = "page=9223372036854775807&per_page=113";
+    for (who, path) in [
+        ("clerk", "/api/records"),
+        ("clerk", "/api/jobs"),
+        ("operator", "/api/queue"),
+    ] {
+        let (s, body) = issuer.login(who).get(&format!("{path}?{far}"));
+        assert_eq!(s, 400, "{path}?{far}: {body}");
+        assert!(error_message(&body).contains("smaller page"), "{body}");
+        let (s, body) = issuer
+            .login(who)
+            .get(&format!("{path}?page=2&per_page=500"));
+        assert_eq!(s, 200, "{path}: {body}");
+    }
+    let (_, doc) = issuer.server.client().get("/api/openapi.json");
+    let sign_in = &doc["paths"]["/api/session"]["post"];
+    for code in ["401", "403", "429"] {
+        assert!(
+            sign_in["responses"][code].is_object(),
+            "POST /api/session does not document {code}"
+        );
+    }
+    let mut c = issuer.server.client();
+    let (s, body) = c.post(
+        "/api/session",
+        json!({ "username": "clerk", "password": "not the password" }),
+    );
+    assert_eq!((s, error_code(&body)), (401, "wrong_credentials"));
+    assert_eq!(
+        sign_in["tags"],
+        json!([
+            "admin",
+            "clerk",
+            "approver",
+            "operator",
+            "auditor",
+            "anonymous"
+        ])
+    );
+    assert_eq!(
+        doc["paths"]["/api/audit"]["get"]["tags"],
+        json!(["auditor"])
+    );
+    let health = &doc["paths"]["/api/health"]["get"]["responses"]["200"]["content"]
+        ["application/json"]["schema"];
+    assert_eq!(
+        health["required"],
+        json!(["database", "status"]),
+        "{health}"
+    );
+    let (_, jobs) = issuer.login("clerk").get("/api/jobs");
+    let schema = &doc["paths"]["/api/jobs"]["get"]["responses"]["200"]["content"]
+        ["application/json"]["schema"];
+    for field in schema["required"].as_array().unwrap() {
+        let field = field.as_str().unwrap();
+        assert!(
+            jobs.get(field).is_some(),
+            "GET /api/jobs lacks {field}: {jobs}"
+        );
+    }
+}
+
+fn error_message(body: &Value) -> &str {
+    body["error"]["message"].as_str().unwrap_or("")
 }
 
 fn page_served(backend: &Backend) {
