@@ -138,6 +138,10 @@ pub fn password_sheet(entries: &[BatchEntry]) -> Zeroizing<Vec<u8>> {
 
 /// Appends one CSV cell (RFC 4180: quoted when it holds a comma, a quote or a line break;
 /// a leading formula character defused with `'`).
+///
+/// Written here rather than with `csv-core`'s writer (which this crate uses to read holder
+/// files) for zeroization: that writer stages each cell, passwords included, in output
+/// buffers of its caller's that would each need wiping, and it has no formula defusing.
 fn push_csv_cell(out: &mut String, cell: &str) {
     let formula = cell.starts_with(['=', '+', '-', '@']);
     let quote = formula || cell.contains([',', '"', '\n', '\r']);
