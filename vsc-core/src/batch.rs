@@ -140,8 +140,8 @@ pub fn password_sheet(entries: &[BatchEntry]) -> Zeroizing<Vec<u8>> {
 /// a leading formula character defused with `'`).
 ///
 /// Written here rather than with `csv-core`'s writer (which this crate uses to read holder
-/// files) for zeroization: that writer stages each cell, passwords included, in output
-/// buffers of its caller's that would each need wiping, and it has no formula defusing.
+/// files): that writer has no formula defusing, and its quoting style is set per writer, not
+/// per cell, while a defused cell is quoted and a plain one is not.
 fn push_csv_cell(out: &mut String, cell: &str) {
     let formula = cell.starts_with(['=', '+', '-', '@']);
     let quote = formula || cell.contains([',', '"', '\n', '\r']);
