@@ -44,6 +44,7 @@ mod issuer_client;
 mod password_input;
 mod pcsc_transport;
 mod personalize;
+mod pin_mailer;
 mod profile_arg;
 mod queue;
 mod readers;

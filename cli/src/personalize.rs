@@ -26,6 +26,7 @@ use crate::atomic_file::{self, Existing};
 use crate::error::CliError;
 use crate::password_input::{self, PasswordArgs};
 use crate::pcsc_transport::{self, PcscTransport};
+use crate::pin_mailer;
 use crate::vsc_file;
 
 /// Options of `vsc personalize`.
@@ -190,7 +191,7 @@ pub fn personalize_card(vsc: Vsc, reader: &str, new_pin: bool) -> Result<CardRun
 pub fn write_pin_mailer(path: &Path, mailer: &PinMailer) -> Result<(), CliError> {
     atomic_file::write(
         path,
-        mailer.to_html().expose().as_bytes(),
+        pin_mailer::html(mailer).expose().as_bytes(),
         Existing::Replace,
     )
     .map_err(|e| {

@@ -21,6 +21,7 @@ use vsc_core::vsc::Vsc;
 use crate::atomic_file::{self, Existing};
 use crate::error::CliError;
 use crate::password_input::{self, PasswordArgs};
+use crate::pin_mailer;
 use crate::vsc_file;
 
 /// Options of `vsc script`.
@@ -66,7 +67,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         };
         atomic_file::write(
             path,
-            mailer.to_html().expose().as_bytes(),
+            pin_mailer::html(&mailer).expose().as_bytes(),
             Existing::Replace,
         )?;
         let _ = write!(where_pin, " and on the PIN mailer {}", path.display());

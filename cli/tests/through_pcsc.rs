@@ -141,7 +141,7 @@ fn personalize_writes_the_vsc_and_opensc_reads_it_back() {
     assert!(stderr.contains("replacement PIN"), "{stderr}");
     let mailer_html = std::fs::read_to_string(&mailer2).unwrap();
     assert!(
-        mailer_html.contains("<h1>Your new card PIN</h1>"),
+        mailer_html.contains("<h1 id=\"mailer-title\">Your new card PIN</h1>"),
         "{mailer_html}"
     );
     assert!(mailer_html.contains("This PIN replaces the PIN your card had until now"));

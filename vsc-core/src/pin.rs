@@ -1,4 +1,5 @@
-//! Individual PINs (claim 5) and the PIN mailer that carries one to its holder.
+//! Individual PINs (claim 5) and what the PIN mailer that carries one to its holder says (the
+//! letter itself is drawn by the page and by the CLI).
 //!
 //! A PIN is drawn digit by digit from a CSPRNG without modulo bias, and drawn again while it is
 //! trivial: all one digit, or a straight ascending or descending run (`123456`, `987654`).
@@ -84,57 +85,6 @@ pub struct PinMailer {
     pub replacement: bool,
 }
 
-impl PinMailer {
-    /// A printable, self-contained HTML page (print CSS included); text is HTML-escaped.
-    pub fn to_html(&self) -> SecretString {
-        let holder = escape_html(&self.holder_name);
-        let issuer = escape_html(&self.issuer_name);
-        let pin = escape_html(self.pin.expose());
-        let (title, replaces) = if self.replacement {
-            (
-                "Your new card PIN",
-                "<p><strong>This PIN replaces the PIN your card had until now</strong>, which \
-                 no longer works.</p>",
-            )
-        } else {
-            ("Your card PIN", "")
-        };
-        SecretString::new(format!(
-            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-<title>PIN mailer</title><style>\
-body{{font-family:system-ui,sans-serif;max-width:40em;margin:3em auto;color:#111}}\
-.pin{{font:700 2.5em/1.2 ui-monospace,monospace;letter-spacing:.3em;border:2px dashed #444;\
-padding:.4em .6em;display:inline-block}}\
-@media print{{body{{margin:1.5cm}} .noprint{{display:none}}}}\
-</style></head><body>\
-<p>{issuer}</p><h1>{title}</h1>{replaces}\
-<p>Card holder: <strong>{holder}</strong></p>\
-<p>Card number (VSC UID): <code>{uid}</code></p>\
-<p class=\"pin\" aria-label=\"PIN\">{pin}</p>\
-<p>Keep this PIN secret. Nobody from {issuer} will ever ask you for it. \
-Destroy this letter once you have memorized the PIN.</p>\
-</body></html>\n",
-            uid = self.uid,
-        ))
-    }
-}
-
-/// Escapes text for HTML element content and attribute values.
-pub fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,35 +130,14 @@ mod tests {
     }
 
     #[test]
-    fn mailer_escapes_and_never_debugs_the_pin() {
-        let mailer = PinMailer {
-            holder_name: "<Émile & 田中>".into(),
-            issuer_name: "Bank".into(),
-            uid: uuid::Uuid::nil(),
-            pin: Pin::from_digits("482913").unwrap(),
-            replacement: false,
-        };
-        let html = mailer.to_html();
-        assert!(html.expose().contains("&lt;Émile &amp; 田中&gt;"));
-        assert!(html.expose().contains("482913"));
-        assert!(html.expose().contains("<h1>Your card PIN</h1>"));
-        assert!(!html.expose().contains("replaces"));
-        assert!(!format!("{mailer:?}").contains("482913"));
-    }
-
-    #[test]
-    fn a_replacement_pin_says_so() {
+    fn the_mailer_never_debugs_the_pin() {
         let mailer = PinMailer {
             holder_name: "Ada".into(),
             issuer_name: "Bank".into(),
             uid: uuid::Uuid::nil(),
             pin: Pin::from_digits("482913").unwrap(),
-            replacement: true,
+            replacement: false,
         };
-        let html = mailer.to_html();
-        assert!(html.expose().contains("<h1>Your new card PIN</h1>"));
-        assert!(html
-            .expose()
-            .contains("This PIN replaces the PIN your card had until now"));
+        assert!(!format!("{mailer:?}").contains("482913"));
     }
 }

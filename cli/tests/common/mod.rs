@@ -168,7 +168,7 @@ pub fn build_batch_in_with_profile(
 /// The PIN printed on a PIN mailer page.
 pub fn pin_of(mailer: &Path) -> String {
     let html = std::fs::read_to_string(mailer).expect("PIN mailer written");
-    html.split("aria-label=\"PIN\">")
+    html.split("aria-labelledby=\"pin-label\">")
         .nth(1)
         .expect("PIN element")
         .chars()
