@@ -1,29 +1,34 @@
-//! A small blocking WebDriver client (W3C WebDriver, https://www.w3.org/TR/webdriver2/) over
-//! chromedriver and Debian's headless Chromium, for the end-to-end browser test.
+//! A blocking WebDriver client over chromedriver and Debian's headless Chromium, for the
+//! end-to-end browser tests.
 //!
-//! It speaks HTTP/1.1 with `Connection: close` over a std `TcpStream` and JSON with
-//! serde_json: enough for navigation, finding elements, clicking, typing, reading text and
-//! accessible names, answering prompts, sizing the window, running scripts and taking
-//! screenshots. chromedriver and the browser are
+//! The protocol (W3C WebDriver, https://www.w3.org/TR/webdriver2/) is spoken by `fantoccini`,
+//! a maintained async WebDriver client, built without TLS (chromedriver listens on plain HTTP on
+//! 127.0.0.1). [`Browser`] owns a current-thread tokio runtime and blocks on each command, so
+//! the tests stay plain synchronous code. The few commands fantoccini has no method for (the
+//! computed accessible name and role, a DOM property as JSON, Chrome DevTools Protocol through
+//! chromedriver) go through its raw command hook ([`Client::issue_cmd`]).
+//!
+//! It does navigation, finding elements, clicking, typing, reading text and accessible names,
+//! answering prompts, sizing the window, running scripts and taking screenshots. It does not
+//! download or install a browser: chromedriver and Chromium are Debian's, started here and
 //! stopped when the [`Browser`] is dropped.
 
-use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
+use fantoccini::elements::ElementRef;
+use fantoccini::wd::{Capabilities, WebDriverCompatibleCommand};
+use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 use vsc_tests::{free_port, wait_until, ChildGuard};
 
-/// The W3C element reference key.
-const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
-
 /// A headless Chromium driven through chromedriver.
 pub struct Browser {
-    port: u16,
-    session: String,
+    client: Client,
+    runtime: tokio::runtime::Runtime,
     _driver: ChildGuard,
 }
 
@@ -39,55 +44,58 @@ impl Browser {
         let mut command = Command::new("/usr/bin/chromedriver");
         command.arg(format!("--port={port}"));
         let driver = ChildGuard::spawn(command, log);
-        wait_until(Duration::from_secs(20), "chromedriver to answer", || {
-            http(port, "GET", "/status", None)
-                .map(|(_, v)| v["value"]["ready"] == json!(true))
-                .unwrap_or(false)
+        wait_until(Duration::from_secs(20), "chromedriver to listen", || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
         });
         let capabilities = json!({
-            "capabilities": {
-                "alwaysMatch": {
-                    "browserName": "chrome",
-                    // Every prompt, the "Leave site?" of a beforeunload handler included, waits
-                    // for the test to answer it. chromedriver honours the beforeUnload entry
-                    // only with WebDriver BiDi on; otherwise it accepts those prompts itself.
-                    "unhandledPromptBehavior": {"default": "ignore", "beforeUnload": "ignore"},
-                    "webSocketUrl": true,
-                    "goog:chromeOptions": {
-                        "binary": "/usr/bin/chromium",
-                        "args": [
-                            "--headless=new",
-                            "--no-sandbox",
-                            "--disable-gpu",
-                            "--disable-dev-shm-usage",
-                            "--disable-background-networking",
-                            "--disable-component-update",
-                            "--disable-sync",
-                            "--no-first-run",
-                            "--no-default-browser-check",
-                            "--window-size=1280,1000",
-                            "--lang=en-US",
-                            format!("--user-data-dir={}", profile_dir.display()),
-                        ],
-                        "prefs": {
-                            "download.default_directory": download_dir.display().to_string(),
-                            "download.prompt_for_download": false,
-                            "download.directory_upgrade": true,
-                            "safebrowsing.enabled": false,
-                        },
-                    },
+            "browserName": "chrome",
+            // Every prompt, the "Leave site?" of a beforeunload handler included, waits for the
+            // test to answer it. chromedriver honours the beforeUnload entry only with WebDriver
+            // BiDi on; otherwise it accepts those prompts itself.
+            "unhandledPromptBehavior": {"default": "ignore", "beforeUnload": "ignore"},
+            "webSocketUrl": true,
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless=new",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-dev-shm-usage",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--no-first-run",
+                    "--no-default-browser-check",
+                    "--window-size=1280,1000",
+                    "--lang=en-US",
+                    format!("--user-data-dir={}", profile_dir.display()),
+                ],
+                "prefs": {
+                    "download.default_directory": download_dir.display().to_string(),
+                    "download.prompt_for_download": false,
+                    "download.directory_upgrade": true,
+                    "safebrowsing.enabled": false,
                 },
             },
         });
-        let (_, reply) = http(port, "POST", "/session", Some(&capabilities))
+        let Value::Object(capabilities) = capabilities else {
+            unreachable!("the capabilities are a JSON object")
+        };
+        let capabilities: Capabilities = capabilities;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("build a tokio runtime for the WebDriver client");
+        let client = runtime
+            .block_on(
+                ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                    .capabilities(capabilities)
+                    .connect(&format!("http://127.0.0.1:{port}")),
+            )
             .unwrap_or_else(|e| panic!("chromedriver did not start a session: {e}"));
-        let session = reply["value"]["sessionId"]
-            .as_str()
-            .unwrap_or_else(|| panic!("chromedriver refused a session: {reply}"))
-            .to_owned();
         let browser = Browser {
-            port,
-            session,
+            client,
+            runtime,
             _driver: driver,
         };
         // Headless Chromium saves downloads only when told where (Chrome DevTools Protocol).
@@ -98,46 +106,57 @@ impl Browser {
         browser
     }
 
-    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let path = format!("/session/{}{path}", self.session);
-        let body = body.or_else(|| (method == "POST").then(|| json!({})));
-        match http(self.port, method, &path, body.as_ref()) {
-            Ok((200, reply)) => reply["value"].clone(),
-            Ok((status, reply)) => panic!("WebDriver {method} {path}: HTTP {status}: {reply}"),
-            Err(e) => panic!("WebDriver {method} {path}: {e}"),
-        }
+    /// Runs `what` on the runtime and returns its result; panics naming `doing` on an error.
+    fn run<T, E: std::fmt::Display>(
+        &self,
+        doing: &str,
+        what: impl std::future::Future<Output = Result<T, E>>,
+    ) -> T {
+        self.runtime
+            .block_on(what)
+            .unwrap_or_else(|e| panic!("WebDriver {doing}: {e}"))
     }
 
-    fn try_call(&self, method: &str, path: &str, body: Value) -> Option<Value> {
-        let path = format!("/session/{}{path}", self.session);
-        match http(self.port, method, &path, Some(&body)) {
-            Ok((200, reply)) => Some(reply["value"].clone()),
-            _ => None,
-        }
+    /// The crate's handle on `element`.
+    fn handle(&self, element: &Element) -> fantoccini::elements::Element {
+        fantoccini::elements::Element::from_element_id(
+            self.client.clone(),
+            ElementRef::from(element.0.clone()),
+        )
+    }
+
+    /// Sends a command of this session that fantoccini has no method for; `path` is relative
+    /// to the session's URL.
+    fn raw(&self, method: http::Method, path: String, body: Option<Value>) -> Value {
+        let doing = format!("{method} {path}");
+        self.run(
+            &doing,
+            self.client.issue_cmd(SessionCommand { method, path, body }),
+        )
     }
 
     /// Runs a Chrome DevTools Protocol command.
     pub fn cdp(&self, cmd: &str, params: Value) -> Value {
-        self.call(
-            "POST",
-            "/goog/cdp/execute",
+        self.raw(
+            http::Method::POST,
+            "goog/cdp/execute".to_owned(),
             Some(json!({"cmd": cmd, "params": params})),
         )
     }
 
     /// Opens `url`.
     pub fn goto(&self, url: &str) {
-        self.call("POST", "/url", Some(json!({"url": url})));
+        self.run(&format!("open {url}"), self.client.goto(url));
     }
 
     /// The element matching the CSS selector, if any.
     pub fn try_find(&self, css: &str) -> Option<Element> {
-        self.try_find_by("css selector", css)
+        self.try_find_by(Locator::Css(css))
     }
 
-    fn try_find_by(&self, using: &str, value: &str) -> Option<Element> {
-        self.try_call("POST", "/element", json!({"using": using, "value": value}))
-            .and_then(|v| v[ELEMENT_KEY].as_str().map(|id| Element(id.to_owned())))
+    fn try_find_by(&self, locator: Locator<'_>) -> Option<Element> {
+        let found = self.runtime.block_on(self.client.find(locator)).ok()?;
+        Some(Element(found.element_id().to_string()))
     }
 
     /// The element matching the CSS selector; panics if there is none.
@@ -163,7 +182,7 @@ impl Browser {
     fn named(&self, tag: &str, what: &str, name: &str) -> Element {
         let xpath = format!("//{tag}[normalize-space(.)={}]", xpath_literal(name));
         let element = self
-            .try_find_by("xpath", &xpath)
+            .try_find_by(Locator::XPath(&xpath))
             .unwrap_or_else(|| panic!("no {what} named {name:?}"));
         assert_eq!(self.accessible_name(&element), name);
         element
@@ -187,76 +206,64 @@ impl Browser {
 
     /// The accessible name Chromium computed for the element.
     pub fn accessible_name(&self, element: &Element) -> String {
-        let value = self.call(
-            "GET",
-            &format!("/element/{}/computedlabel", element.0),
-            None,
-        );
+        let path = format!("element/{}/computedlabel", element.0);
+        let value = self.raw(http::Method::GET, path, None);
         value.as_str().unwrap_or_default().to_owned()
     }
 
     /// The ARIA role Chromium computed for the element.
     pub fn role(&self, element: &Element) -> String {
-        let value = self.call("GET", &format!("/element/{}/computedrole", element.0), None);
+        let path = format!("element/{}/computedrole", element.0);
+        let value = self.raw(http::Method::GET, path, None);
         value.as_str().unwrap_or_default().to_owned()
     }
 
     /// Clicks the element.
     pub fn click(&self, element: &Element) {
-        self.call("POST", &format!("/element/{}/click", element.0), None);
+        self.run("click", self.handle(element).click());
     }
 
     /// Types `text` into the element (a file path for a file input).
     pub fn type_text(&self, element: &Element, text: &str) {
-        self.call(
-            "POST",
-            &format!("/element/{}/value", element.0),
-            Some(json!({"text": text})),
-        );
+        self.run("type", self.handle(element).send_keys(text));
     }
 
     /// Clears an input.
     pub fn clear(&self, element: &Element) {
-        self.call("POST", &format!("/element/{}/clear", element.0), None);
+        self.run("clear", self.handle(element).clear());
     }
 
     /// The element's rendered text.
     pub fn text(&self, element: &Element) -> String {
-        let value = self.call("GET", &format!("/element/{}/text", element.0), None);
-        value.as_str().unwrap_or_default().to_owned()
+        self.run("read the text", self.handle(element).text())
     }
 
     /// A DOM property of the element (`value`, `disabled`, ...).
     pub fn property(&self, element: &Element, name: &str) -> Value {
-        self.call(
-            "GET",
-            &format!("/element/{}/property/{name}", element.0),
-            None,
-        )
+        // As JSON: fantoccini's `prop` turns every property into a string.
+        let path = format!("element/{}/property/{name}", element.0);
+        self.raw(http::Method::GET, path, None)
     }
 
     /// An attribute of the element, if present.
     pub fn attribute(&self, element: &Element, name: &str) -> Option<String> {
-        let value = self.call(
-            "GET",
-            &format!("/element/{}/attribute/{name}", element.0),
-            None,
-        );
-        value.as_str().map(str::to_owned)
+        self.run(
+            &format!("read the attribute {name}"),
+            self.handle(element).attr(name),
+        )
     }
 
     /// Whether the element is displayed.
     pub fn displayed(&self, element: &Element) -> bool {
-        self.call("GET", &format!("/element/{}/displayed", element.0), None) == json!(true)
+        self.run("check displayed", self.handle(element).is_displayed())
     }
 
     /// Runs `script` (a function body; `arguments` are `args`) and returns its result.
     pub fn execute(&self, script: &str, args: Value) -> Value {
-        self.call(
-            "POST",
-            "/execute/sync",
-            Some(json!({"script": script, "args": args})),
-        )
+        let Value::Array(args) = args else {
+            panic!("the arguments of a script are a JSON array, not {args}")
+        };
+        self.run("run a script", self.client.execute(script, args))
     }
 
     /// Saves a PNG screenshot of the whole page (beyond the viewport) to `path`.
@@ -280,11 +287,7 @@ impl Browser {
     /// The text of the open user prompt (`alert`, `confirm`, the "Leave site?" question of a
     /// `beforeunload` handler), or `None` when none is open.
     pub fn prompt_text(&self) -> Option<String> {
-        let path = format!("/session/{}/alert/text", self.session);
-        match http(self.port, "GET", &path, None) {
-            Ok((200, reply)) => Some(reply["value"].as_str().unwrap_or_default().to_owned()),
-            _ => None,
-        }
+        self.runtime.block_on(self.client.get_alert_text()).ok()
     }
 
     /// Waits for a user prompt and returns its text.
@@ -299,16 +302,18 @@ impl Browser {
 
     /// Answers the open user prompt: OK / Leave (`true`) or Cancel / Stay (`false`).
     pub fn answer_prompt(&self, accept: bool) {
-        let verb = if accept { "accept" } else { "dismiss" };
-        self.call("POST", &format!("/alert/{verb}"), None);
+        if accept {
+            self.run("accept the prompt", self.client.accept_alert());
+        } else {
+            self.run("dismiss the prompt", self.client.dismiss_alert());
+        }
     }
 
     /// Sets the window's outer size in CSS pixels.
     pub fn set_window_size(&self, width: u32, height: u32) {
-        self.call(
-            "POST",
-            "/window/rect",
-            Some(json!({"width": width, "height": height})),
+        self.run(
+            "set the window size",
+            self.client.set_window_size(width, height),
         );
     }
 
@@ -343,12 +348,7 @@ impl Browser {
 impl Drop for Browser {
     fn drop(&mut self) {
         // Closes Chromium; chromedriver itself is killed by its guard.
-        let _ = http(
-            self.port,
-            "DELETE",
-            &format!("/session/{}", self.session),
-            None,
-        );
+        let _ = self.runtime.block_on(self.client.clone().close());
     }
 }
 
@@ -364,92 +364,32 @@ fn xpath_literal(text: &str) -> String {
     }
 }
 
-/// One HTTP/1.1 exchange with chromedriver on 127.0.0.1:`port`: the status and the JSON body.
-fn http(port: u16, method: &str, path: &str, body: Option<&Value>) -> Result<(u16, Value), String> {
-    let mut stream =
-        TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect: {e}"))?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(180)))
-        .map_err(|e| e.to_string())?;
-    let body = body.map(Value::to_string).unwrap_or_default();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream
-        .write_all(request.as_bytes())
-        .map_err(|e| format!("send: {e}"))?;
-    let mut raw = Vec::new();
-    let mut buffer = [0u8; 16 * 1024];
-    // chromedriver keeps the connection open: read the headers, then exactly the body.
-    let split = loop {
-        if let Some(at) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-            break at;
-        }
-        let n = stream
-            .read(&mut buffer)
-            .map_err(|e| format!("receive: {e}"))?;
-        if n == 0 {
-            return Err("connection closed before the end of the HTTP headers".into());
-        }
-        raw.extend_from_slice(&buffer[..n]);
-    };
-    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
-    let mut content = raw[split + 4..].to_vec();
-    let status: u16 = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or("no HTTP status")?;
-    let header = |name: &str| {
-        head.lines()
-            .find_map(|line| line.strip_prefix(name).map(|v| v.trim().to_owned()))
-    };
-    let chunked = header("transfer-encoding:").is_some_and(|v| v.contains("chunked"));
-    let length: Option<usize> = header("content-length:").and_then(|v| v.parse().ok());
-    loop {
-        let complete = match (chunked, length) {
-            (true, _) => content.windows(5).any(|w| w == b"0\r\n\r\n"),
-            (false, Some(length)) => content.len() >= length,
-            (false, None) => false,
-        };
-        if complete {
-            break;
-        }
-        let n = stream
-            .read(&mut buffer)
-            .map_err(|e| format!("receive: {e}"))?;
-        if n == 0 {
-            break;
-        }
-        content.extend_from_slice(&buffer[..n]);
-    }
-    if chunked {
-        content = dechunk(&content)?;
-    }
-    let value = if content.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&content).map_err(|e| format!("bad JSON from chromedriver: {e}"))?
-    };
-    Ok((status, value))
+/// A command of the session, for what fantoccini has no method for: `method` on `path`
+/// (relative to the session's URL) with a JSON `body`.
+#[derive(Debug)]
+struct SessionCommand {
+    method: http::Method,
+    path: String,
+    body: Option<Value>,
 }
 
-fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = data
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .ok_or("bad chunk")?;
-        let size_text = String::from_utf8_lossy(&data[..line_end]).to_string();
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-            .map_err(|_| "bad chunk size")?;
-        data = &data[line_end + 2..];
-        if size == 0 {
-            return Ok(out);
-        }
-        out.extend_from_slice(data.get(..size).ok_or("short chunk")?);
-        data = data.get(size + 2..).ok_or("short chunk")?;
+impl WebDriverCompatibleCommand for SessionCommand {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        let session = session_id.unwrap_or_default();
+        base_url.join(&format!("session/{session}/{}", self.path))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        // chromedriver wants a JSON body on every POST, `{}` when there is nothing to say.
+        let body = match (&self.body, self.method == http::Method::POST) {
+            (Some(body), _) => Some(body.to_string()),
+            (None, true) => Some("{}".to_owned()),
+            (None, false) => None,
+        };
+        (self.method.clone(), body)
     }
 }
