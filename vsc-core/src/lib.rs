@@ -4,7 +4,8 @@
 //! ([`holder_csv`], [`text_encoding`]) and validate holder data ([`holder`], [`date`]), build a virtual smart card from them ([`vsc`]), seal and open the VSC container
 //! ([`seal`]), generate passwords and PINs ([`password`], [`pin`]), encode APDUs ([`apdu`]),
 //! turn an opened VSC into card commands ([`agent`]) and drive a personalization as a sans-I/O
-//! state machine ([`perso`]). It also defines the bridge's wire types ([`protocol`]).
+//! state machine ([`perso`]). It also defines the bridge's wire types ([`protocol`]) and the one catalogue of error codes
+//! the bridge, the issuer service and the page share ([`error_catalogue`]).
 //!
 //! What it does not do: open files, sockets or readers. Callers bring bytes and a
 //! [`transport::Transport`]; the same code runs natively and in the browser (wasm32).
@@ -15,6 +16,7 @@ pub mod apdu;
 pub mod audit;
 pub mod batch;
 pub mod date;
+pub mod error_catalogue;
 pub mod field;
 pub mod holder;
 pub mod holder_csv;
