@@ -27,7 +27,7 @@ pub struct ApiError {
     /// The HTTP status.
     pub status: StatusCode,
     /// A stable, machine-readable code (`not_found`, `conflict`, ...), from the catalogue.
-    pub code: ErrorEntry,
+    pub code: &'static ErrorEntry,
     /// What went wrong and what to do, for a person.
     pub message: String,
     /// The bad rows of an import, when that is what failed.
@@ -43,14 +43,18 @@ pub struct ApiError {
 #[derive(Debug, Clone)]
 pub struct Refusal {
     /// The error code.
-    pub code: ErrorEntry,
+    pub code: &'static ErrorEntry,
     /// What the audit log records.
     pub note: String,
 }
 
 impl ApiError {
     /// An error with this status, code and message.
-    pub fn new(status: StatusCode, code: ErrorEntry, message: impl Into<String>) -> ApiError {
+    pub fn new(
+        status: StatusCode,
+        code: &'static ErrorEntry,
+        message: impl Into<String>,
+    ) -> ApiError {
         ApiError {
             status,
             code,
@@ -63,39 +67,39 @@ impl ApiError {
 
     /// 400: the request is malformed.
     pub fn bad_request(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, message)
+        ApiError::new(StatusCode::BAD_REQUEST, &codes::BAD_REQUEST, message)
     }
 
     /// 422: the request is well-formed but its content is invalid.
     pub fn invalid(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, codes::INVALID, message)
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, &codes::INVALID, message)
     }
 
     /// 404: no such object (or not one the caller may know of).
     pub fn not_found(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, message)
+        ApiError::new(StatusCode::NOT_FOUND, &codes::NOT_FOUND, message)
     }
 
     /// 409: the object's state does not allow this.
     pub fn conflict(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::CONFLICT, codes::CONFLICT, message)
+        ApiError::new(StatusCode::CONFLICT, &codes::CONFLICT, message)
     }
 
     /// 403: signed in, but not allowed.
     pub fn forbidden(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::FORBIDDEN, codes::FORBIDDEN, message)
+        ApiError::new(StatusCode::FORBIDDEN, &codes::FORBIDDEN, message)
     }
 
     /// 401: not signed in (or the session ended).
     pub fn unauthorized(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::UNAUTHORIZED, codes::UNAUTHORIZED, message)
+        ApiError::new(StatusCode::UNAUTHORIZED, &codes::UNAUTHORIZED, message)
     }
 
     /// 503: the database cannot be reached.
     pub fn unavailable() -> ApiError {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            codes::DATABASE_UNAVAILABLE,
+            &codes::DATABASE_UNAVAILABLE,
             "the service cannot reach its database right now; try again in a moment (the administrator sees why in the service's log)",
         )
     }
@@ -104,7 +108,7 @@ impl ApiError {
     pub fn internal() -> ApiError {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            codes::INTERNAL,
+            &codes::INTERNAL,
             "the service failed to handle this request; the administrator sees why in the service's log",
         )
     }

@@ -39,7 +39,7 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
         let allow = response.headers().get(header::ALLOW).cloned();
         let mut e = ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
-            codes::METHOD_NOT_ALLOWED,
+            &codes::METHOD_NOT_ALLOWED,
             format!(
                 "{method} is not an operation of {}; see GET /api/openapi.json",
                 uri.path()
@@ -162,7 +162,7 @@ fn csrf_problem(state: &AppState, req: &Request) -> Option<ApiError> {
     let mut e = ApiError::forbidden(format!(
         "refused as possible cross-site request forgery: {problem}; a request that changes something must come from this service's page ({expected}) with the {CSRF_HEADER} header"
     ));
-    e.code = codes::CSRF;
+    e.code = &codes::CSRF;
     Some(e)
 }
 

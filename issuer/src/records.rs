@@ -92,7 +92,7 @@ fn rejected(refused: Refused, what: &str) -> ApiError {
         Refused::File(why) => {
             let mut e =
                 ApiError::invalid(format!("{what} cannot be read: {why}; nothing was stored"));
-            e.code = codes::INVALID_FILE;
+            e.code = &codes::INVALID_FILE;
             e
         }
         Refused::Rows(problems) => {
@@ -100,7 +100,7 @@ fn rejected(refused: Refused, what: &str) -> ApiError {
                 "{what} has {} problem(s); nothing was stored. Fix every row listed and send it again",
                 problems.len()
             ));
-            e.code = codes::INVALID_RECORDS;
+            e.code = &codes::INVALID_RECORDS;
             e.rows = problems;
             e
         }
@@ -161,7 +161,7 @@ pub async fn import_csv(
     if !(content_type.starts_with("text/csv") || content_type.starts_with("text/plain")) {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            codes::UNSUPPORTED_MEDIA_TYPE,
+            &codes::UNSUPPORTED_MEDIA_TYPE,
             "send the file with the header Content-Type: text/csv",
         ));
     }

@@ -116,7 +116,7 @@ async fn api_fallback(method: Method, uri: axum::http::Uri) -> ApiError {
     if known_path {
         let mut e = ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
-            codes::METHOD_NOT_ALLOWED,
+            &codes::METHOD_NOT_ALLOWED,
             format!(
                 "{method} is not an operation of {}; see GET /api/openapi.json",
                 uri.path()
@@ -129,7 +129,7 @@ async fn api_fallback(method: Method, uri: axum::http::Uri) -> ApiError {
             "no endpoint {method} {}; the API is described at GET /api/openapi.json",
             uri.path()
         ));
-        e.code = codes::NO_SUCH_ENDPOINT;
+        e.code = &codes::NO_SUCH_ENDPOINT;
         e
     }
 }

@@ -872,7 +872,7 @@ fn page_needs(backend: &Backend) {
         json!(uids[0]),
         "the oldest when none is picked"
     );
-    let mut auditor = issuer.login("auditor");
+    let auditor = issuer.login("auditor");
     let (s, body) = auditor.get("/api/audit?action=job.&actor=operator");
     assert_eq!(s, 200, "{body}");
     let rows = body["rows"].as_array().unwrap();
