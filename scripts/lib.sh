@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2034  # variables used by the scripts that source this file
-# Shared by scripts/run and scripts/test (sourced, not run): printing steps, installing what is
-# missing on Debian 12, building the page's wasm, and stopping every process a run started.
+# Shared by scripts/run, scripts/test and scripts/fuzz (sourced, not run): printing steps,
+# installing what is missing on Debian 12, building the page's wasm, building and running the
+# fuzz targets, and stopping every process a run started.
 #
 # Processes are tracked by an environment marker: the sourcing script appends its run id to
 # VSC_RUN_IDS, every process it starts (and everything those start: cargo, test binaries,
@@ -17,16 +18,20 @@ VSC_STEP=""
 VSC_APT_UPDATED=0
 # The apt packages both commands need. gcc and libc6-dev: the linker rustc uses;
 # fonts-wqy-microhei: CJK glyphs, so holder names like 田中 render in the screenshots;
-# nodejs: runs the page's wasm outside the browser (web/tests/same_verdict.rs);
-# postgresql: the issuer service's tests run against a real cluster (tests/src/postgres.rs).
+# nodejs: runs the page's wasm outside the browser (web/tests/same_verdict.rs).
 VSC_APT_PACKAGES=(pcscd libpcsclite-dev vsmartcard-vpcd opensc pcsc-tools chromium
-    chromium-driver pkg-config gcc libc6-dev gzip fonts-wqy-microhei nodejs postgresql)
+    chromium-driver pkg-config gcc libc6-dev gzip fonts-wqy-microhei nodejs)
 VSC_WASM_TARGET=wasm32-unknown-unknown
 VSC_WASM_BUDGET_KB=300
 # What scripts/test needs besides (scripts/run does not): the Windows cross-linker and mingw's
 # winscard (gcc-mingw-w64-x86-64), debootstrap for the Wine root and the clean Debian 12 root
-# (scripts/roots.sh), help2man for the man page and zip/unzip for the Windows package.
-VSC_APT_PACKAGES_TEST=(gcc-mingw-w64-x86-64 debootstrap help2man zip unzip)
+# (scripts/roots.sh), help2man for the man page and zip/unzip for the Windows package; g++:
+# libFuzzer, which the fuzz targets link, is C++; postgresql: the issuer service's tests run
+# against a real cluster (tests/src/postgres.rs); clang and libclang-dev: bindgen for the C file
+# system of the opcard peer card (tests/opcard-vpcd); gnupg and scdaemon: `gpg --card-status`
+# and signing, which read that card back over pcscd.
+VSC_APT_PACKAGES_TEST=(gcc-mingw-w64-x86-64 debootstrap help2man zip unzip g++ postgresql clang
+    libclang-dev gnupg scdaemon)
 # The targets scripts/test cross-builds (Windows) or checks (macOS).
 VSC_WINDOWS_TARGET=x86_64-pc-windows-gnu
 VSC_MACOS_TARGETS=(aarch64-apple-darwin x86_64-apple-darwin)
@@ -216,4 +221,91 @@ start_run() {
     VSC_RUN_IDS="${VSC_RUN_IDS:+$VSC_RUN_IDS }$VSC_RUN_ID"
     export VSC_RUN_IDS
     cd "$VSC_ROOT" || die "cannot enter $VSC_ROOT"
+}
+
+# ---- Fuzzing (fuzz/, cargo-fuzz + libFuzzer): shared by scripts/test and scripts/fuzz. ----
+
+# The cargo-fuzz version installed (pinned: its flags and output are what these helpers read).
+VSC_CARGO_FUZZ_VERSION=0.13.2
+# Where fuzzing keeps what it builds and finds (never in the working tree).
+VSC_FUZZ_DIR="$VSC_TARGET_DIR/fuzz"
+# libFuzzer's limits for every run: a target may use at most this much memory in all, allocate
+# at most this much at once, and take at most this many seconds on one input.
+VSC_FUZZ_RSS_MB=2048
+VSC_FUZZ_MALLOC_MB=512
+VSC_FUZZ_TIMEOUT_S=10
+
+# fuzz_targets: the targets' names, one a line, from the [[bin]] entries of fuzz/Cargo.toml.
+fuzz_targets() {
+    awk '/^\[\[bin\]\]/ { bin = 1; next } bin && /^name = / { gsub(/name = |"/, ""); print; bin = 0 }' \
+        "$VSC_ROOT/fuzz/Cargo.toml"
+}
+
+# fuzz_unavailable: prints why fuzzing cannot run here (nothing, and status 1, when it can).
+# The targets need rustc's -Z flags (sanitizer, coverage): a nightly toolchain, or the stable
+# one with RUSTC_BOOTSTRAP=1, which the helpers below set; and the sanitizer's runtime.
+fuzz_unavailable() {
+    if ! RUSTC_BOOTSTRAP=1 rustc -Z unstable-options --print sysroot >/dev/null 2>&1; then
+        echo "rustc refuses -Z flags even with RUSTC_BOOTSTRAP=1"
+        return 0
+    fi
+    local rt_dir
+    rt_dir="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | awk '/^host:/ { print $2 }')/lib"
+    if ! compgen -G "$rt_dir/librustc-*_rt.asan.a" >/dev/null; then
+        echo "the toolchain has no AddressSanitizer runtime in $rt_dir"
+        return 0
+    fi
+    if ! command -v c++ >/dev/null 2>&1; then
+        echo "no C++ compiler (libFuzzer is C++): install g++"
+        return 0
+    fi
+    return 1
+}
+
+# install_cargo_fuzz: cargo-fuzz at VSC_CARGO_FUZZ_VERSION, unless it is there already.
+install_cargo_fuzz() {
+    local have
+    have="$(cargo fuzz --version 2>/dev/null | awk 'NR == 1 { print $2 }' || true)"
+    if [ "$have" = "$VSC_CARGO_FUZZ_VERSION" ]; then
+        ok "cargo-fuzz $have present"
+        return
+    fi
+    echo "installing cargo-fuzz $VSC_CARGO_FUZZ_VERSION (found: ${have:-none}); this takes a few minutes"
+    local started=$SECONDS
+    cargo install cargo-fuzz --version "$VSC_CARGO_FUZZ_VERSION" --locked --force
+    ok "cargo-fuzz installed in $((SECONDS - started)) s"
+}
+
+# fuzz_build: every target, optimized, with AddressSanitizer, debug assertions and overflow
+# checks (cargo-fuzz's defaults), into VSC_FUZZ_DIR.
+fuzz_build() {
+    (cd "$VSC_ROOT" && RUSTC_BOOTSTRAP=1 cargo fuzz build --target-dir "$VSC_FUZZ_DIR")
+}
+
+# fuzz_run TARGET SECONDS LOG: runs TARGET for SECONDS from its seeds (fuzz/seeds/TARGET) and
+# its working corpus (VSC_FUZZ_DIR/corpus/TARGET, where new inputs go), under the limits
+# above. Prints "TARGET: N executions in S s" or, on a crash, where the input is and how to
+# replay it; the status is libFuzzer's.
+fuzz_run() {
+    local target="$1" seconds="$2" log="$3"
+    local corpus="$VSC_FUZZ_DIR/corpus/$target" artifacts="$VSC_FUZZ_DIR/artifacts/$target/"
+    local binary="$VSC_FUZZ_DIR/x86_64-unknown-linux-gnu/release/$target"
+    mkdir -p "$corpus" "$artifacts"
+    local status=0
+    "$binary" "$corpus" "$VSC_ROOT/fuzz/seeds/$target" \
+        -max_total_time="$seconds" -rss_limit_mb="$VSC_FUZZ_RSS_MB" \
+        -malloc_limit_mb="$VSC_FUZZ_MALLOC_MB" -timeout="$VSC_FUZZ_TIMEOUT_S" \
+        -artifact_prefix="$artifacts" -print_final_stats=1 >"$log" 2>&1 || status=$?
+    local runs
+    runs="$(awk '/stat::number_of_executed_units:/ { print $2 }' "$log")"
+    if [ "$status" -eq 0 ]; then
+        echo "$target: ${runs:-0} executions in $seconds s"
+    else
+        local found
+        found="$(grep -aoE "Test unit written to [^ ]+" "$log" | tail -1 | sed 's/Test unit written to //')"
+        grep -aE '^(thread .* panicked|==[0-9]+==ERROR|SUMMARY)|panicked at|out-of-memory|timeout' "$log" | head -5 || true
+        echo "$target: FAILED (libFuzzer status $status) after ${runs:-?} executions; input: ${found:-see $log}"
+        echo "  replay: RUSTC_BOOTSTRAP=1 cargo fuzz run --target-dir $VSC_FUZZ_DIR $target ${found:-<input>}"
+    fi
+    return "$status"
 }

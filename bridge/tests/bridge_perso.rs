@@ -7,10 +7,9 @@ use std::collections::BTreeMap;
 
 use common::*;
 use rand_core::OsRng;
-use serde_json::{json, Value};
-use vsc_core::apdu::Response;
+use serde_json::json;
 use vsc_core::holder;
-use vsc_core::perso::{Outcome, PersoError, Personalization};
+use vsc_core::perso::Personalization;
 use vsc_core::pin::Pin;
 use vsc_core::profile::Profile;
 use vsc_core::vsc::Vsc;
@@ -28,49 +27,6 @@ fn build_vsc(name: &str) -> Vsc {
     );
     let holder = holder::validate_record(&profile, &values, vsc_tests::test_day()).unwrap();
     Vsc::build(&profile, &holder, &mut OsRng).unwrap().0
-}
-
-/// Runs the engine over the bridge: each batch is one `transmit` with its expect patterns; a
-/// card that already holds the VSC gets a new PIN (the clerk's answer is yes).
-fn personalize(
-    client: &mut Client,
-    session: &Value,
-    mut engine: Personalization,
-) -> (Result<Outcome, PersoError>, usize) {
-    let mut round_trips = 0;
-    loop {
-        let Some(batch) = engine.next_batch() else {
-            if engine.question().is_some() {
-                engine.answer(true);
-                continue;
-            }
-            break;
-        };
-        let apdus: Vec<String> = batch
-            .items
-            .iter()
-            .map(|item| hex::encode_upper(item.command.to_bytes().expose()))
-            .collect();
-        let expect: Vec<String> = batch
-            .items
-            .iter()
-            .map(|item| item.expect.to_string())
-            .collect();
-        let reply = client.request(
-            "transmit",
-            json!({"session": session, "apdus": apdus, "expect": expect}),
-        );
-        round_trips += 1;
-        assert_eq!(reply["ok"], true, "transmit failed: {reply}");
-        let responses = reply["responses"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| Response::parse(&hex::decode(r.as_str().unwrap()).unwrap()).unwrap())
-            .collect();
-        engine.receive(responses);
-    }
-    (engine.finish(), round_trips)
 }
 
 #[test]

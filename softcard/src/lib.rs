@@ -6,7 +6,8 @@
 //!   file system (MF, DFs, transparent EFs), two credentials per DF, life-cycle states and
 //!   compact access conditions, and answers with the status words the card OS contract lists.
 //! - [`FaultyCard`] wraps a card and simulates a power loss ("tear") before or after a chosen
-//!   APDU, for tests of interrupted personalization.
+//!   APDU, for tests of interrupted personalization; [`ChaosCard`] puts a card behind a
+//!   reader that garbles, cuts, pads or loses responses and resets the card ([`Fault`]).
 //! - [`vpcd`] speaks the framing of pcscd's `vpcd` driver, so the `softcard` binary can sit in a
 //!   "Virtual PCD" reader; [`state_file`] persists a card atomically, as EEPROM would.
 //!
@@ -17,6 +18,7 @@
 
 mod apdu;
 mod card;
+mod chaos;
 mod credential;
 mod faulty;
 mod fcp;
@@ -26,4 +28,5 @@ mod sw;
 pub mod vpcd;
 
 pub use card::{Card, StateError};
+pub use chaos::{ChaosCard, Fault, LostResponse};
 pub use faulty::{FaultyCard, Tear, Torn};

@@ -14,8 +14,9 @@ const PACKAGE_OF_BIN: &[(&str, &str)] = &[
     ("vsc-issuer", "vsc-issuer"),
 ];
 
-/// Path of a workspace binary (softcard, vsc, vsc-bridge, vsc-issuer), built on first use with
-/// `cargo build -p <package> --bin <name>` (once per process) in the same profile as the test.
+/// Path of a workspace binary (softcard, opcard-vpcd, vsc, vsc-bridge, vsc-issuer), built on
+/// first use with `cargo build -p <package> --bin <name>` (once per process) in the same
+/// profile as the test.
 ///
 /// Panics with cargo's exit status if the build fails (cargo's own output shows why).
 pub fn cargo_bin(name: &str) -> PathBuf {

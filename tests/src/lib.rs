@@ -2,30 +2,43 @@
 //!
 //! It builds workspace binaries on demand ([`cargo_bin`]), gives a test exclusive use of the
 //! machine's PC/SC stack ([`PcscStack`]: a cross-process lock plus a `pcscd` it starts when
-//! none answers), runs software cards behind pcscd's vpcd readers ([`SoftcardProcess`]),
-//! guards any other child process ([`ChildGuard`]), runs a throw-away PostgreSQL cluster
-//! ([`PostgresCluster`]), talks to a reader through an independent PC/SC client, OpenSC
-//! ([`opensc_apdus`]), and runs cross-built Windows programs under Wine ([`under_wine`]).
+//! none answers), runs software cards behind pcscd's vpcd readers ([`SoftcardProcess`], and
+//! the independent OpenPGP card [`OpcardProcess`]), guards any other child process
+//! ([`ChildGuard`]), runs a throw-away PostgreSQL cluster ([`PostgresCluster`]), talks to a
+//! reader through independent PC/SC clients: OpenSC ([`opensc_apdus`], [`openpgp_tool_info`])
+//! and GnuPG ([`GnupgHome`]: `gpg --card-status`, signing through scdaemon), and runs
+//! cross-built Windows programs under Wine ([`under_wine`]).
 //!
 //! Every process it starts is killed when its guard is dropped; logs (stderr and stdout) go to
 //! temporary files that are printed, and kept on disk, when the test is panicking.
 //!
-//! It does not install anything: `scripts/test` installs pcscd, vpcd and OpenSC first. It
+//! It does not install anything: `scripts/test` installs pcscd, vpcd, OpenSC and GnuPG first. It
 //! only knows the vpcd readers "Virtual PCD 00 00" and "Virtual PCD 00 01" (TCP ports 35963
 //! and 35964 on 127.0.0.1).
 #![forbid(unsafe_code)]
 
+mod card_process;
 mod cargo_bin;
 mod child;
+mod gnupg;
+mod opcard;
+mod openpgp_tool;
 mod opensc;
 mod pcsc_stack;
 mod postgres;
+mod scdaemon;
 mod softcard;
 mod wait;
 mod wine;
 
+pub use card_process::CardProcess;
 pub use cargo_bin::cargo_bin;
 pub use child::ChildGuard;
+pub use gnupg::{GnupgHome, GpgCardStatus};
+pub use opcard::{OpcardOptions, OpcardProcess};
+pub use openpgp_tool::{
+    openpgp_tool_info, openpgp_tool_private_do, OpenpgpToolInfo, OpenpgpToolKey,
+};
 pub use opensc::opensc_apdus;
 pub use pcsc_stack::PcscStack;
 pub use postgres::PostgresCluster;

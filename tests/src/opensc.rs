@@ -63,7 +63,7 @@ fn parse_responses(stdout: &str) -> Vec<Vec<u8>> {
 /// One line of OpenSC's `util_hex_dump_asc`: n bytes as `XX `, then (only on lines after the
 /// first) padding to 16 columns, then n ASCII characters. The ASCII column may itself look
 /// like hex, so the byte count is found from the line's layout, not by scanning tokens.
-fn parse_dump_line(line: &str) -> Vec<u8> {
+pub(crate) fn parse_dump_line(line: &str) -> Vec<u8> {
     let bytes = line.as_bytes();
     for n in (1..=16).rev() {
         let Some(hex_part) = bytes.get(..3 * n) else {

@@ -11,6 +11,7 @@ use rustix::fs::{flock, FlockOperation};
 use tempfile::TempDir;
 
 use crate::child::{print_log, terminate};
+use crate::opcard::{spawn_opcard, OpcardOptions, OpcardProcess};
 use crate::softcard::{spawn_softcard, SoftcardOptions, SoftcardProcess};
 
 /// The lock file every test process takes before touching pcscd or the vpcd readers.
@@ -66,6 +67,13 @@ impl PcscStack {
     /// reader shows a card present (unless `options.wait_for_card` is false). Killed on drop.
     pub fn softcard(&self, slot: u8, options: SoftcardOptions) -> SoftcardProcess {
         spawn_softcard(self.context.clone(), self.reader_name(slot), slot, options)
+    }
+
+    /// Spawns the opcard peer (`opcard-vpcd --vpcd 127.0.0.1:<35963+slot>`, built on first use)
+    /// with the options and waits until the reader shows a card present (unless
+    /// `options.wait_for_card` is false). Killed on drop.
+    pub fn opcard(&self, slot: u8, options: OpcardOptions) -> OpcardProcess {
+        spawn_opcard(self.context.clone(), self.reader_name(slot), slot, options)
     }
 
     /// "Virtual PCD 00 00" / "Virtual PCD 00 01": the exact name as pcscd lists it.

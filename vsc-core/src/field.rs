@@ -88,6 +88,10 @@ pub enum FieldKind {
     Email,
     /// ASCII digits only.
     Digits,
+    /// One line of printable ASCII (letters without accents, digits, space, punctuation):
+    /// for data objects that readers take as ASCII or ISO 8859-1, such as an OpenPGP card's
+    /// Name, Login data and URL (OpenPGP card 3.4 §4.4.3.2; GnuPG writes ASCII only there).
+    Ascii,
 }
 
 impl FieldKind {
@@ -98,6 +102,7 @@ impl FieldKind {
             FieldKind::Date => "date",
             FieldKind::Email => "email",
             FieldKind::Digits => "digits",
+            FieldKind::Ascii => "ascii",
         }
     }
 
@@ -105,7 +110,7 @@ impl FieldKind {
     pub fn max_bytes_per_char(self) -> usize {
         match self {
             FieldKind::Text | FieldKind::Email => 4,
-            FieldKind::Date | FieldKind::Digits => 1,
+            FieldKind::Date | FieldKind::Digits | FieldKind::Ascii => 1,
         }
     }
 }
@@ -149,6 +154,7 @@ pub(crate) enum ValueProblem {
     NotDate,
     NotEmail,
     NotDigits,
+    NotAscii(char),
     NotAfter { today: Date },
     NotBefore { today: Date },
     After { today: Date },
@@ -180,6 +186,18 @@ impl ValueProblem {
                 format!("{quoted}is not a valid email address (e.g. name@example.org)")
             }
             ValueProblem::NotDigits => format!("{quoted}must contain only the digits 0-9"),
+            ValueProblem::NotAscii(c) => {
+                let which = if echo.is_some() {
+                    format!("'{c}'")
+                } else {
+                    "a character".to_owned()
+                };
+                format!(
+                    "{quoted}contains {which} this data object cannot hold: it takes plain ASCII \
+                     only (letters without accents, digits, spaces, punctuation); write the value \
+                     without accents, e.g. 'e' for 'é'"
+                )
+            }
             ValueProblem::NotAfter { today } => {
                 format!("{quoted}is not after today ({today}); it must be a future date")
             }
@@ -229,12 +247,19 @@ pub(crate) fn value_problem(field: &FieldSpec, value: &str) -> Option<ValueProbl
         FieldKind::Date => Date::parse(value).is_some(),
         FieldKind::Email => is_email(value),
         FieldKind::Digits => value.bytes().all(|b| b.is_ascii_digit()),
+        FieldKind::Ascii => value.chars().all(|c| c == ' ' || c.is_ascii_graphic()),
     };
     if !format_ok {
         return Some(match field.kind {
             FieldKind::Date => ValueProblem::NotDate,
             FieldKind::Email => ValueProblem::NotEmail,
-            _ => ValueProblem::NotDigits,
+            FieldKind::Ascii => ValueProblem::NotAscii(
+                value
+                    .chars()
+                    .find(|&c| c != ' ' && !c.is_ascii_graphic())
+                    .unwrap_or('?'),
+            ),
+            FieldKind::Text | FieldKind::Digits => ValueProblem::NotDigits,
         });
     }
     if chars > field.max_len {

@@ -13,7 +13,8 @@
 //! 4. then every row, each problem reported with the file's own line number (the header is
 //!    line 1; a value spanning lines counts them all), the column, the holder the row is for
 //!    ([`crate::profile::WhoSpec`]), and a reason; a holder id (`who.id`) that appears twice
-//!    in the batch is a problem of the later row.
+//!    in the batch is a problem of the later row. At most [`MAX_PROBLEMS`] are listed; the
+//!    last then says that the file was not checked further.
 //!
 //! Rows whose values are all empty are skipped. On success the holders are in file order.
 //!
@@ -31,6 +32,11 @@ use crate::text_encoding::{self, DecodeError, TextEncoding};
 
 /// Largest holder file accepted, in bytes (about 500,000 holders of typical size).
 pub const MAX_CSV_BYTES: u64 = 256 << 20;
+
+/// Most problems listed for one file. Past it the file is not checked further and the last
+/// problem says so: a clerk fixes a thousand before reading on, and a file of one-character
+/// rows would otherwise need hundreds of bytes of messages per byte it holds.
+pub const MAX_PROBLEMS: usize = 1000;
 
 /// How to read a holder file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -237,11 +243,19 @@ fn parse(
     let mut ids: BTreeMap<String, usize> = BTreeMap::new();
     while let Some(line) = records.next_record() {
         let row = line + first_line - 1;
+        if errors.len() >= MAX_PROBLEMS - 1 {
+            stop_listing(&mut errors, row);
+            break;
+        }
         let record = records.fields();
         let Some(columns) = &header else {
             let columns: Vec<String> = record.iter().map(|c| c.trim().to_owned()).collect();
             absent = check_header(profile, &columns, row, &mut errors);
             header = Some(columns);
+            if errors.len() >= MAX_PROBLEMS - 1 {
+                stop_listing(&mut errors, row);
+                break;
+            }
             continue;
         };
         if record.iter().all(|v| v.trim().is_empty()) {
@@ -299,6 +313,21 @@ fn parse(
         return Err(CsvError::File(FileProblem::NoRows));
     }
     Ok((rows, delimiter))
+}
+
+/// Ends the list at [`MAX_PROBLEMS`], the last one saying that the file was not checked from
+/// `row` on.
+fn stop_listing(errors: &mut Vec<RowError>, row: usize) {
+    errors.truncate(MAX_PROBLEMS - 1);
+    errors.push(RowError {
+        row,
+        column: String::new(),
+        holder: String::new(),
+        reason: format!(
+            "the file has more than {} problems and was not checked from this row on; fix the problems listed and load it again",
+            MAX_PROBLEMS - 1
+        ),
+    });
 }
 
 /// `who.id` of a row, when it was already the id of an earlier row.
@@ -427,6 +456,10 @@ fn check_header(
     };
     let mut seen = BTreeSet::new();
     for (index, column) in columns.iter().enumerate() {
+        if errors.len() >= MAX_PROBLEMS - 1 {
+            // The caller ends the list with a word on why.
+            break;
+        }
         if column.is_empty() {
             errors.push(header_error(
                 "",

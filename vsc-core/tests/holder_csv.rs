@@ -530,3 +530,32 @@ fn control_characters_from_the_file_are_escaped_in_messages() {
     let named = errors.iter().find(|e| e.row == 3).unwrap();
     assert_eq!(named.holder, "E-1 Tab\\there");
 }
+
+/// A file of short bad rows lists at most `MAX_PROBLEMS` problems, the last saying where the
+/// check stopped: 400,000 rows of one character each used to give 400,000 messages of about
+/// 200 bytes (750 MB under the fuzzer for an 800 KB file).
+#[test]
+fn problems_stop_at_the_limit_and_say_so() {
+    use vsc_core::holder_csv::MAX_PROBLEMS;
+    let text = format!("holder_name,holder_id\n{}", "x\n".repeat(5000));
+    let errors = parse_csv(&generic(), &text).unwrap_err();
+    assert_eq!(errors.len(), MAX_PROBLEMS);
+    assert_eq!(errors[0].row, 2);
+    let last = errors.last().unwrap();
+    assert_eq!(last.row, MAX_PROBLEMS + 1, "the first row not checked");
+    assert!(
+        last.reason.contains("not checked from this row on"),
+        "{last}"
+    );
+
+    // A header of empty columns stops at the limit too.
+    let text = format!("holder_name,holder_id{}\nAda,1\n", ",".repeat(5000));
+    let errors = parse_csv(&generic(), &text).unwrap_err();
+    assert_eq!(errors.len(), MAX_PROBLEMS);
+    assert!(errors[..MAX_PROBLEMS - 1]
+        .iter()
+        .all(|e| e.reason.contains("no name")));
+    assert!(errors[MAX_PROBLEMS - 1]
+        .reason
+        .contains("not checked from this row on"));
+}

@@ -658,3 +658,59 @@ fn max_len_counts_characters_not_bytes() {
     .unwrap_err();
     assert_eq!(errors[0].column, "holder_name");
 }
+
+/// A long profile (thousands of fields, each with a bad tag) gets every problem at its own
+/// line. Naming a line used to scan the text from its start, once per field, which made such
+/// a profile take quadratic time to check (440 KB: 50 s under the fuzzer's sanitizer).
+#[test]
+fn thousands_of_fields_each_get_their_own_line() {
+    let mut text = GENERIC.to_owned();
+    for i in 0..3000 {
+        text.push_str(&format!(
+            "\n[[fields]]\nname = \"f{i}\"\nlabel = \"F\"\narea = \"public\"\ntag = \"ZZ\"\n\
+             column = \"c{i}\"\nkind = \"text\"\nmax_len = 1\n"
+        ));
+    }
+    let expected: Vec<usize> = text
+        .match_indices("tag = \"ZZ\"")
+        .map(|(at, _)| text[..at].matches('\n').count() + 1)
+        .collect();
+    let found: Vec<usize> = problems(&text)
+        .iter()
+        .filter(|p| p.message.contains("ZZ"))
+        .map(|p| p.line)
+        .collect();
+    assert_eq!(found.len(), 3000);
+    assert_eq!(found, expected);
+}
+
+#[test]
+fn ascii_fields_refuse_accents_and_say_how_to_write_them() {
+    let p = Profile::builtin("openpgp-card").unwrap();
+    let base = [
+        ("holder_id", "emile"),
+        ("expiry_date", "2031-12-31"),
+        ("url", "https://keys.example.org/emile.asc"),
+    ];
+    let with = |name: &str| {
+        let mut fields = base.to_vec();
+        fields.push(("holder_name", name));
+        validate_record(&p, &form(&fields), today())
+    };
+    let ok = with("Emile Nguyen-Muller").expect("plain ASCII is accepted");
+    assert_eq!(ok.value("holder_name"), Some("Emile Nguyen-Muller"));
+
+    let errors = with("Émile Nguyễn-Müller").unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].column, "holder_name");
+    assert!(
+        errors[0].reason.contains("'É'")
+            && errors[0].reason.contains("plain ASCII")
+            && errors[0].reason.contains("without accents"),
+        "{}",
+        errors[0].reason
+    );
+    // One line: a line break is a control character here, unlike in a text field.
+    let errors = with("Emile\nNguyen").unwrap_err();
+    assert!(errors[0].reason.contains("control character"), "{errors:?}");
+}

@@ -35,7 +35,7 @@ pub struct FieldInfo {
     pub column: String,
     /// `"public"` (readable without a PIN) or `"private"` (personal data, encrypted).
     pub area: &'static str,
-    /// `"text"`, `"date"`, `"email"` or `"digits"`.
+    /// `"text"`, `"ascii"`, `"date"`, `"email"` or `"digits"`.
     pub kind: &'static str,
     /// Whether a value must be given.
     pub required: bool,

@@ -476,6 +476,64 @@ pub fn connect_when_free(client: &mut Client, reader: &str) -> Value {
     session.unwrap()
 }
 
+/// Runs the personalization engine over the bridge as the page does: each batch is one
+/// `transmit` with its expect patterns; a failed `transmit` (the card pulled, the reader gone)
+/// is the engine's transport failure; a card that already holds the VSC gets a new PIN (the
+/// clerk's answer is yes). The result and the number of `transmit` round trips.
+pub fn personalize(
+    client: &mut Client,
+    session: &Value,
+    mut engine: vsc_core::perso::Personalization,
+) -> (
+    Result<vsc_core::perso::Outcome, vsc_core::perso::PersoError>,
+    usize,
+) {
+    use vsc_core::transport::TransportError;
+    let mut round_trips = 0;
+    loop {
+        let Some(batch) = engine.next_batch() else {
+            if engine.question().is_some() {
+                engine.answer(true);
+                continue;
+            }
+            break;
+        };
+        let apdus: Vec<String> = batch
+            .items
+            .iter()
+            .map(|item| hex::encode_upper(item.command.to_bytes().expose()))
+            .collect();
+        let expect: Vec<String> = batch
+            .items
+            .iter()
+            .map(|item| item.expect.to_string())
+            .collect();
+        let reply = client.request(
+            "transmit",
+            json!({"session": session, "apdus": apdus, "expect": expect}),
+        );
+        round_trips += 1;
+        if reply["ok"] != true {
+            let message = reply["error"]["message"].as_str().unwrap_or("").to_owned();
+            engine.transport_failed(match reply["error"]["code"].as_str() {
+                Some("card_removed") => TransportError::CardRemoved,
+                _ => TransportError::Failed(format!("{}: {message}", reply["error"]["code"])),
+            });
+            continue;
+        }
+        let responses = reply["responses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                vsc_core::apdu::Response::parse(&hex::decode(r.as_str().unwrap()).unwrap()).unwrap()
+            })
+            .collect();
+        engine.receive(responses);
+    }
+    (engine.finish(), round_trips)
+}
+
 /// Asserts that the card of `session` was reset since its PIN in `aid` was verified.
 pub fn assert_pin_not_verified(client: &mut Client, session: &Value, aid: &[u8]) {
     let select = select_aid_apdu(aid);
@@ -485,4 +543,21 @@ pub fn assert_pin_not_verified(client: &mut Client, session: &Value, aid: &[u8])
         sw(&reply["responses"][1]).starts_with("63C"),
         "the PIN is no longer verified: {reply}"
     );
+}
+
+/// A process's resident memory (KiB, `VmRSS` of /proc/PID/status) and open descriptors
+/// (entries of /proc/PID/fd).
+pub fn rss_and_fds(pid: u32) -> (u64, usize) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|e| panic!("cannot read /proc/{pid}/status: {e}"));
+    let rss = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|kb| kb.parse().ok())
+        .unwrap_or_else(|| panic!("no VmRSS in /proc/{pid}/status"));
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap_or_else(|e| panic!("cannot list /proc/{pid}/fd: {e}"))
+        .count();
+    (rss, fds)
 }

@@ -27,7 +27,7 @@ impl Profile {
             }
         })?;
         let mut checker = Checker {
-            text,
+            breaks: text.match_indices('\n').map(|(at, _)| at).collect(),
             problems: Vec::new(),
         };
         let profile = checker.profile(&raw, Sha256::digest(text.as_bytes()).into());
@@ -192,14 +192,21 @@ enum LayoutKind {
 // Semantic checks. Each check records its problems and returns `None` on failure, so one
 // pass reports everything.
 
-struct Checker<'t> {
-    text: &'t str,
+struct Checker {
+    /// Where the text's line breaks are, so that naming a span's line takes a binary search,
+    /// not a scan of the text (a scan per field made long profiles take quadratic time).
+    breaks: Vec<usize>,
     problems: Vec<ProfileProblem>,
 }
 
-impl Checker<'_> {
+impl Checker {
+    /// The line of byte `offset`, as [`line_of`] counts it.
+    fn line(&self, offset: usize) -> usize {
+        self.breaks.partition_point(|&at| at < offset) + 1
+    }
+
     fn problem(&mut self, span: Range<usize>, message: String) {
-        let line = line_of(self.text, span.start);
+        let line = self.line(span.start);
         self.problems.push(ProfileProblem { line, message });
     }
 
@@ -666,7 +673,7 @@ impl Checker<'_> {
                     format!("{path} {fid:04X} is already used by {first} (line {line}); FIDs must be unique");
                 self.problem(v.span(), message);
             } else {
-                seen.push((fid, path, line_of(self.text, v.span().start)));
+                seen.push((fid, path, self.line(v.span().start)));
             }
         }
     }
@@ -806,7 +813,7 @@ impl Checker<'_> {
         let mut tags: BTreeMap<(DataArea, Vec<u8>), (String, usize)> = BTreeMap::new();
         for (index, raw_field) in raw.iter().enumerate() {
             let name = raw_field.name.get_ref().as_str();
-            let line = line_of(self.text, raw_field.name.span().start);
+            let line = self.line(raw_field.name.span().start);
             if let Some(first) = names.get(name) {
                 self.problem(
                     raw_field.name.span(),
@@ -817,7 +824,7 @@ impl Checker<'_> {
                 names.insert(name, line);
             }
             let column = raw_field.column.get_ref().trim();
-            let column_line = line_of(self.text, raw_field.column.span().start);
+            let column_line = self.line(raw_field.column.span().start);
             match columns.get(&column.to_lowercase()) {
                 Some((first, first_line)) => {
                     self.problem(
@@ -838,7 +845,7 @@ impl Checker<'_> {
             let Some(tag) = parse_hex_quiet(raw_field.tag.get_ref()) else {
                 continue;
             };
-            let tag_line = line_of(self.text, raw_field.tag.span().start);
+            let tag_line = self.line(raw_field.tag.span().start);
             match tags.get(&(area, tag.clone())) {
                 Some((first, first_line)) => {
                     self.problem(
@@ -893,10 +900,11 @@ impl Checker<'_> {
             "date" => Some(FieldKind::Date),
             "email" => Some(FieldKind::Email),
             "digits" => Some(FieldKind::Digits),
+            "ascii" => Some(FieldKind::Ascii),
             other => {
                 self.problem(
                     raw.kind.span(),
-                    format!("{prefix}.kind {other:?} is unknown; use \"text\", \"date\", \"email\" or \"digits\""),
+                    format!("{prefix}.kind {other:?} is unknown; use \"text\", \"ascii\", \"date\", \"email\" or \"digits\""),
                 );
                 None
             }
@@ -1036,7 +1044,7 @@ impl Checker<'_> {
                 Some(name) => format!("keys.{name}"),
                 None => format!("keys[{}]", index + 1),
             };
-            let line = line_of(self.text, raw_key.name.span().start);
+            let line = self.line(raw_key.name.span().start);
             if let Some(first) = names.get(raw_key.name.get_ref().as_str()) {
                 self.problem(
                     raw_key.name.span(),
@@ -1126,7 +1134,7 @@ impl Checker<'_> {
                 (None, _, _) => (None, None),
             };
             if let Some((tag, span)) = &tag {
-                let tag_line = line_of(self.text, span.start);
+                let tag_line = self.line(span.start);
                 if let Some((first, first_line)) = tags.get(tag) {
                     let what = if slot.is_some() { "slot" } else { "tag" };
                     self.problem(
@@ -1246,5 +1254,21 @@ mod tests {
         assert_eq!(line_of("a\nb\nc", 0), 1);
         assert_eq!(line_of("a\nb\nc", 2), 2);
         assert_eq!(line_of("a\nb\nc", 99), 3);
+    }
+
+    #[test]
+    fn the_checker_names_the_lines_line_of_names() {
+        let text = "a\nbb\n\nccc\n";
+        let checker = Checker {
+            breaks: text.match_indices('\n').map(|(at, _)| at).collect(),
+            problems: Vec::new(),
+        };
+        for offset in 0..text.len() + 3 {
+            assert_eq!(
+                checker.line(offset),
+                line_of(text, offset),
+                "offset {offset}"
+            );
+        }
     }
 }
