@@ -13,7 +13,7 @@ use vsc_core::perso::Personalization;
 use vsc_core::pin::Pin;
 use vsc_core::profile::Profile;
 use vsc_core::vsc::Vsc;
-use vsc_tests::{PcscStack, SoftcardOptions};
+use vsc_tests::{GnupgHome, OpcardOptions, PcscStack, SoftcardOptions};
 
 fn build_vsc(name: &str) -> Vsc {
     let profile = Profile::builtin("iso7816-generic").unwrap();
@@ -103,4 +103,52 @@ fn a_vsc_is_personalized_through_the_bridge_and_its_secrets_never_reach_the_log(
     for window in vsc.keys_area().expose().windows(8) {
         assert!(!log.to_lowercase().contains(&hex::encode(window)));
     }
+}
+
+/// An `openpgp-card` VSC through the bridge into the opcard peer: the page's path for the
+/// second card type. GnuPG reads the holder and the VSC's key fingerprints back.
+#[test]
+fn an_openpgp_vsc_is_personalized_through_the_bridge_and_gpg_reads_it_back() {
+    let profile = Profile::builtin("openpgp-card").unwrap();
+    let mut values = BTreeMap::new();
+    for (field, value) in [
+        ("holder_name", "Bridget Jones"),
+        ("holder_id", "bjones"),
+        ("url", "https://keys.example.org/bjones.asc"),
+        ("expiry_date", "2031-12-31"),
+    ] {
+        values.insert(field.to_owned(), value.to_owned());
+    }
+    let holder = holder::validate_record(&profile, &values, vsc_tests::test_day()).unwrap();
+    let vsc = Vsc::build(&profile, &holder, &mut OsRng).unwrap().0;
+
+    let stack = PcscStack::start();
+    let reader = stack.reader_name(0);
+    let _card = stack.opcard(0, OpcardOptions::new());
+    let bridge = Bridge::start(&["--trust-origin", ORIGIN]);
+    let mut client = bridge.connect();
+    assert_eq!(client.ok("hello", json!({"protocol": 1}))["paired"], true);
+    let session = client.ok("connect", json!({"reader": reader}))["session"].clone();
+    let engine = Personalization::new(vsc.clone(), &mut OsRng);
+    let (outcome, round_trips) = personalize(&mut client, &session, engine);
+    let outcome = outcome.expect("personalization of the OpenPGP card through the bridge");
+    assert_eq!(outcome.holder_name, "Bridget Jones");
+    // One transmit per engine batch, and one more for each GET RESPONSE the 269 bytes of
+    // application related data (DO 6E) need after 61xx, in the probe and in the read-back.
+    assert_eq!(
+        round_trips, 7,
+        "batches and their GET RESPONSE continuations"
+    );
+    client.ok("disconnect", json!({"session": session}));
+    drop(bridge);
+
+    let status = GnupgHome::new(&reader).card_status();
+    assert_eq!(status.login, "bjones");
+    assert_eq!(status.url, "https://keys.example.org/bjones.asc");
+    let fingerprints: Vec<Option<String>> = vsc
+        .key_fingerprints()
+        .into_iter()
+        .map(|(_, fingerprint)| Some(fingerprint))
+        .collect();
+    assert_eq!(status.fingerprints.to_vec(), fingerprints);
 }

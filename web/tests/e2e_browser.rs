@@ -17,6 +17,9 @@
 //! field, leaving the PIN mailer (link, reload), re-personalizing a card (the confirmation and
 //! the replacement PIN), and the views at 360 px.
 //!
+//! A third test issues an OpenPGP VSC in the page and personalizes the opcard peer with it,
+//! read back by GnuPG.
+//!
 //! Screenshots go to `target/vsc-screenshots/`; with `VSC_UPDATE_SCREENSHOTS=1` they replace
 //! the README's, in `docs/screenshots/`.
 #![cfg(not(target_arch = "wasm32"))]
@@ -35,7 +38,8 @@ use serde_json::json;
 use vsc_core::profile::Profile;
 use vsc_core::vsc::Vsc;
 use vsc_tests::{
-    cargo_bin, free_port, opensc_apdus, wait_until, ChildGuard, PcscStack, SoftcardOptions,
+    cargo_bin, free_port, opensc_apdus, wait_until, ChildGuard, GnupgHome, OpcardOptions,
+    PcscStack, SoftcardOptions,
 };
 use webdriver::Browser;
 
@@ -998,4 +1002,106 @@ fn what_the_clerk_types_is_what_the_card_gets_and_the_counter_is_safe() {
     browser.screenshot(&screenshots.join("pin-mailer-replacement.png"));
     browser.click(&browser.button("Done, clear the PIN"));
     browser.wait_displayed("#view-personalize", WAIT);
+}
+
+/// The second card type through the page: the clerk picks the OpenPGP profile, the name field
+/// refuses accents as the card's Name needs, the page builds the VSC with its three keys, and
+/// the same page personalizes the opcard peer through the bridge over pcscd. GnuPG reads the
+/// holder and the VSC's key fingerprints back from the card.
+#[test]
+fn an_openpgp_card_is_issued_and_personalized_in_the_page() {
+    let root = repo_root();
+    ensure_web_pkg(&root);
+    let temp = tempfile::tempdir().expect("temp dir");
+    let downloads = temp.path().join("downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+
+    let stack = PcscStack::start();
+    let _card = stack.opcard(0, OpcardOptions::new());
+    let reader = stack.reader_name(0);
+    let port = free_port();
+    let page = format!("http://127.0.0.1:{port}/");
+    let mut bridge_command = Command::new(cargo_bin("vsc-bridge"));
+    bridge_command
+        .arg("--serve")
+        .arg(&root)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--trust-origin", &format!("http://127.0.0.1:{port}")])
+        .arg("--config-dir")
+        .arg(temp.path().join("bridge-config"));
+    let _bridge = ChildGuard::spawn(bridge_command, &temp.path().join("bridge.log"));
+    wait_until(WAIT, "vsc-bridge to listen", || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let browser = Browser::start(
+        &temp.path().join("chromium-profile"),
+        &downloads,
+        &temp.path().join("chromedriver.log"),
+    );
+    browser.goto(&format!("{page}#issue"));
+    browser.wait_displayed("body[data-ready='true'] #view-issue", WAIT);
+
+    browser.click(&browser.find("#profile option[value='openpgp-card']"));
+    let url = browser.wait_displayed("#field-url", WAIT);
+    let name = browser.find("#field-holder_name");
+    browser.type_text(&name, "Émile Nguyen");
+    browser.type_text(&browser.find("#field-holder_id"), "emile");
+    browser.type_text(&url, "https://keys.example.org/emile.asc");
+    browser.type_text(
+        &browser.find("#field-expiry_date"),
+        &years_from_today(&browser, 3),
+    );
+    browser.click(&browser.button("Build"));
+    let name_error = browser.wait_displayed("#field-holder_name-error", WAIT);
+    assert!(
+        browser.text(&name_error).contains("plain ASCII"),
+        "{}",
+        browser.text(&name_error)
+    );
+    assert!(!browser.displayed(&browser.find("#downloads")));
+    browser.clear(&name);
+    browser.type_text(&name, "Emile Nguyen");
+    browser.click(&browser.button("Build"));
+    browser.wait_displayed("#downloads", WAIT);
+    browser.click(&browser.button("Download VSC"));
+    let vsc_path = wait_download(&downloads, ".vsc");
+    browser.click(&browser.button("Download passwords"));
+    let sheet = std::fs::read_to_string(wait_download(&downloads, "-password.csv")).unwrap();
+    let password = sheet
+        .lines()
+        .nth(1)
+        .and_then(|row| row.split(',').nth(2))
+        .expect("one VSC row")
+        .to_owned();
+    let vsc = Vsc::open(&std::fs::read(&vsc_path).unwrap(), &password)
+        .expect("the page's OpenPGP VSC opens natively");
+    assert_eq!(vsc.profile().id, "openpgp-card");
+
+    browser.click(&browser.link("Personalize"));
+    browser.wait_displayed("#view-personalize", WAIT);
+    browser.click(&browser.button("Connect"));
+    let reader_status = browser.find("#reader-status");
+    browser.wait_for("the card to show as present", WAIT, || {
+        browser.text(&reader_status).contains("Card present")
+    });
+    start_run(&browser, &vsc_path, &password);
+    let verified = browser.wait_displayed("#verified", WAIT);
+    assert!(browser.text(&verified).contains("Verified"));
+    assert_eq!(
+        browser.text(&browser.find("#mailer-holder")),
+        "Emile Nguyen"
+    );
+    let pin = browser.text(&browser.find("#mailer-pin"));
+    assert!(pin.len() == 6 && pin.bytes().all(|b| b.is_ascii_digit()));
+    drop(browser);
+
+    let status = GnupgHome::new(&reader).card_status();
+    assert_eq!(status.login, "emile");
+    assert_eq!(status.url, "https://keys.example.org/emile.asc");
+    let fingerprints: Vec<Option<String>> = vsc
+        .key_fingerprints()
+        .into_iter()
+        .map(|(_, fingerprint)| Some(fingerprint))
+        .collect();
+    assert_eq!(status.fingerprints.to_vec(), fingerprints);
 }

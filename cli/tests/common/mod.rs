@@ -100,13 +100,28 @@ pub struct Batch {
 
 /// Builds `csv` with the generic profile; panics if the build fails.
 pub fn build_batch(csv: &str) -> Batch {
+    build_batch_with_profile("iso7816-generic", csv)
+}
+
+/// Builds `csv` with the shipped profile `profile`; panics if the build fails.
+pub fn build_batch_with_profile(profile: &str, csv: &str) -> Batch {
     let dir = tempfile::tempdir().expect("temporary directory");
-    build_batch_in(dir, vsc(), csv)
+    build_batch_in_with_profile(dir, vsc(), profile, csv)
 }
 
 /// Builds `csv` with the generic profile in `dir`, running `vsc` (the `vsc` binary, or a
 /// launcher of another build of it, with the tests' day); panics if the build fails.
-pub fn build_batch_in(dir: TempDir, mut vsc: Command, csv: &str) -> Batch {
+pub fn build_batch_in(dir: TempDir, vsc: Command, csv: &str) -> Batch {
+    build_batch_in_with_profile(dir, vsc, "iso7816-generic", csv)
+}
+
+/// [`build_batch_in`] with the shipped profile `profile`.
+pub fn build_batch_in_with_profile(
+    dir: TempDir,
+    mut vsc: Command,
+    profile: &str,
+    csv: &str,
+) -> Batch {
     let csv_path = dir.path().join("holders.csv");
     std::fs::write(&csv_path, csv).expect("write csv");
     let out = dir.path().join("out");
@@ -114,7 +129,7 @@ pub fn build_batch_in(dir: TempDir, mut vsc: Command, csv: &str) -> Batch {
         .args([
             "build",
             "--profile",
-            "iso7816-generic",
+            profile,
             "--csv",
             csv_path.to_str().unwrap(),
             "--out",

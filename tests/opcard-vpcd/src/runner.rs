@@ -14,10 +14,10 @@ use std::time::Duration;
 
 use iso7816::command::CommandView;
 use softcard::vpcd::{Connection, Message};
-use trussed::virt::{StorageConfig, StoreConfig};
 
-use crate::flash::{Area, Flash};
+use crate::flash::Flash;
 use crate::framing::Framing;
+use crate::in_process::store_config;
 use crate::platform;
 use crate::Args;
 
@@ -48,17 +48,7 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         Some(path) => Some(open_log(path)?),
         None => None,
     };
-    let store = StoreConfig {
-        internal: StorageConfig {
-            storage: Box::new(flash.storage(Area::Internal)),
-            format: factory_new,
-        },
-        external: StorageConfig {
-            storage: Box::new(flash.storage(Area::External)),
-            format: factory_new,
-        },
-        volatile: StorageConfig::ram(),
-    };
+    let store = store_config(&flash, factory_new);
     let mut options = opcard::Options::default();
     if let Some(serial) = args.serial {
         options.serial = serial;
