@@ -1,11 +1,19 @@
 //! The page on the issuer service, in headless Chromium against a real `vsc-issuer`, on SQLite
-//! and on PostgreSQL: Sign in (a wrong password explained), each role seeing its views and
-//! nothing else, the clerk importing a CSV file (a bad row listed, nothing stored; then the
-//! fixed file), searching the records and refused an upload to a branch without an approved
-//! station, the approver approving a prepared job, the admin seeing the station to approve and
-//! adding a branch and a user, the operator's queue naming the holder, the auditor's log
-//! filtered and its chain verified, and Sign out. Screenshots of each view go where the other
-//! browser test puts them (`docs/screenshots/` with `VSC_UPDATE_SCREENSHOTS=1`).
+//! and on PostgreSQL, with a real `vsc-bridge --sim` for the branch PC: Sign in (a wrong
+//! password explained), each role seeing its views and nothing else, the clerk importing a CSV
+//! file (a bad row listed, nothing stored; then the fixed file), searching the records and
+//! refused an upload to a branch without an approved station, the approver approving a
+//! prepared job, the admin seeing the station to approve and adding a branch and a user, the
+//! operator pairing the Queue with the bridge (the reader's card state live, the queue naming
+//! the holder), claiming the approved job and personalizing the simulated card with it
+//! ("Verified", the PIN mailer), the auditor's log showing every step, filtered, and its chain
+//! verified, and Sign out. Screenshots of each view go where the other browser test puts them
+//! (`docs/screenshots/` with `VSC_UPDATE_SCREENSHOTS=1`).
+//!
+//! The password envelope (sealing in the page, opening in the bridge's station) is not part of
+//! this build: the page says so where it is needed, and the test seals the jobs natively with
+//! stand-in envelopes, claims through the service's API as the station would, and personalizes
+//! the claimed VSC with its password in the page's Personalize view.
 #![cfg(not(target_arch = "wasm32"))]
 
 mod page;
@@ -221,14 +229,21 @@ fn wait_text(browser: &Browser, css: &str, text: &str) {
     });
 }
 
+/// A job the test uploaded: its id and the password of its VSC.
+struct Uploaded {
+    id: String,
+    password: String,
+}
+
 /// Uploads a job built natively for `record` with stand-in envelopes (the service checks their
 /// shape, never their content): what the approver and the operator then see.
-fn upload_job(clerk: &mut Api, record: &Value, station: &str) -> String {
+fn upload_job(clerk: &mut Api, record: &Value, station: &str) -> Uploaded {
     let profile = Profile::builtin("iso7816-generic").unwrap();
     let values: BTreeMap<String, String> =
         serde_json::from_value(record["values"].clone()).unwrap();
-    let holder =
-        vsc_core::holder::validate_record(&profile, &values, vsc_tests::test_day()).unwrap();
+    // The service stamped the record with its own today (UTC): build as of that day.
+    let today = vsc_core::date::Date::parse(&values["issue_date"]).expect("an issue date");
+    let holder = vsc_core::holder::validate_record(&profile, &values, today).unwrap();
     let entry = BatchEntry::build(&profile, &holder, &mut OsRng).unwrap();
     let mut enc = [0u8; 32];
     let mut ciphertext = [0u8; 48];
@@ -241,7 +256,29 @@ fn upload_job(clerk: &mut Api, record: &Value, station: &str) -> String {
                     "envelopes": [{"station": station, "enc": b64(&enc), "ciphertext": b64(&ciphertext)}]})),
     );
     assert_eq!(status, 201, "{body}");
-    body["job"]["id"].as_str().unwrap().to_owned()
+    Uploaded {
+        id: body["job"]["id"].as_str().unwrap().to_owned(),
+        password: entry.sealed.password.expose().to_owned(),
+    }
+}
+
+/// `vsc-bridge --sim` for the branch PC, allowing the service's origin (pairing needed); its
+/// WebSocket address.
+fn start_bridge(dir: &Path, origin: &str) -> (ChildGuard, String) {
+    let port = free_port();
+    let mut command = Command::new(cargo_bin("vsc-bridge"));
+    command
+        .args(["--sim", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--allow-origin", origin])
+        .arg("--pairing-code-file")
+        .arg(dir.join("pairing-code"))
+        .arg("--config-dir")
+        .arg(dir.join("bridge-config"));
+    let child = ChildGuard::spawn(command, &dir.join("bridge.log"));
+    wait_until(WAIT, "vsc-bridge to listen", || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    (child, format!("ws://127.0.0.1:{port}/v1"))
 }
 
 fn run(db: &str, dir: &Path, screenshots: Option<&Path>) {
@@ -391,12 +428,16 @@ fn run(db: &str, dir: &Path, screenshots: Option<&Path>) {
     wait_rows(&browser, "#approve-rows", 1);
     sign_out(&browser);
 
-    // The operator: the queue names the holder; the station needs the bridge.
+    // The operator: the Queue pairs with the bridge of the branch PC and shows its reader's
+    // card state live; the queue names the holder and holds the approved job only.
+    let (_bridge, bridge_address) = start_bridge(dir, &service.base);
     sign_in(&browser, "operator", PW, "view-queue");
     assert_eq!(nav_links(&browser), ["Queue"]);
     wait_text(&browser, "#queue-rows", "Émile Nguyễn-Müller 田中");
-    wait_text(&browser, "#queue-rows", &job_a);
-    assert!(!browser.text(&browser.find("#queue-rows")).contains(&job_b));
+    wait_text(&browser, "#queue-rows", &job_a.id);
+    assert!(!browser
+        .text(&browser.find("#queue-rows"))
+        .contains(&job_b.id));
     wait_text(&browser, "#station-status", "Connect to the bridge");
     browser.click(&browser.button("Claim"));
     let alert = browser.wait_displayed("#queue-error", WAIT);
@@ -404,9 +445,91 @@ fn run(db: &str, dir: &Path, screenshots: Option<&Path>) {
         browser.attribute(&alert, "data-code").as_deref(),
         Some("not_authenticated")
     );
+    let address = browser.find("#op-bridge-address");
+    browser.clear(&address);
+    browser.type_text(&address, &bridge_address);
+    browser.click(&browser.find("#op-connect"));
+    browser.wait_displayed("#op-pairing", WAIT);
+    let code_file = dir.join("pairing-code");
+    wait_until(WAIT, "the bridge to write the pairing code", || {
+        std::fs::read_to_string(&code_file).is_ok_and(|c| !c.trim().is_empty())
+    });
+    let code = std::fs::read_to_string(&code_file).unwrap();
+    browser.type_text(&browser.find("#op-pairing-code"), code.trim());
+    browser.click(&browser.find("#op-pair"));
+    wait_text(&browser, "#op-reader-status", "Card present");
+    wait_text(&browser, "#op-bridge-status", "Paired");
+    // This bridge cannot be a station in this build: the page says why, and claims nothing.
+    let alert = browser.wait_displayed("#queue-error", WAIT);
+    browser.wait_for("unsupported_protocol", WAIT, || {
+        browser.attribute(&alert, "data-code").as_deref() == Some("unsupported_protocol")
+    });
+    assert!(
+        browser.text(&alert).contains("station key"),
+        "{}",
+        browser.text(&alert)
+    );
+    browser.click(&browser.button("Claim"));
+    browser.wait_for("station_not_approved", WAIT, || {
+        browser.attribute(&alert, "data-code").as_deref() == Some("station_not_approved")
+    });
+    wait_text(&browser, "#queue-rows", "queued");
     sign_out(&browser);
 
+    // The claim, as the station makes it through the service's API; the card personalized with
+    // the claimed VSC in the page, through the same bridge (its pairing kept); the result
+    // reported.
+    let (status, claimed) = operator.call(
+        "POST",
+        "/api/queue/claim",
+        Some(json!({"station": station})),
+    );
+    assert_eq!(status, 200, "{claimed}");
+    assert_eq!(claimed["job"]["id"].as_str(), Some(job_a.id.as_str()));
+    assert_eq!(
+        claimed["envelope"]["station"].as_str(),
+        Some(station.as_str())
+    );
+    let vsc_path = dir.join("claimed.vsc");
+    std::fs::write(
+        &vsc_path,
+        base64::engine::general_purpose::STANDARD
+            .decode(claimed["vsc"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    browser.click(&browser.link("Personalize"));
+    browser.wait_displayed("#view-personalize", WAIT);
+    let address = browser.field("Bridge address");
+    browser.clear(&address);
+    browser.type_text(&address, &bridge_address);
+    browser.click(&browser.button("Connect"));
+    wait_text(&browser, "#bridge-status", "This page is paired");
+    wait_text(&browser, "#reader-status", "Card present");
+    browser.type_text(&browser.field("VSC file"), &vsc_path.display().to_string());
+    wait_text(&browser, "#vsc-summary", "Émile Nguyễn-Müller 田中");
+    browser.type_text(&browser.field("Password"), &job_a.password);
+    browser.click(&browser.button("Personalize"));
+    let verified = browser.wait_displayed("#verified", WAIT);
+    assert!(browser.text(&verified).contains("Verified"));
+    assert_eq!(
+        browser.text(&browser.find("#mailer-holder")),
+        "Émile Nguyễn-Müller 田中"
+    );
+    // What the station reports: the simulated card is a blank softcard.
+    let atr = hex::encode_upper(softcard::Card::blank().atr());
+    browser.click(&browser.button("Done, clear the PIN"));
+    browser.wait_displayed("#view-personalize", WAIT);
+    let (status, body) = operator.call(
+        "POST",
+        &format!("/api/jobs/{}/result", job_a.id),
+        Some(json!({"outcome": "personalized", "atr": atr, "apdus": 1, "read_back_ok": true})),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["job"]["state"], "personalized");
+
     // The auditor: every step in the log, filtered; the chain verified.
+    browser.click(&browser.link("Sign in"));
     sign_in(&browser, "auditor", PW, "view-audit");
     assert_eq!(nav_links(&browser), ["Audit log"]);
     wait_text(&browser, "#audit-verify-result", "The chain verifies");
@@ -416,6 +539,9 @@ fn run(db: &str, dir: &Path, screenshots: Option<&Path>) {
         "station.approve",
         "job.upload",
         "job.approve",
+        "job.claim",
+        "envelope.release",
+        "job.report-personalized",
     ] {
         wait_text(&browser, "#audit-rows", action);
     }
@@ -427,7 +553,7 @@ fn run(db: &str, dir: &Path, screenshots: Option<&Path>) {
             json!([]),
         );
         let actions: Vec<String> = serde_json::from_value(actions).unwrap();
-        actions.len() == 3 && actions.iter().all(|a| a.starts_with("job."))
+        actions.len() == 5 && actions.iter().all(|a| a.starts_with("job."))
     });
     shot("online-audit.png");
     sign_out(&browser);
