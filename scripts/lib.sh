@@ -18,9 +18,10 @@ VSC_STEP=""
 VSC_APT_UPDATED=0
 # The apt packages both commands need. gcc and libc6-dev: the linker rustc uses;
 # fonts-wqy-microhei: CJK glyphs, so holder names like 田中 render in the screenshots;
-# nodejs: runs the page's wasm outside the browser (web/tests/same_verdict.rs).
+# nodejs: runs the page's wasm outside the browser (web/tests/same_verdict.rs); libssl-dev: the
+# TLS `vsc --server` talks to the issuer service with on Linux (native-tls, cli/Cargo.toml).
 VSC_APT_PACKAGES=(pcscd libpcsclite-dev vsmartcard-vpcd opensc pcsc-tools chromium
-    chromium-driver pkg-config gcc libc6-dev gzip fonts-wqy-microhei nodejs)
+    chromium-driver pkg-config gcc libc6-dev gzip fonts-wqy-microhei nodejs libssl-dev)
 VSC_WASM_TARGET=wasm32-unknown-unknown
 VSC_WASM_BUDGET_KB=300
 # What scripts/test needs besides (scripts/run does not): the Windows cross-linker and mingw's

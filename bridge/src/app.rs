@@ -1,12 +1,13 @@
-//! The bridge's shared state: configuration, the reader backend, sessions, pairing, and the
-//! reader watcher that turns backend notifications into `readers_changed` and `card_removed`
-//! events.
+//! The bridge's shared state: configuration, the reader backend, sessions, pairing, the
+//! station key, and the reader watcher that turns backend notifications into `readers_changed`
+//! and `card_removed` events.
 
 use crate::backend::Backend;
 use crate::origin::HandshakePolicy;
 use crate::pairing::Pairing;
 use crate::pairing_store::PairingStore;
 use crate::sessions::{lock, ConnId, SessionEntry, Sessions};
+use crate::station::Station;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -53,12 +54,19 @@ pub struct App {
     pub sockets: Arc<Semaphore>,
     /// `readers_changed` events (JSON) for every authenticated connection.
     pub readers_events: broadcast::Sender<Arc<str>>,
+    /// The station key and the `open_envelope` budget.
+    pub station: Station,
     next_conn: AtomicU64,
 }
 
 impl App {
     /// The shared state for one listening bridge.
-    pub fn new(config: Config, backend: Arc<dyn Backend>, store: PairingStore) -> Arc<App> {
+    pub fn new(
+        config: Config,
+        backend: Arc<dyn Backend>,
+        store: PairingStore,
+        station: Station,
+    ) -> Arc<App> {
         let policy = HandshakePolicy::new(config.port, config.allowed_origins.clone());
         let sockets = Arc::new(Semaphore::new(config.max_sockets));
         let (readers_events, _) = broadcast::channel(16);
@@ -71,6 +79,7 @@ impl App {
             policy,
             sockets,
             readers_events,
+            station,
             next_conn: AtomicU64::new(1),
         })
     }

@@ -1,5 +1,6 @@
 //! The command line: `vsc-bridge [OPTIONS]` runs the bridge; `vsc-bridge pairings list|revoke`
-//! manages paired pages; `vsc-bridge doctor` checks the installation.
+//! manages paired pages; `vsc-bridge station [rotate]` shows or replaces the station key;
+//! `vsc-bridge doctor` checks the installation.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Deserialize;
@@ -26,6 +27,14 @@ PAIRING
     the per-user config directory (pairings.json, owner-only): Linux
     $XDG_CONFIG_HOME/vsc-bridge or ~/.config/vsc-bridge; Windows
     %APPDATA%\\VSC\\vsc-bridge\\config; macOS ~/Library/Application Support/VSC.vsc-bridge.
+
+STATION KEY
+    The bridge is also a station of the issuer service: at its first start it makes an X25519
+    key pair in the same config directory (station-key, owner-only). `vsc-bridge station`
+    prints the public key and its fingerprint, which an admin compares with what the page
+    enrolled; `vsc-bridge station rotate` makes a new key (envelopes sealed for the old key
+    can no longer be opened). A paired page may have envelopes opened (open_envelope), at most
+    30 per minute; the opened password is never logged.
 
 STOPPING
     Ctrl-C, SIGTERM (Unix), Ctrl-Break or closing the console window (Windows): open sessions
@@ -74,9 +83,25 @@ pub enum Command {
         action: PairingsAction,
     },
     /// Checks the installation: the PC/SC service and its readers, the configuration in force,
-    /// the allowed origins, the pairings, the listening port; says what to fix (exit status 1
-    /// if anything must be fixed).
+    /// the allowed origins, the pairings, the station key, the listening port; says what to fix
+    /// (exit status 1 if anything must be fixed).
     Doctor,
+    /// The station key: prints its public key and fingerprint (making the key if there is none
+    /// yet), or makes a new one.
+    Station {
+        /// `rotate`: replace the key (envelopes sealed for the old one can no longer be opened).
+        #[command(subcommand)]
+        action: Option<StationAction>,
+    },
+}
+
+/// `station` actions.
+#[derive(Debug, Subcommand)]
+pub enum StationAction {
+    /// Makes a new station key. Envelopes sealed for the old key can no longer be opened: an
+    /// admin revokes the old station and approves this one after comparing the new
+    /// fingerprint.
+    Rotate,
 }
 
 /// `pairings` actions.
@@ -164,6 +189,10 @@ pub struct RunArgs {
     /// How long a pairing code stays valid, in seconds (shorter values are for tests).
     #[arg(long, default_value_t = 120, value_name = "SECONDS", hide = true)]
     pub pairing_code_ttl: u64,
+
+    /// How many password envelopes one page origin may open per minute (`open_envelope`).
+    #[arg(long, default_value_t = crate::station::DEFAULT_OPENS_PER_MINUTE, value_name = "N", hide = true)]
+    pub envelopes_per_minute: usize,
 
     /// Log verbosity [default: info] [config: log_level].
     #[arg(long, global = true, value_enum, value_name = "LEVEL")]

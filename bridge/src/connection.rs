@@ -2,7 +2,8 @@
 //! A connection is served on a thread of its own, under a runtime that serves nothing else.
 //!
 //! Requests are answered one at a time, in order. Until the connection is authenticated only
-//! `hello`, `pair_begin` and `pair_finish` are served; nothing else reaches the backend. When the
+//! `hello`, `pair_begin` and `pair_finish` are served; nothing else reaches the backend or the
+//! station key. When the
 //! socket ends, for whatever reason, every session it opened is ended and its card reset.
 
 use crate::app::App;
@@ -19,9 +20,11 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 use tracing::Instrument;
+use vsc_core::envelope::{Binding, EnvelopeError};
 use vsc_core::protocol::{
-    ConnectReply, ErrorCode, Event, HelloReply, Op, PairFinishReply, ProtocolError, ReadersReply,
-    Reply, ReplyBody, Request, SessionId, TransmitReply, WireSecret, PROTOCOL_VERSION,
+    ConnectReply, ErrorCode, Event, HelloReply, HexBytes, Op, OpenEnvelopeReply, PairFinishReply,
+    ProtocolError, ReadersReply, Reply, ReplyBody, Request, SessionId, StationKeyReply,
+    TransmitReply, WireSecret, PROTOCOL_VERSION,
 };
 
 /// The longest APDU accepted: extended header, 3-byte Lc, 65535 data bytes, 3-byte Le
@@ -233,6 +236,22 @@ impl Conn {
                 self.app.end_session(session, entry, "disconnect").await;
                 Ok(ReplyBody::Empty {})
             }
+            Op::StationKey {} => {
+                let app = Arc::clone(&self.app);
+                let key = tokio::task::spawn_blocking(move || app.station.key())
+                    .await
+                    .map_err(|_| err(ErrorCode::BadRequest, "reading the station key crashed"))?;
+                let public_key = key.public_key();
+                Ok(ReplyBody::StationKey(StationKeyReply {
+                    fingerprint: public_key.fingerprint(),
+                    public_key,
+                }))
+            }
+            Op::OpenEnvelope {
+                enc,
+                ciphertext,
+                aad,
+            } => self.open_envelope(enc, ciphertext, aad).await,
             Op::SimCard { present } => {
                 let backend = Arc::clone(&self.app.backend);
                 let done = tokio::task::spawn_blocking(move || backend.set_simulated_card(present))
@@ -335,6 +354,52 @@ impl Conn {
                 ErrorCode::PairingFailed,
                 "the bridge failed to store the pairing",
             )),
+        }
+    }
+
+    /// `open_envelope`: within the origin's budget, opens the envelope with the station key.
+    /// The log names the origin (the connection's span), the job and the plaintext's size;
+    /// never the ciphertext or the plaintext.
+    async fn open_envelope(
+        &mut self,
+        enc: HexBytes,
+        ciphertext: HexBytes,
+        aad: HexBytes,
+    ) -> Result<ReplyBody, ProtocolError> {
+        if !self.app.station.admit(&self.origin, Instant::now()) {
+            tracing::warn!("open_envelope refused: this page's budget for the minute is spent");
+            return Err(err(
+                ErrorCode::RateLimited,
+                format!(
+                    "this page asked to open more than {} password envelopes in a minute; wait a minute",
+                    self.app.station.per_minute()
+                ),
+            ));
+        }
+        let app = Arc::clone(&self.app);
+        let opened = tokio::task::spawn_blocking(move || {
+            let job = Binding::from_aad(aad.expose())
+                .map(|b| format!("{} (branch {})", b.job_id(), b.branch_id()));
+            let plaintext = app
+                .station
+                .open(enc.expose(), ciphertext.expose(), aad.expose());
+            (job, plaintext)
+        })
+        .await;
+        match opened {
+            Ok((Ok(job), Ok(plaintext))) => {
+                tracing::info!(job = %job, bytes = plaintext.len(), "password envelope opened");
+                Ok(ReplyBody::OpenEnvelope(OpenEnvelopeReply {
+                    plaintext: HexBytes::new(plaintext.expose().to_vec()),
+                }))
+            }
+            _ => {
+                tracing::warn!("a password envelope did not open");
+                Err(err(
+                    ErrorCode::EnvelopeInvalid,
+                    EnvelopeError::Invalid.to_string(),
+                ))
+            }
         }
     }
 

@@ -1,10 +1,10 @@
 //! `vsc-bridge doctor`: checks what a branch PC needs for the bridge and prints it, with what
-//! to fix. It reads only: the configuration file, the pairings file, the PC/SC service and
-//! whether the listening port is free. It changes nothing.
+//! to fix. It reads only: the configuration file, the pairings file, the station key file, the
+//! PC/SC service and whether the listening port is free. It changes nothing.
 //!
 //! Printed, in order: the version, the configuration file and every setting in force with its
-//! source, the allowed origins, the config directory and the pairings, the station key (a
-//! bridge becomes a station once it holds one; none exists yet), the listening port, the PC/SC
+//! source, the allowed origins, the config directory and the pairings, the station key's
+//! fingerprint (or that there is none yet), the listening port, the PC/SC
 //! service and its readers, then "to fix" with one line per problem (exit status 1) or
 //! "nothing to fix".
 
@@ -46,7 +46,7 @@ pub fn run(args: &RunArgs, config: Result<ConfigFile, ConfigError>, store: &Pair
 
     check_origins(&settings, &mut fix);
     check_store(store, &mut fix);
-    println!("station key: none (this bridge is not a station)");
+    check_station(store, &mut fix);
     check_listen(&settings, &mut fix);
     check_pcsc(&mut fix);
 
@@ -123,6 +123,31 @@ fn check_store(store: &PairingStore, fix: &mut Vec<String>) {
             }
         }
         Err(e) => fix.push(e.to_string()),
+    }
+}
+
+fn check_station(store: &PairingStore, fix: &mut Vec<String>) {
+    let path = crate::station::key_path(store.dir());
+    match crate::station::load(store.dir()) {
+        Ok(Some(key)) => {
+            println!(
+                "station key: fingerprint {} ({})",
+                key.public_key().fingerprint(),
+                path.display()
+            );
+            match vsc_os::private::check_owner_only(&path) {
+                Ok(Some(complaint)) => fix.push(complaint),
+                Ok(None) => {}
+                Err(e) => fix.push(format!("cannot inspect {}: {e}", path.display())),
+            }
+        }
+        Ok(None) => println!(
+            "station key: none yet (the bridge makes it at its first start, or run `vsc-bridge station`)"
+        ),
+        Err(e) => {
+            println!("station key: unusable");
+            fix.push(e.to_string());
+        }
     }
 }
 

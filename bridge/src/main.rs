@@ -5,8 +5,10 @@
 //!
 //! It does not understand cards: it moves APDUs between a page and a reader, checks who is
 //! asking, and resets the card when a session ends. `--sim` replaces PC/SC with a built-in
-//! simulated reader holding a software card. Settings come from flags over a configuration
-//! file (`settings`); `vsc-bridge doctor` checks an installation (`doctor`). It builds for
+//! simulated reader holding a software card. It is also a branch *station* of the issuer
+//! service: it holds an X25519 key that opens the VSC password envelopes sealed for it, for a
+//! paired page (`station`). Settings come from flags over a configuration file (`settings`);
+//! `vsc-bridge doctor` checks an installation (`doctor`). It builds for
 //! Linux, Windows and macOS: what differs lives in `shutdown` and in the `vsc-os` crate
 //! (installation: `docs/branch-install.md`).
 #![forbid(unsafe_code)]
@@ -28,11 +30,12 @@ mod settings;
 mod shutdown;
 mod sim_backend;
 mod static_files;
+mod station;
 
 use app::{App, Config};
 use backend::Backend;
 use clap::Parser;
-use cli::{Cli, Command, LogLevel, PairingsAction, RunArgs};
+use cli::{Cli, Command, LogLevel, PairingsAction, RunArgs, StationAction};
 use pairing_store::PairingStore;
 use settings::{ConfigFile, Settings};
 use std::path::PathBuf;
@@ -77,6 +80,10 @@ enum StartError {
     NoSuchPairing(String),
     #[error("doctor found {0} thing(s) to fix (listed above)")]
     DoctorFound(usize),
+    #[error(transparent)]
+    Station(#[from] station::StationKeyError),
+    #[error("--envelopes-per-minute must be at least 1")]
+    NoEnvelopes,
 }
 
 fn main() -> ExitCode {
@@ -123,6 +130,34 @@ fn run(cli: Cli) -> Result<(), StartError> {
                 Err(StartError::NoSuchPairing(id))
             }
         }
+        Some(Command::Station { action: None }) => {
+            let (key, created) = station::load_or_create(store.dir())?;
+            let public = key.public_key();
+            println!("station public key: {}", public.to_hex());
+            println!("fingerprint: {}", public.fingerprint());
+            println!(
+                "key file: {}{}",
+                station::key_path(store.dir()).display(),
+                if created { " (made now)" } else { "" }
+            );
+            Ok(())
+        }
+        Some(Command::Station {
+            action: Some(StationAction::Rotate),
+        }) => {
+            let key = station::rotate(store.dir())?;
+            let public = key.public_key();
+            println!("new station public key: {}", public.to_hex());
+            println!("fingerprint: {}", public.fingerprint());
+            println!(
+                "Envelopes sealed for the old key can no longer be opened. At the issuer, an admin \
+                 revokes this station's old key and approves it again after an operator enrols it \
+                 from the page and the fingerprints match; jobs queued with envelopes for the old \
+                 key are reissued or served by another station of the branch. A running \
+                 vsc-bridge uses the new key from its next envelope on."
+            );
+            Ok(())
+        }
         Some(Command::Doctor) => {
             let problems = doctor::run(&cli.run, config, &store);
             if problems == 0 {
@@ -162,6 +197,9 @@ fn serve(
     if settings.idle_timeout.value == 0 {
         return Err(StartError::NoIdle);
     }
+    if args.envelopes_per_minute == 0 {
+        return Err(StartError::NoEnvelopes);
+    }
     if let Some(dir) = &args.serve {
         if !dir.is_dir() {
             return Err(StartError::ServeDir(dir.clone()));
@@ -200,6 +238,13 @@ fn serve(
         port: local.port(),
         pairing_code_ttl: Duration::from_secs(args.pairing_code_ttl),
     };
+    let (key, created) = station::load_or_create(store.dir())?;
+    eprintln!(
+        "vsc-bridge station key fingerprint: {}{}",
+        key.public_key().fingerprint(),
+        if created { " (new key)" } else { "" }
+    );
+    let station = station::Station::new(store.dir().to_path_buf(), key, args.envelopes_per_minute);
     let backend: Arc<dyn Backend> = if args.sim {
         Arc::new(sim_backend::SimBackend::default())
     } else {
@@ -233,7 +278,7 @@ fn serve(
             config_file = %config_file,
             "starting"
         );
-        let app = App::new(config, backend, store);
+        let app = App::new(config, backend, store, station);
         tokio::spawn(Arc::clone(&app).watch_readers());
         eprintln!(
             "vsc-bridge listening on ws://{local}{}",

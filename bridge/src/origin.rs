@@ -2,8 +2,9 @@
 //!
 //! `Host` must name the loopback address the bridge listens on (defeats DNS rebinding);
 //! `Origin` must equal an allowed origin exactly. Configured origins are normalized once at
-//! start-up (lower-case scheme and host, default port dropped, no trailing slash), the form
-//! browsers send; the header itself is compared byte for byte.
+//! start-up by the `url` crate to the form browsers send (lower-case scheme and host,
+//! punycode, default port dropped, no trailing slash); the header itself is compared byte for
+//! byte.
 
 /// A configured origin that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -13,70 +14,36 @@ pub struct BadOrigin {
     why: &'static str,
 }
 
-/// Normalizes an operator-supplied origin (`--allow-origin`, `--trust-origin`).
+/// Normalizes an operator-supplied origin (`--allow-origin`, `--trust-origin`) to the form a
+/// browser sends in `Origin`: parsed as a WHATWG URL (the `url` crate), which lower-cases the
+/// scheme and host, turns international names into punycode and drops the default port.
 pub fn normalize_origin(text: &str) -> Result<String, BadOrigin> {
     let bad = |why| BadOrigin {
         text: text.to_owned(),
         why,
     };
-    let lower = text.trim().to_ascii_lowercase();
-    let (scheme, rest) = lower
-        .split_once("://")
-        .ok_or_else(|| bad("it has no scheme"))?;
-    let default_port = match scheme {
-        "http" => 80,
-        "https" => 443,
-        _ => return Err(bad("only http and https origins exist for web pages")),
-    };
-    let authority = rest.strip_suffix('/').unwrap_or(rest);
-    if authority.is_empty() {
+    let url = url::Url::parse(text.trim()).map_err(|e| match e {
+        url::ParseError::RelativeUrlWithoutBase => bad("it has no scheme"),
+        url::ParseError::EmptyHost => bad("it has no host"),
+        url::ParseError::InvalidPort => bad("bad port"),
+        _ => bad("it is not a URL"),
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("only http and https origins exist for web pages"));
+    }
+    if url.host().is_none() {
         return Err(bad("it has no host"));
     }
-    if authority.contains(['/', '?', '#', '@', ' ']) {
-        return Err(bad("an origin has no path, query, fragment or user name"));
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("an origin has no user name"));
     }
-    let (host, port) = if let Some(after) = authority.strip_prefix('[') {
-        let (inside, tail) = after.split_once(']').ok_or_else(|| bad("unclosed '['"))?;
-        if inside.is_empty()
-            || !inside
-                .chars()
-                .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
-        {
-            return Err(bad("bad IPv6 address"));
-        }
-        let port = match tail {
-            "" => None,
-            t => Some(t.strip_prefix(':').ok_or_else(|| bad("junk after ']'"))?),
-        };
-        (format!("[{inside}]"), port)
-    } else {
-        match authority.split_once(':') {
-            Some((h, p)) => (h.to_owned(), Some(p)),
-            None => (authority.to_owned(), None),
-        }
-    };
-    if host.is_empty()
-        || !host.starts_with('[')
-            && !host
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
-    {
-        return Err(bad("bad host name"));
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("an origin has no path, query or fragment"));
     }
-    let port = match port {
-        None => None,
-        Some(p) => {
-            let n: u16 = p.parse().map_err(|_| bad("bad port"))?;
-            if n == 0 {
-                return Err(bad("port 0"));
-            }
-            (n != default_port).then_some(n)
-        }
-    };
-    Ok(match port {
-        Some(p) => format!("{scheme}://{host}:{p}"),
-        None => format!("{scheme}://{host}"),
-    })
+    if url.port() == Some(0) {
+        return Err(bad("port 0"));
+    }
+    Ok(url.origin().ascii_serialization())
 }
 
 /// The rules one listening bridge applies to every HTTP request.
@@ -144,6 +111,11 @@ mod tests {
             normalize_origin("http://[::1]:81").unwrap(),
             "http://[::1]:81"
         );
+        // As a browser sends it: international names in punycode.
+        assert_eq!(
+            normalize_origin("https://bücher.example").unwrap(),
+            "https://xn--bcher-kva.example"
+        );
         for bad in [
             "issuer.example",
             "ftp://issuer.example",
@@ -152,7 +124,9 @@ mod tests {
             "https://user@issuer.example",
             "https://issuer.example:99999",
             "https://issuer.example:0",
-            "https://issu_er.example",
+            "https://issuer.example?q",
+            "https://issuer.example#top",
+            "https://exa mple.test",
             "null",
         ] {
             assert!(normalize_origin(bad).is_err(), "{bad}");

@@ -215,11 +215,10 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
             path: path.to_path_buf(),
             source,
         },
-        // Only Existing::Keep reports an existing file.
-        vsc_os::WriteError::Exists(path) => StoreError::Io {
+        other => StoreError::Io {
             what: "replace",
-            path,
-            source: std::io::ErrorKind::AlreadyExists.into(),
+            path: path.to_path_buf(),
+            source: other.into(),
         },
     })
 }

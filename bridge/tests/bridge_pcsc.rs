@@ -286,13 +286,31 @@ fn bridge_log_holds_no_pin_over_pcsc() {
 }
 
 #[test]
-fn doctor_lists_the_readers_and_the_pairings() {
+fn doctor_lists_the_readers_the_pairings_and_the_station_key() {
     let stack = PcscStack::start();
     let reader = stack.reader_name(0);
     let _card = stack.softcard(0, SoftcardOptions::new());
     let bridge = Bridge::start(&[]);
     let mut client = bridge.connect();
     bridge.pair(&mut client);
+    // The station ops work over pcscd as with --sim.
+    let station = client.ok("station_key", json!({}));
+    let key =
+        vsc_core::envelope::StationPublicKey::from_hex(station["public_key"].as_str().unwrap())
+            .unwrap();
+    let binding = vsc_core::envelope::Binding::new("job-1", "b1", b"vsc").unwrap();
+    let sealed =
+        vsc_core::envelope::seal("a chosen password", &key, &binding, &mut rand_core::OsRng)
+            .unwrap();
+    let opened = client.ok(
+        "open_envelope",
+        json!({"enc": hex::encode(sealed.enc), "ciphertext": hex::encode(&sealed.ciphertext),
+               "aad": hex::encode(binding.to_aad())}),
+    );
+    assert_eq!(
+        opened["plaintext"].as_str().unwrap(),
+        hex::encode_upper("a chosen password")
+    );
     let (_, list) = bridge.pairings(&["list"]);
     let id = list.split_whitespace().next().unwrap().to_owned();
 
@@ -317,6 +335,13 @@ fn doctor_lists_the_readers_and_the_pairings() {
     );
     assert!(
         text.contains(&format!("listening port: {listen} is in use")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "station key: fingerprint {}",
+            station["fingerprint"].as_str().unwrap()
+        )),
         "{text}"
     );
 }

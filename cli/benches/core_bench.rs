@@ -284,17 +284,20 @@ fn stack_overhead(sizes: &Sizes, built: &Path) {
 
     // One whole personalization through the stack with the first VSC of the build.
     let passwords = std::fs::read_to_string(built.join("passwords.csv")).expect("passwords.csv");
-    let (uid, password) = passwords
+    // file,uid,password,holder (vsc_core::batch).
+    let row: Vec<&str> = passwords
         .lines()
         .nth(1)
-        .and_then(|line| line.split_once(','))
-        .expect("a VSC in passwords.csv");
+        .expect("a VSC in passwords.csv")
+        .splitn(4, ',')
+        .collect();
+    let (file, password) = (row[0], row[2]);
     let password_file = built.join("bench-password");
     std::fs::write(&password_file, password).expect("password file");
     let started = Instant::now();
     let output = Command::new(env!("CARGO_BIN_EXE_vsc"))
         .arg("personalize")
-        .arg(built.join(format!("{uid}.vsc")))
+        .arg(built.join(file))
         .arg("--password-file")
         .arg(&password_file)
         .args(["--reader", &reader, "--pin-mailer"])

@@ -19,14 +19,14 @@ pub use vsc_os::Existing;
 /// Writes `bytes` to `path` atomically. With [`Existing::Keep`] an existing `path` is an error
 /// and is left as it was.
 pub fn write(path: &Path, bytes: &[u8], existing: Existing) -> Result<(), CliError> {
-    write_atomic(path, bytes, existing, Durability::Flushed).map_err(cli_error)
+    write_atomic(path, bytes, existing, Durability::Flushed).map_err(|e| cli_error(path, e))
 }
 
 /// Same as [`write`] without flushing the file to disk first: the target holds the whole
 /// content or does not exist, but after a crash it may be empty until
 /// [`flush_file_system`] has run.
 pub fn write_unflushed(path: &Path, bytes: &[u8], existing: Existing) -> Result<(), CliError> {
-    write_atomic(path, bytes, existing, Durability::Unflushed).map_err(cli_error)
+    write_atomic(path, bytes, existing, Durability::Unflushed).map_err(|e| cli_error(path, e))
 }
 
 /// Flushes every file written in `dir` to disk (see [`vsc_os::durable::flush_file_system`]).
@@ -35,7 +35,7 @@ pub fn flush_file_system(dir: &Path) -> Result<(), CliError> {
         .map_err(|e| CliError::io("flush to disk the files in", dir, e))
 }
 
-fn cli_error(error: WriteError) -> CliError {
+fn cli_error(target: &Path, error: WriteError) -> CliError {
     match error {
         WriteError::Exists(_) => CliError::Input(error.to_string()),
         WriteError::Io {
@@ -46,6 +46,11 @@ fn cli_error(error: WriteError) -> CliError {
             action,
             path,
             source,
+        },
+        other => CliError::Io {
+            action: "write",
+            path: target.to_path_buf(),
+            source: other.into(),
         },
     }
 }

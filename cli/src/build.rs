@@ -1,4 +1,6 @@
-//! `vsc build`: one sealed VSC per CSV row, and the password sheet for the branch.
+//! `vsc build`: one sealed VSC per CSV row, and the password sheet for the branch; or, with
+//! `--server URL --branch B`, the same VSCs uploaded to the issuer service with their
+//! passwords sealed for the branch's stations (`upload`), and no file written.
 //!
 //! The file is read and every row validated by `vsc_core::holder_csv` (the same verdict the
 //! page and the issuer service reach for the same bytes and the same day) before anything is
@@ -25,6 +27,7 @@ use zeroize::Zeroizing;
 use crate::atomic_file::{self, Existing};
 use crate::error::CliError;
 use crate::profile_arg;
+use crate::upload::{ServerArgs, Upload};
 
 /// Name of the passwords file written beside the VSCs.
 pub const PASSWORDS_FILE: &str = "passwords.csv";
@@ -44,8 +47,8 @@ pub struct Args {
     #[arg(long, value_name = "ENCODING", default_value = "utf-8", value_parser = parse_encoding)]
     encoding: TextEncoding,
     /// Directory for the `<uid>.vsc` files and passwords.csv (created if missing).
-    #[arg(long, value_name = "DIR")]
-    out: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "server")]
+    out: Option<PathBuf>,
     /// Replace an existing passwords.csv in DIR (its VSCs can then no longer be opened unless
     /// their passwords were sent elsewhere).
     #[arg(long)]
@@ -53,23 +56,52 @@ pub struct Args {
     /// Threads that build and seal (default: one per core).
     #[arg(long, value_name = "N")]
     jobs: Option<NonZeroUsize>,
+    #[command(flatten)]
+    server: ServerArgs,
 }
 
-/// Runs `vsc build`.
+/// Where the batch goes.
+enum Target {
+    /// Files in a directory, and passwords.csv beside them.
+    Files { dir: PathBuf, passwords: PathBuf },
+    /// The issuer service.
+    Issuer(Upload),
+}
+
+/// Runs `vsc build`: the same reading, checking and building whether the batch goes to
+/// files or to the issuer service.
 pub fn run(args: &Args) -> Result<(), CliError> {
     let started = Instant::now();
     let profile = profile_arg::load(&args.profile)?;
-    let holders = read_holders(&profile, &args.csv, args.encoding, crate::today::today()?)?;
-    std::fs::create_dir_all(&args.out)
-        .map_err(|e| CliError::io("create the output directory", &args.out, e))?;
-    let passwords_path = args.out.join(PASSWORDS_FILE);
-    if passwords_path.exists() && !args.force {
-        return Err(CliError::Input(format!(
-            "{} already exists (the passwords of an earlier batch): nothing was built; use \
-             another --out directory, or --force to replace it once its passwords are safe",
-            passwords_path.display()
-        )));
-    }
+    let csv = read_csv(&args.csv)?;
+    let holders = parse_holders(
+        &profile,
+        &args.csv,
+        &csv,
+        args.encoding,
+        crate::today::today()?,
+    )?;
+    let target = match (&args.server.server, &args.server.branch, &args.out) {
+        (Some(server), Some(branch), _) => Target::Issuer(Upload::prepare(
+            server,
+            branch,
+            &args.server.credentials,
+            &profile,
+            &csv,
+            args.encoding,
+            holders.len(),
+        )?),
+        (_, _, Some(dir)) => Target::Files {
+            dir: dir.clone(),
+            passwords: prepare_dir(dir, args.force)?,
+        },
+        _ => {
+            return Err(CliError::Input(
+                "give --out DIR, or --server URL and --branch ID".into(),
+            ))
+        }
+    };
+    drop(csv);
     let jobs = args
         .jobs
         .or_else(|| std::thread::available_parallelism().ok())
@@ -81,31 +113,88 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     let built = build_all(&profile, &holders, jobs, &progress)?;
     drop(holders);
     progress.set_position(0);
-    progress.set_message("writing");
-    let written = write_all(&args.out, &built, jobs, &progress)?;
-    let existing = if args.force {
+    let seconds = || started.elapsed().as_secs_f64();
+    match target {
+        Target::Files { dir, passwords } => {
+            progress.set_message("writing");
+            write_batch(&dir, &passwords, &built, jobs, &progress, args.force)?;
+            progress.finish_and_clear();
+            let seconds = seconds();
+            outln!(
+                "built {} VSC(s) with profile {} in {} in {seconds:.2} s ({:.0}/s); passwords \
+                 in {}: send it to the branch by another channel than the .vsc files",
+                built.len(),
+                profile.id,
+                dir.display(),
+                built.len() as f64 / seconds.max(1e-9),
+                passwords.display()
+            );
+        }
+        Target::Issuer(upload) => {
+            progress.set_message("uploading");
+            let stations = upload.stations();
+            let states = upload.send(&built, &progress)?;
+            progress.finish_and_clear();
+            let queued = states.iter().filter(|s| *s == "queued").count();
+            let branch = args.server.branch.as_deref().unwrap_or_default();
+            outln!(
+                "built and uploaded {} VSC(s) with profile {} to branch {branch} in {:.2} s, \
+                 each password sealed for the branch's {stations} approved station(s) and \
+                 written nowhere; {}",
+                built.len(),
+                profile.id,
+                seconds(),
+                if queued == states.len() {
+                    "they are queued at the branch (four-eyes approval is off)".to_owned()
+                } else {
+                    format!(
+                        "{} are prepared: an approver other than you releases them to the \
+                         branch's queue",
+                        states.len() - queued
+                    )
+                }
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Creates the output directory; the path of its passwords.csv, which must not exist yet
+/// unless `force`.
+fn prepare_dir(dir: &Path, force: bool) -> Result<PathBuf, CliError> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| CliError::io("create the output directory", dir, e))?;
+    let passwords = dir.join(PASSWORDS_FILE);
+    if passwords.exists() && !force {
+        return Err(CliError::Input(format!(
+            "{} already exists (the passwords of an earlier batch): nothing was built; use \
+             another --out directory, or --force to replace it once its passwords are safe",
+            passwords.display()
+        )));
+    }
+    Ok(passwords)
+}
+
+/// Writes the VSC files, then passwords.csv once they are on disk; on failure removes what
+/// this run wrote.
+fn write_batch(
+    dir: &Path,
+    passwords: &Path,
+    built: &[BatchEntry],
+    jobs: usize,
+    progress: &ProgressBar,
+    force: bool,
+) -> Result<(), CliError> {
+    let written = write_all(dir, built, jobs, progress)?;
+    let existing = if force {
         Existing::Replace
     } else {
         Existing::Keep
     };
-    if let Err(error) =
-        atomic_file::write(&passwords_path, &batch::password_sheet(&built), existing)
-    {
+    if let Err(error) = atomic_file::write(passwords, &batch::password_sheet(built), existing) {
         remove_all(&written);
         return Err(error);
     }
-    progress.finish_and_clear();
-
-    let seconds = started.elapsed().as_secs_f64();
-    outln!(
-        "built {} VSC(s) with profile {} in {} in {seconds:.2} s ({:.0}/s); passwords in {}: \
-         send it to the branch by another channel than the .vsc files",
-        built.len(),
-        profile.id,
-        args.out.display(),
-        built.len() as f64 / seconds.max(1e-9),
-        passwords_path.display()
-    );
     Ok(())
 }
 
@@ -114,15 +203,8 @@ fn parse_encoding(label: &str) -> Result<TextEncoding, String> {
         .ok_or_else(|| format!("unknown encoding; use one of {}", TextEncoding::labels()))
 }
 
-/// Reads and validates the holder file: its holders, or every problem printed and the
-/// error to end with. The CLI's entry into `vsc_core::holder_csv`; the page's is the
-/// `checkCsv`/`Issuer.fromCsv` pair of the `web` crate, over the same function.
-pub fn read_holders(
-    profile: &Profile,
-    path: &Path,
-    encoding: TextEncoding,
-    today: vsc_core::date::Date,
-) -> Result<Vec<HolderData>, CliError> {
+/// The bytes of the holder file at `path` (wiped on drop: private fields are personal data).
+fn read_csv(path: &Path) -> Result<Zeroizing<Vec<u8>>, CliError> {
     let metadata =
         std::fs::metadata(path).map_err(|e| CliError::io("read the CSV file", path, e))?;
     if metadata.len() > MAX_CSV_BYTES {
@@ -132,11 +214,24 @@ pub fn read_holders(
         };
         return Err(CliError::Input(format!("{}: {problem}", path.display())));
     }
-    let bytes = Zeroizing::new(
+    Ok(Zeroizing::new(
         std::fs::read(path).map_err(|e| CliError::io("read the CSV file", path, e))?,
-    );
+    ))
+}
+
+/// Validates the holder file's `bytes` (read from `path`, named in messages): its holders, or
+/// every problem printed and the error to end with. The CLI's entry into
+/// `vsc_core::holder_csv`; the page's is the `checkCsv`/`Issuer.fromCsv` pair of the `web`
+/// crate, and the issuer service's its import, over the same function.
+fn parse_holders(
+    profile: &Profile,
+    path: &Path,
+    bytes: &[u8],
+    encoding: TextEncoding,
+    today: vsc_core::date::Date,
+) -> Result<Vec<HolderData>, CliError> {
     let options = CsvOptions { encoding, today };
-    match holder_csv::read(profile, &bytes, &options) {
+    match holder_csv::read(profile, bytes, &options) {
         Ok(rows) => Ok(rows.into_holders()),
         Err(CsvError::Rows(errors)) => {
             for error in &errors {

@@ -53,6 +53,9 @@ pub enum CliError {
     /// PC/SC (pcscd or the reader) failed.
     #[error("{0}")]
     Pcsc(String),
+    /// The issuer service refused, or could not be reached; the message says what to do.
+    #[error("{0}")]
+    Issuer(String),
     /// The personalization engine stopped; its message says what to do.
     #[error(transparent)]
     Perso(#[from] PersoError),

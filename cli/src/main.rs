@@ -5,9 +5,13 @@
 //! - `vsc script`: the personalization APDUs as a pcsc-tools `scriptor` script.
 //! - `vsc readers`: the PC/SC readers and their cards.
 //! - `vsc personalize`: a VSC onto a card through PC/SC, verified, with a new PIN.
+//! - `vsc build --server URL --branch B`: the batch uploaded to the issuer service, each
+//!   password sealed for the branch's stations; `vsc personalize --server URL --queue`: the
+//!   branch queue worked from a terminal that is a station (`vsc station`).
 //!
 //! Passwords are never taken from the command line (other users can read it in the process
-//! list): `--password-file FILE`, `--password-file -` (standard input) or a prompt. Secrets
+//! list): `--password-file FILE`, `--password-file -` (standard input) or a prompt; the
+//! issuer account's from `--credentials FILE` or a prompt. Secrets
 //! never reach an error message. All card logic is in `vsc-core`; this crate only does I/O.
 //! See `docs/cli.md`.
 #![forbid(unsafe_code)]
@@ -36,13 +40,17 @@ mod atomic_file;
 mod build;
 mod error;
 mod inspect;
+mod issuer_client;
 mod password_input;
 mod pcsc_transport;
 mod personalize;
 mod profile_arg;
+mod queue;
 mod readers;
 mod script;
+mod station;
 mod today;
+mod upload;
 mod vsc_file;
 
 use std::process::ExitCode;
@@ -69,8 +77,12 @@ enum Command {
     Script(script::Args),
     /// List the PC/SC readers and whether each holds a card.
     Readers,
-    /// Personalize the card in a PC/SC reader from a VSC, verify it and set a new PIN.
+    /// Personalize the card in a PC/SC reader from a VSC, verify it and set a new PIN; or,
+    /// with --server URL --queue, the VSCs of the issuer's branch queue, card after card.
     Personalize(personalize::Args),
+    /// Show this terminal's station key (made on first use) and its fingerprint; with
+    /// --server URL --enrol NAME, enrol it at the issuer.
+    Station(station::Args),
 }
 
 /// Exit code for bad usage or input (as clap uses).
@@ -91,6 +103,7 @@ fn main() -> ExitCode {
         Command::Script(args) => script::run(args),
         Command::Readers => readers::run(),
         Command::Personalize(args) => personalize::run(args),
+        Command::Station(args) => station::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

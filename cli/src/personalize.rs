@@ -1,4 +1,5 @@
-//! `vsc personalize`: one VSC onto the card in a PC/SC reader, verified, with a new PIN.
+//! `vsc personalize`: one VSC onto the card in a PC/SC reader, verified, with a new PIN (with
+//! `--server URL --queue`, the VSCs of a branch queue, card after card: see `queue`).
 //!
 //! The personalization engine (`vsc_core::perso`) decides everything: what the card holds,
 //! what to write, what to check. This command connects to the reader for exclusive use, runs
@@ -17,8 +18,9 @@ use std::time::Instant;
 
 use pcsc::Disposition;
 use rand_core::OsRng;
-use vsc_core::perso::{self, NewPinQuestion, PersoError, Personalization, Step};
+use vsc_core::perso::{self, NewPinQuestion, Outcome, PersoError, Personalization, Step};
 use vsc_core::pin::PinMailer;
+use vsc_core::vsc::Vsc;
 
 use crate::atomic_file::{self, Existing};
 use crate::error::CliError;
@@ -29,29 +31,47 @@ use crate::vsc_file;
 /// Options of `vsc personalize`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The sealed VSC file.
-    file: PathBuf,
+    /// The sealed VSC file (not with --queue).
+    #[arg(required_unless_present = "queue", conflicts_with = "queue")]
+    pub file: Option<PathBuf>,
     #[command(flatten)]
-    password: PasswordArgs,
+    pub password: PasswordArgs,
     /// The reader holding the card, exactly as `vsc readers` lists it.
     #[arg(long, value_name = "NAME")]
-    reader: String,
+    pub reader: String,
     /// Write the PIN mailer (a printable HTML page) to FILE. Without it the PIN is shown once
     /// on the terminal.
-    #[arg(long, value_name = "FILE")]
-    pin_mailer: Option<PathBuf>,
+    #[arg(long, value_name = "FILE", conflicts_with = "queue")]
+    pub pin_mailer: Option<PathBuf>,
     /// The profile the VSC was built with, if it is not a built-in one (id or file path).
     #[arg(long, value_name = "NAME|PATH")]
-    profile: Option<String>,
+    pub profile: Option<String>,
     /// If the card already holds this VSC, set a new PIN without asking (the holder's current
     /// PIN stops working). Without it the question is asked on the terminal, and refused
     /// when there is none.
     #[arg(long)]
-    new_pin: bool,
+    pub new_pin: bool,
+    /// Work the branch queue of the issuer service at URL as a station, card after card
+    /// (with --queue).
+    #[arg(long, value_name = "URL", requires = "queue")]
+    pub server: Option<String>,
+    /// Take the VSCs from the issuer's branch queue instead of a file (with --server).
+    #[arg(long, requires = "server")]
+    pub queue: bool,
+    /// With --queue: the directory the PIN mailers go to, one `<uid>-pin-mailer.html` per card.
+    #[arg(long, value_name = "DIR", requires = "queue")]
+    pub pin_mailers: Option<PathBuf>,
+    #[command(flatten)]
+    pub station: crate::station::KeyArgs,
+    #[command(flatten)]
+    pub credentials: crate::issuer_client::CredentialArgs,
 }
 
 /// Runs `vsc personalize`.
 pub fn run(args: &Args) -> Result<(), CliError> {
+    let Some(file) = &args.file else {
+        return crate::queue::run(args);
+    };
     match &args.pin_mailer {
         None if !std::io::stdout().is_terminal() => {
             return Err(CliError::Input(
@@ -63,49 +83,14 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         Some(path) => check_writable_dir(path)?,
         None => {}
     }
-    let bytes = vsc_file::read(&args.file)?;
+    let bytes = vsc_file::read(file)?;
     let password = password_input::read(&args.password, "VSC password")?;
-    let vsc = vsc_file::open(&args.file, &bytes, &password, args.profile.as_deref())?;
+    let vsc = vsc_file::open(file, &bytes, &password, args.profile.as_deref())?;
     drop(password);
 
-    let context = pcsc_transport::context()?;
-    let mut card = pcsc_transport::connect(&context, &args.reader)?;
     let started = Instant::now();
-    let mut engine = Personalization::new(vsc, &mut OsRng);
-    eprintln!("{}...", Step::CheckCard.label());
-    let mut shown = Step::CheckCard;
-    loop {
-        {
-            let transaction = card.transaction().map_err(|e| {
-                CliError::Pcsc(format!(
-                    "cannot start a transaction on the card in {:?} ({e}): put the card back \
-                     and run again",
-                    args.reader
-                ))
-            })?;
-            let mut transport = PcscTransport::new(&transaction);
-            perso::run_batches(&mut engine, &mut transport, |progress| {
-                if progress.step != shown {
-                    shown = progress.step;
-                    eprintln!("{}...", shown.label());
-                }
-            });
-            drop(transport);
-            // A card pulled mid-run cannot end its transaction; the run's error says what to do.
-            let _ = transaction.end(Disposition::LeaveCard);
-        }
-        match engine.question() {
-            Some(question) => engine.answer(confirm_new_pin(&question, args.new_pin)),
-            None => break,
-        }
-        let step = engine.progress().step;
-        if step != shown {
-            shown = step;
-            eprintln!("{}...", shown.label());
-        }
-    }
-    let _ = card.disconnect(Disposition::LeaveCard);
-    let outcome = engine.finish().map_err(|error| match error {
+    let run = personalize_card(vsc, &args.reader, args.new_pin)?;
+    let outcome = run.result.map_err(|error| match error {
         PersoError::NewPinDeclined { .. } if !args.new_pin => CliError::Input(format!(
             "{error}; to set a new PIN, run again at a terminal and answer yes, or add --new-pin"
         )),
@@ -126,18 +111,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     let mailer = outcome.pin_mailer();
     match &args.pin_mailer {
         Some(path) => {
-            atomic_file::write(
-                path,
-                mailer.to_html().expose().as_bytes(),
-                Existing::Replace,
-            )
-            .map_err(|e| {
-                CliError::Input(format!(
-                    "the card is personalized and verified, but its PIN mailer could not \
-                         be written ({e}); the PIN is lost: run `vsc personalize` again with \
-                         the same VSC to set a new one"
-                ))
-            })?;
+            write_pin_mailer(path, &mailer)?;
             eprintln!(
                 "PIN mailer written to {}: print it, hand it to the holder, then delete the file",
                 path.display()
@@ -146,6 +120,87 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         None => show_once(&mailer),
     }
     Ok(())
+}
+
+/// One run of the engine on a card: its result, the step it ended in, and the card's ATR.
+pub struct CardRun {
+    /// The engine's outcome, or why it stopped.
+    pub result: Result<Outcome, PersoError>,
+    /// The step the run ended in (where it failed, when it did).
+    pub step: Step,
+    /// The card's ATR, as the reader reported it.
+    pub atr: Vec<u8>,
+}
+
+/// Personalizes the card in `reader` with `vsc` (the engine of `vsc_core::perso` over PC/SC,
+/// one transaction per run of batches), showing each step on standard error. A card that
+/// already holds this VSC gets a new PIN when `new_pin` says so or the clerk answers yes at
+/// the terminal. Errors before the engine runs (no pcscd, no reader, no card) are
+/// [`CliError`]s; the engine's own end is in [`CardRun::result`].
+pub fn personalize_card(vsc: Vsc, reader: &str, new_pin: bool) -> Result<CardRun, CliError> {
+    let context = pcsc_transport::context()?;
+    let mut card = pcsc_transport::connect(&context, reader)?;
+    let atr = card
+        .status2_owned()
+        .map(|status| status.atr().to_vec())
+        .unwrap_or_default();
+    let mut engine = Personalization::new(vsc, &mut OsRng);
+    eprintln!("{}...", Step::CheckCard.label());
+    let mut shown = Step::CheckCard;
+    loop {
+        {
+            let transaction = card.transaction().map_err(|e| {
+                CliError::Pcsc(format!(
+                    "cannot start a transaction on the card in {reader:?} ({e}): put the card \
+                     back and run again"
+                ))
+            })?;
+            let mut transport = PcscTransport::new(&transaction);
+            perso::run_batches(&mut engine, &mut transport, |progress| {
+                if progress.step != shown {
+                    shown = progress.step;
+                    eprintln!("{}...", shown.label());
+                }
+            });
+            drop(transport);
+            // A card pulled mid-run cannot end its transaction; the run's error says what to do.
+            let _ = transaction.end(Disposition::LeaveCard);
+        }
+        match engine.question() {
+            Some(question) => engine.answer(confirm_new_pin(&question, new_pin)),
+            None => break,
+        }
+        let step = engine.progress().step;
+        if step != shown {
+            shown = step;
+            eprintln!("{}...", shown.label());
+        }
+    }
+    let _ = card.disconnect(Disposition::LeaveCard);
+    let step = engine.progress().step;
+    Ok(CardRun {
+        result: engine.finish(),
+        step,
+        atr,
+    })
+}
+
+/// Writes the PIN mailer of a verified card to `path` (atomically, owner-only); the error
+/// says the PIN is lost and how to set a new one.
+pub fn write_pin_mailer(path: &Path, mailer: &PinMailer) -> Result<(), CliError> {
+    atomic_file::write(
+        path,
+        mailer.to_html().expose().as_bytes(),
+        Existing::Replace,
+    )
+    .map_err(|e| {
+        CliError::Input(format!(
+            "the card is personalized and verified, but its PIN mailer could not be written \
+                 to {} ({e}); the PIN is lost: personalize the card again with the same VSC \
+                 (--new-pin) to set a new one",
+            path.display()
+        ))
+    })
 }
 
 /// The clerk's answer to the engine's question: yes with `--new-pin`, otherwise asked on the
@@ -170,7 +225,7 @@ fn confirm_new_pin(question: &NewPinQuestion, new_pin: bool) -> bool {
 }
 
 /// Fails early (before touching the card) when the PIN mailer's directory does not exist.
-fn check_writable_dir(path: &Path) -> Result<(), CliError> {
+pub fn check_writable_dir(path: &Path) -> Result<(), CliError> {
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
-use common::{build_batch, build_batch_with_profile, ok, run, s, texts, Built, GOOD_CSV};
+use common::{build_batch, build_batch_with_profile, ok, pin_of, run, s, texts, Built, GOOD_CSV};
 use ed25519_dalek::Verifier as _;
 use sha2::{Digest as _, Sha256};
 use vsc_core::profile::KeySlot;
@@ -38,17 +38,6 @@ fn personalize(vsc: &Built, reader: &str, mailer: &Path, extra: &[&str]) -> Outp
     ];
     args.extend_from_slice(extra);
     run(&args)
-}
-
-/// The PIN printed on a PIN mailer page.
-fn pin_of(mailer: &Path) -> String {
-    let html = std::fs::read_to_string(mailer).expect("PIN mailer written");
-    html.split("aria-label=\"PIN\">")
-        .nth(1)
-        .expect("PIN element")
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect()
 }
 
 /// The VSC, opened with its password.

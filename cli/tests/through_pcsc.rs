@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use common::{build_batch, ok, run, s, texts, Built, GOOD_CSV};
+use common::{build_batch, ok, pin_of, run, s, texts, Built, GOOD_CSV};
 use vsc_tests::{opensc_apdus, PcscStack, SoftcardOptions};
 
 /// The generic profile's application AID.
@@ -39,17 +39,6 @@ fn personalize_with(vsc: &Built, reader: &str, mailer: &Path, extra: &[&str]) ->
     ];
     args.extend_from_slice(extra);
     run(&args)
-}
-
-/// The PIN printed on a PIN mailer page.
-fn pin_of(mailer: &Path) -> String {
-    let html = std::fs::read_to_string(mailer).expect("PIN mailer written");
-    html.split("aria-label=\"PIN\">")
-        .nth(1)
-        .expect("PIN element")
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect()
 }
 
 /// The VSC's public area, from its clear header.

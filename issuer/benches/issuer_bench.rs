@@ -367,7 +367,7 @@ fn upload(backend: &str, n: usize, rt: &tokio::runtime::Runtime, fresh: &dyn Fn(
                 .iter()
                 .map(|j| {
                     json!({ "record": j.record, "branch": "b0", "vsc": b64(&j.vsc),
-                            "envelopes": [{ "station": stations[0], "enc": b64(&j.enc), "ciphertext": b64(&j.ciphertext) }] })
+                            "envelopes": [{ "station": stations[0], "enc": hex::encode(j.enc), "ciphertext": hex::encode(j.ciphertext) }] })
                 })
                 .collect();
             json!({ "jobs": jobs }).to_string().into_bytes()

@@ -60,6 +60,7 @@ pub struct Checkpoint {
 
 /// Why a checkpoint cannot be used.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CheckpointError {
     /// Not the JSON `audit checkpoint` prints.
     #[error("the checkpoint is not the JSON `vsc-issuer audit checkpoint` prints: {0}")]
@@ -254,6 +255,7 @@ pub async fn export(db: &Db, out: &mut impl std::io::Write) -> Result<i64, Expor
 
 /// Why an export stopped.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ExportError {
     /// Reading the database.
     #[error("database error: {0}")]

@@ -25,6 +25,7 @@ pub enum Backend {
 
 /// A database URL that is not usable.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DbError {
     /// Neither `sqlite://` nor `postgres://`.
     #[error("--db {0:?} is not a database URL: use sqlite://PATH (a file, created by `vsc-issuer init`) or postgres://USER@HOST:PORT/DBNAME")]

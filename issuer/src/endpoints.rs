@@ -49,7 +49,7 @@ const KB: usize = 1024;
 const MB: usize = 1024 * 1024;
 /// Body limit of small JSON requests.
 pub const SMALL: usize = 64 * KB;
-/// Body limit of one job upload (a sealed VSC and its envelopes, base64).
+/// Body limit of one job upload (a sealed VSC in base64 and its envelopes in hex).
 pub const ONE_JOB: usize = 4 * MB;
 /// Body limit of a batch upload or a CSV import (about 10,000 jobs, or 200,000 CSV rows).
 pub const LARGE: usize = 32 * MB;
@@ -104,7 +104,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     ep("GET", "/api/settings", Roles(&[Admin]), NONE, 200, "The issuer's settings."),
     ep("PATCH", "/api/settings", Roles(&[Admin]), Json, 200, "Change settings: {\"four_eyes\": bool}."),
     ep("GET", "/api/stations", Roles(&[Admin, Clerk, Operator]), NONE, 200, "List stations (?branch=ID&state=S); operators see their branch's only."),
-    ep("POST", "/api/stations", Roles(&[Operator]), Json, 201, "Enrol a station of the operator's branch: {\"name\", \"public_key\" (base64, 32 bytes X25519)}."),
+    ep("POST", "/api/stations", Roles(&[Operator]), Json, 201, "Enrol a station of the operator's branch: {\"name\", \"public_key\" (64 hex digits: the 32-byte X25519 key, as the bridge's station_key gives it)}."),
     ep("POST", "/api/stations/{id}/approve", Roles(&[Admin]), NONE, 200, "Approve an enrolled station (after comparing its fingerprint)."),
     ep("POST", "/api/stations/{id}/revoke", Roles(&[Admin]), NONE, 200, "Revoke a station: it gets no more envelopes and cannot claim."),
     ep("GET", "/api/records", Roles(&[Clerk, Approver]), NONE, 200, "List and search holder records (?q=TEXT&state=S&page=N&per_page=N)."),

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
+use vsc_core::envelope::{KEY_LEN, MAX_CIPHERTEXT, TAG_LEN};
 use vsc_core::job::{self, Actor, JobAction, JobState, Role};
 use vsc_core::seal;
 
@@ -26,10 +27,6 @@ use crate::state::AppState;
 use crate::stations::APPROVED;
 use crate::tx::{Event, WriteTx};
 
-/// Largest envelope ciphertext accepted (a VSC password sealed with HPKE is far smaller).
-pub const MAX_CIPHERTEXT: usize = 1024;
-/// Length of an HPKE DHKEM(X25519) encapsulated key.
-pub const ENC_LEN: usize = 32;
 /// Most jobs in one batch.
 pub const MAX_BATCH: usize = 10_000;
 
@@ -39,11 +36,11 @@ pub const MAX_BATCH: usize = 10_000;
 pub struct EnvelopeUpload {
     /// The station's id.
     pub station: String,
-    /// HPKE encapsulated key (base64, 32 bytes).
-    #[serde(deserialize_with = "crate::json::base64")]
+    /// HPKE encapsulated key (hex, 32 bytes).
+    #[serde(deserialize_with = "crate::json::hex")]
     pub enc: Vec<u8>,
-    /// HPKE ciphertext of the password (base64).
-    #[serde(deserialize_with = "crate::json::base64")]
+    /// HPKE ciphertext of the password (hex).
+    #[serde(deserialize_with = "crate::json::hex")]
     pub ciphertext: Vec<u8>,
 }
 
@@ -365,18 +362,19 @@ impl Checker {
                     e.station
                 )));
             }
-            if e.enc.len() != ENC_LEN {
+            if e.enc.len() != KEY_LEN {
                 return Err(ApiError::invalid(format!(
-                    "envelope for station {}: enc has {} bytes, an X25519 HPKE encapsulated key has {ENC_LEN}",
+                    "envelope for station {}: enc has {} bytes, an X25519 HPKE encapsulated key has {KEY_LEN}",
                     e.station,
                     e.enc.len()
                 )));
             }
-            if !(17..=MAX_CIPHERTEXT).contains(&e.ciphertext.len()) {
+            if !(TAG_LEN + 1..=MAX_CIPHERTEXT).contains(&e.ciphertext.len()) {
                 return Err(ApiError::invalid(format!(
-                    "envelope for station {}: the ciphertext has {} bytes, expected 17 to {MAX_CIPHERTEXT}",
+                    "envelope for station {}: the ciphertext has {} bytes, expected {} to {MAX_CIPHERTEXT}",
                     e.station,
-                    e.ciphertext.len()
+                    e.ciphertext.len(),
+                    TAG_LEN + 1
                 )));
             }
         }

@@ -1,6 +1,6 @@
 //! Request bodies: JSON with errors in the API's shape (413 for oversized bodies, 400 for
 //! malformed JSON, 422 for unknown fields and wrong types, 415 for another content type), and
-//! serde helpers for secrets and base64.
+//! serde helpers for secrets, base64 (the `.vsc`) and hex (keys and envelopes).
 
 use axum::extract::rejection::{BytesRejection, JsonRejection};
 use axum::extract::{FromRequest, Request};
@@ -81,6 +81,14 @@ pub fn base64<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
     base64::engine::general_purpose::STANDARD
         .decode(text.as_bytes())
         .map_err(|e| serde::de::Error::custom(format!("not standard base64: {e}")))
+}
+
+/// Deserializes hex digits (either case) into bytes: keys and envelopes, as the bridge
+/// protocol carries them.
+pub fn hex<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+    let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+    ::hex::decode(text.as_bytes())
+        .map_err(|_| serde::de::Error::custom("not hex digits of even length"))
 }
 
 /// Encodes bytes as standard base64.

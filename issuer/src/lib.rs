@@ -29,6 +29,7 @@ pub mod password;
 pub mod queue;
 pub mod ratelimit;
 pub mod records;
+pub mod schemas;
 pub mod server;
 pub mod session;
 pub mod state;

@@ -13,6 +13,7 @@ pub const MAX_PASSWORD_BYTES: usize = 1024;
 
 /// A password that is not acceptable for an account.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PasswordError {
     /// Too short.
     #[error("the password has {0} characters; use at least {MIN_PASSWORD_CHARS}")]

@@ -191,7 +191,7 @@ pub async fn claim(
     Ok(Json(json!({
         "job": c.view,
         "vsc": to_base64(&c.vsc),
-        "envelope": { "station": body.station, "enc": to_base64(&c.enc), "ciphertext": to_base64(&c.ciphertext) },
+        "envelope": { "station": body.station, "enc": hex::encode(&c.enc), "ciphertext": hex::encode(&c.ciphertext) },
         "lease_until_ms": c.lease_until,
     })))
 }

@@ -181,7 +181,9 @@ pub async fn import_csv(
     let ids = store(&state, &caller, profile, records, "csv").await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "imported": ids.len(), "first_id": ids.first(), "last_id": ids.last() })),
+        Json(
+            json!({ "imported": ids.len(), "first_id": ids.first(), "last_id": ids.last(), "ids": ids }),
+        ),
     ))
 }
 
@@ -207,6 +209,12 @@ pub fn paging(page: Option<i64>, per_page: Option<i64>) -> Result<(i64, i64), Ap
         return Err(ApiError::bad_request(
             "page starts at 1 and per_page is 1 to 500",
         ));
+    }
+    // The callers skip (page - 1) * per_page rows: a page so far that this overflows is refused.
+    if (page - 1).checked_mul(per_page).is_none() {
+        return Err(ApiError::bad_request(format!(
+            "page {page} is beyond any list; ask for a smaller page"
+        )));
     }
     Ok((page, per_page))
 }

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
+use vsc_core::envelope::StationPublicKey;
 
 use crate::db::now_ms;
 use crate::error::{is_unique_violation, ApiError};
@@ -24,18 +24,6 @@ pub const APPROVED: &str = "approved";
 /// Revoked: neither.
 pub const REVOKED: &str = "revoked";
 
-/// The fingerprint shown for a public key: the first 16 bytes of its SHA-256, as 8 groups of 4
-/// hex digits.
-pub fn fingerprint(public_key: &[u8]) -> String {
-    let digest = Sha256::digest(public_key);
-    hex::encode(&digest[..16])
-        .as_bytes()
-        .chunks(4)
-        .map(|c| String::from_utf8_lossy(c).into_owned())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 type Row = (
     String,
     String,
@@ -50,7 +38,7 @@ type Row = (
 
 fn view(row: Row) -> Value {
     let (id, branch, name, key, fp, st, by, at, decided_by) = row;
-    json!({ "id": id, "branch": branch, "name": name, "public_key": crate::json::to_base64(&key),
+    json!({ "id": id, "branch": branch, "name": name, "public_key": hex::encode(&key),
             "fingerprint": fp, "state": st, "enrolled_by": by, "enrolled_at_ms": at, "decided_by": decided_by })
 }
 
@@ -95,8 +83,8 @@ pub async fn list(
 #[serde(deny_unknown_fields)]
 pub struct Enrol {
     name: String,
-    #[serde(deserialize_with = "crate::json::base64")]
-    public_key: Vec<u8>,
+    /// 64 hex digits, as the bridge's `station_key` gives it.
+    public_key: String,
 }
 
 /// `POST /api/stations`: an operator enrols a station of its branch.
@@ -105,12 +93,8 @@ pub async fn enrol(
     caller: Caller,
     JsonBody(body): JsonBody<Enrol>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    if body.public_key.len() != 32 {
-        return Err(ApiError::invalid(format!(
-            "public_key has {} bytes; a station key is an X25519 public key of 32 bytes (base64), as the bridge's station_key gives it",
-            body.public_key.len()
-        )));
-    }
+    let public_key = StationPublicKey::from_hex(&body.public_key)
+        .map_err(|e| ApiError::invalid(format!("public_key: {e}")))?;
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 64 {
         return Err(ApiError::invalid(
@@ -119,7 +103,7 @@ pub async fn enrol(
     }
     let branch = caller.branch.clone().ok_or_else(ApiError::internal)?;
     let id = format!("st-{}", &crate::password::random_token()[..16]);
-    let fp = fingerprint(&body.public_key);
+    let fp = public_key.fingerprint();
     let mut tx = WriteTx::begin(&state.db).await?;
     let inserted = sqlx::query(
         "INSERT INTO stations (id, branch, name, public_key, fingerprint, state, enrolled_by, enrolled_at) \
@@ -128,7 +112,7 @@ pub async fn enrol(
     .bind(&id)
     .bind(&branch)
     .bind(name)
-    .bind(body.public_key.clone())
+    .bind(public_key.as_bytes().to_vec())
     .bind(&fp)
     .bind(ENROLLED)
     .bind(&caller.name)

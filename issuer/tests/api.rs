@@ -48,6 +48,10 @@ const CASES: &[(&str, Case)] = &[
     ),
     ("audit tamper: edit, delete, reorder, rewrite", audit_tamper),
     ("kill -9 mid batch upload: all or none", kill_mid_batch),
+    (
+        "what schemathesis found: far pages, sign-in refusals, schemas",
+        schemathesis_findings,
+    ),
 ];
 
 fn run_suite(backend: &Backend, extra: &[(&str, Case)]) {
@@ -476,6 +480,30 @@ fn records(backend: &Backend) {
 
 fn job_flow(backend: &Backend) {
     let issuer = Issuer::start(backend, "jobs");
+    // Station keys are hex, as the bridge's station_key gives them; the fingerprint is the
+    // one the bridge prints.
+    let key = vsc_core::envelope::StationSecretKey::generate(&mut rand_core::OsRng).public_key();
+    let mut op = issuer.login("operator");
+    let (s, body) = op.post(
+        "/api/stations",
+        json!({ "name": "desk", "public_key": b64(key.as_bytes()) }),
+    );
+    assert_eq!(s, 422, "base64 is refused: {body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("64 hex digits"),
+        "{body}"
+    );
+    let (s, body) = op.post(
+        "/api/stations",
+        json!({ "name": "desk", "public_key": key.to_hex() }),
+    );
+    assert_eq!(s, 201, "{body}");
+    assert_eq!(body["station"]["fingerprint"], key.fingerprint());
+    let (_, list) = op.get("/api/stations");
+    assert_eq!(list["stations"][0]["public_key"], key.to_hex());
     let station = issuer.station("operator");
     let mut clerk = issuer.login("clerk");
     let recs = issuer.records(&mut clerk, 3);
@@ -688,7 +716,7 @@ fn batch_all_or_nothing(backend: &Backend) {
         .iter()
         .map(|&r| job_json(r, "b1", &station).1)
         .collect();
-    jobs[13]["envelopes"][0]["enc"] = json!(b64(&[1, 2, 3]));
+    jobs[13]["envelopes"][0]["enc"] = json!(hex::encode([1, 2, 3]));
     let (s, body) = clerk.post("/api/jobs/batch", json!({ "jobs": jobs }));
     assert_eq!(s, 422, "{body}");
     assert!(
@@ -999,6 +1027,77 @@ fn openapi_agrees(backend: &Backend) {
         (405, "method_not_allowed"),
         "{body}"
     );
+}
+
+/// Regressions of what `scripts/schemathesis` found: a page number whose offset overflows was a
+/// 500, the refusals of sign-in (401, 403) were missing from the document, and the document had
+/// no schema for any body.
+fn schemathesis_findings(backend: &Backend) {
+    let issuer = Issuer::start(backend, "schemathesis");
+    let far = "page=9223372036854775807&per_page=113";
+    for (who, path) in [
+        ("clerk", "/api/records"),
+        ("clerk", "/api/jobs"),
+        ("operator", "/api/queue"),
+    ] {
+        let (s, body) = issuer.login(who).get(&format!("{path}?{far}"));
+        assert_eq!(s, 400, "{path}?{far}: {body}");
+        assert!(error_message(&body).contains("smaller page"), "{body}");
+        let (s, body) = issuer
+            .login(who)
+            .get(&format!("{path}?page=2&per_page=500"));
+        assert_eq!(s, 200, "{path}: {body}");
+    }
+    let (_, doc) = issuer.server.client().get("/api/openapi.json");
+    let sign_in = &doc["paths"]["/api/session"]["post"];
+    for code in ["401", "403", "429"] {
+        assert!(
+            sign_in["responses"][code].is_object(),
+            "POST /api/session does not document {code}"
+        );
+    }
+    let mut c = issuer.server.client();
+    let (s, body) = c.post(
+        "/api/session",
+        json!({ "username": "clerk", "password": "not the password" }),
+    );
+    assert_eq!((s, error_code(&body)), (401, "wrong_credentials"));
+    assert_eq!(
+        sign_in["tags"],
+        json!([
+            "admin",
+            "clerk",
+            "approver",
+            "operator",
+            "auditor",
+            "anonymous"
+        ])
+    );
+    assert_eq!(
+        doc["paths"]["/api/audit"]["get"]["tags"],
+        json!(["auditor"])
+    );
+    let health = &doc["paths"]["/api/health"]["get"]["responses"]["200"]["content"]
+        ["application/json"]["schema"];
+    assert_eq!(
+        health["required"],
+        json!(["database", "status"]),
+        "{health}"
+    );
+    let (_, jobs) = issuer.login("clerk").get("/api/jobs");
+    let schema = &doc["paths"]["/api/jobs"]["get"]["responses"]["200"]["content"]
+        ["application/json"]["schema"];
+    for field in schema["required"].as_array().unwrap() {
+        let field = field.as_str().unwrap();
+        assert!(
+            jobs.get(field).is_some(),
+            "GET /api/jobs lacks {field}: {jobs}"
+        );
+    }
+}
+
+fn error_message(body: &Value) -> &str {
+    body["error"]["message"].as_str().unwrap_or("")
 }
 
 fn page_served(backend: &Backend) {

@@ -12,6 +12,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use zeroize::Zeroizing;
+
 use crate::durable;
 
 /// What to do when the target already exists.
@@ -35,6 +37,7 @@ pub enum Durability {
 
 /// Why an atomic write failed; the target is unchanged.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum WriteError {
     /// The target exists and [`Existing::Keep`] was asked.
     #[error("{} already exists and was left untouched: move it away first", .0.display())]
@@ -49,6 +52,18 @@ pub enum WriteError {
         /// The operating system's reason.
         source: std::io::Error,
     },
+}
+
+impl From<WriteError> for std::io::Error {
+    /// The same failure as an `io::Error` of the kind the operating system gave, the message
+    /// naming the step and the path.
+    fn from(error: WriteError) -> Self {
+        let kind = match &error {
+            WriteError::Exists(_) => std::io::ErrorKind::AlreadyExists,
+            WriteError::Io { source, .. } => source.kind(),
+        };
+        std::io::Error::new(kind, error)
+    }
 }
 
 impl WriteError {
@@ -103,6 +118,40 @@ pub fn write_atomic(
     Ok(())
 }
 
+/// Reads the file at `path`, or, when there is none, creates it atomically and owner-only
+/// (flushed) with the bytes `make` returns, and its directory owner-only
+/// ([`crate::private::create_private_dir`]). Returns the content and whether this call created
+/// it. When two processes create it at once, one wins and both return its content. For a file
+/// holding a secret (a key): the content is wiped when dropped.
+pub fn read_or_create(
+    path: &Path,
+    make: impl FnOnce() -> Zeroizing<Vec<u8>>,
+) -> Result<(Zeroizing<Vec<u8>>, bool), WriteError> {
+    match std::fs::read(path) {
+        Ok(bytes) => return Ok((Zeroizing::new(bytes), false)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => {
+            return Err(WriteError::Io {
+                action: "read",
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        crate::private::create_private_dir(dir)
+            .map_err(WriteError::io("create the directory", dir))?;
+    }
+    let bytes = make();
+    match write_atomic(path, &bytes, Existing::Keep, Durability::Flushed) {
+        Ok(()) => Ok((bytes, true)),
+        Err(WriteError::Exists(_)) => std::fs::read(path)
+            .map(|bytes| (Zeroizing::new(bytes), false))
+            .map_err(WriteError::io("read", path)),
+        Err(e) => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +199,23 @@ mod tests {
         assert!(
             err.to_string().contains("create a temporary file in"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn read_or_create_makes_the_file_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cfg").join("key");
+        let (first, created) = read_or_create(&path, || Zeroizing::new(b"one".to_vec())).unwrap();
+        assert!(created);
+        assert_eq!(first.as_slice(), b"one");
+        let (again, created) = read_or_create(&path, || unreachable!("the file exists")).unwrap();
+        assert!(!created);
+        assert_eq!(again.as_slice(), b"one");
+        assert_eq!(crate::private::check_owner_only(&path).unwrap(), None);
+        assert_eq!(
+            crate::private::check_owner_only(&dir.path().join("cfg")).unwrap(),
+            None
         );
     }
 

@@ -117,6 +117,7 @@ struct StateDocument {
 
 /// A state given to [`Card::from_state`] cannot be loaded.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StateError {
     /// Not JSON of the expected shape (the position is given, never the content).
     #[error(

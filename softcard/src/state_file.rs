@@ -11,6 +11,7 @@ use crate::card::{Card, StateError};
 
 /// A state file could not be read or written.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StateFileError {
     /// Reading failed (other than "does not exist").
     #[error(
@@ -70,8 +71,7 @@ pub fn save(path: &Path, card: &Card) -> Result<(), StateFileError> {
         path: path.to_owned(),
         source: match error {
             vsc_os::WriteError::Io { source, .. } => source,
-            // Only Existing::Keep reports an existing file.
-            vsc_os::WriteError::Exists(_) => io::ErrorKind::AlreadyExists.into(),
+            other => io::Error::from(other),
         },
     })
 }

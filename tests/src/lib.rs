@@ -4,10 +4,11 @@
 //! machine's PC/SC stack ([`PcscStack`]: a cross-process lock plus a `pcscd` it starts when
 //! none answers), runs software cards behind pcscd's vpcd readers ([`SoftcardProcess`], and
 //! the independent OpenPGP card [`OpcardProcess`]), guards any other child process
-//! ([`ChildGuard`]), runs a throw-away PostgreSQL cluster ([`PostgresCluster`]), talks to a
-//! reader through independent PC/SC clients: OpenSC ([`opensc_apdus`], [`openpgp_tool_info`])
-//! and GnuPG ([`GnupgHome`]: `gpg --card-status`, signing through scdaemon), and runs
-//! cross-built Windows programs under Wine ([`under_wine`]).
+//! ([`ChildGuard`]), runs a throw-away PostgreSQL cluster ([`PostgresCluster`]) and the issuer
+//! service ([`issuer`]), talks to a reader through independent PC/SC clients: OpenSC
+//! ([`opensc_apdus`], [`openpgp_tool_info`]) and GnuPG ([`GnupgHome`]: `gpg --card-status`,
+//! signing through scdaemon), and runs cross-built Windows programs under Wine
+//! ([`under_wine`]).
 //!
 //! Every process it starts is killed when its guard is dropped; logs (stderr and stdout) go to
 //! temporary files that are printed, and kept on disk, when the test is panicking.
@@ -21,6 +22,7 @@ mod card_process;
 mod cargo_bin;
 mod child;
 mod gnupg;
+pub mod issuer;
 mod opcard;
 mod openpgp_tool;
 mod opensc;

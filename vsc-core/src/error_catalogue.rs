@@ -217,6 +217,9 @@ catalogue! {
     /// The station key of this bridge is not approved for the operator's branch.
     STATION_NOT_APPROVED = "station_not_approved", "This station is not approved yet",
         "Enrol this station, then ask an administrator to approve it after comparing the fingerprint with the bridge's console.";
+    /// A station public key that is not 64 hex digits, or cannot receive envelopes.
+    BAD_STATION_KEY = "bad_station_key", "That is not a station key",
+        "A station key is 64 hex digits, as the bridge shows it; ask the administrator to enrol the station again.";
     /// The branch has no approved station to seal passwords for.
     NO_APPROVED_STATION = "no_approved_station", "The branch has no approved station",
         "A VSC password is sealed for each approved station of the branch; an operator enrols one and an administrator approves it first.";

@@ -133,6 +133,7 @@ pub const TRANSITIONS: &[Transition] = &[
 
 /// Why an action was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum TransitionError {
     /// The table has no row for this state and action.
     #[error("a {} job cannot be {}: {}", .state, .action.past_tense(), allowed_hint(*.state))]

@@ -49,6 +49,7 @@ const DISPLAY_LEN: usize = GENERATED_LEN + GENERATED_LEN / GROUP_LEN - 1;
 
 /// Why a password was refused. Messages describe the problem without echoing the password.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PasswordError {
     /// A generated password with the wrong number of characters (the user mistyped it).
     #[error(

@@ -9,6 +9,7 @@
 //! [`HexBytes`], which zeroizes on drop and never prints its content in `Debug` (an APDU may
 //! carry a PIN or a key).
 
+use crate::envelope::StationPublicKey;
 use crate::error_catalogue::ErrorEntry;
 use crate::secret::{SecretBytes, SecretString};
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
@@ -151,6 +152,17 @@ pub enum Op {
         /// The session from `connect`.
         session: SessionId,
     },
+    /// Station op: the bridge's station public key and its fingerprint.
+    StationKey {},
+    /// Station op: opens a password envelope sealed to the bridge's station key.
+    OpenEnvelope {
+        /// The HPKE encapsulated key.
+        enc: HexBytes,
+        /// The ciphertext (with its tag).
+        ciphertext: HexBytes,
+        /// The associated data: the envelope's binding (`vsc_core::envelope::Binding`).
+        aad: HexBytes,
+    },
     /// Extension (`--sim` only): inserts or removes the simulated reader's card.
     SimCard {
         /// `true` inserts the card, `false` removes it.
@@ -169,6 +181,8 @@ impl Op {
             Op::Connect { .. } => "connect",
             Op::Transmit { .. } => "transmit",
             Op::Disconnect { .. } => "disconnect",
+            Op::StationKey {} => "station_key",
+            Op::OpenEnvelope { .. } => "open_envelope",
             Op::SimCard { .. } => "sim_card",
         }
     }
@@ -314,6 +328,8 @@ pub enum ErrorCode {
     TransmitFailed,
     /// Extension: PC/SC failed for another reason (pcscd not running, reader error).
     ReaderError,
+    /// Station op: the envelope does not open (another station's, another job's, damaged).
+    EnvelopeInvalid,
 }
 
 impl ErrorCode {
@@ -331,6 +347,7 @@ impl ErrorCode {
         ErrorCode::CardRemoved,
         ErrorCode::TransmitFailed,
         ErrorCode::ReaderError,
+        ErrorCode::EnvelopeInvalid,
     ];
 
     /// The code's entry in the one catalogue of error codes.
@@ -349,6 +366,7 @@ impl ErrorCode {
             ErrorCode::CardRemoved => c::CARD_REMOVED,
             ErrorCode::TransmitFailed => c::TRANSMIT_FAILED,
             ErrorCode::ReaderError => c::READER_ERROR,
+            ErrorCode::EnvelopeInvalid => c::ENVELOPE_INVALID,
         }
     }
 
@@ -452,6 +470,22 @@ pub struct TransmitReply {
     pub stopped_at: Option<u32>,
 }
 
+/// `station_key`'s reply fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StationKeyReply {
+    /// The station's X25519 public key (64 hex digits on the wire).
+    pub public_key: StationPublicKey,
+    /// Its fingerprint, as `vsc-bridge station` prints it.
+    pub fingerprint: String,
+}
+
+/// `open_envelope`'s reply fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenEnvelopeReply {
+    /// The opened password's bytes (sensitive: zeroized, never logged).
+    pub plaintext: HexBytes,
+}
+
 /// The fields of a successful reply, one variant per reply shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -466,6 +500,10 @@ pub enum ReplyBody {
     Readers(ReadersReply),
     /// `pair_finish`.
     PairFinish(PairFinishReply),
+    /// `station_key`.
+    StationKey(StationKeyReply),
+    /// `open_envelope`.
+    OpenEnvelope(OpenEnvelopeReply),
     /// Ops with no reply fields (`pair_begin`, `disconnect`, `sim_card`).
     Empty {},
 }
@@ -663,6 +701,26 @@ mod tests {
         }
         let r = Request::parse(r#"{"id":4,"op":"sim_card","present":false}"#).unwrap();
         assert_eq!(r.op, Op::SimCard { present: false });
+        let r = Request::parse(r#"{"id":5,"op":"station_key"}"#).unwrap();
+        assert_eq!(r.op, Op::StationKey {});
+        let r = Request::parse(
+            r#"{"id":6,"op":"open_envelope","enc":"0A","ciphertext":"0b0c","aad":""}"#,
+        )
+        .unwrap();
+        match r.op {
+            Op::OpenEnvelope {
+                enc,
+                ciphertext,
+                aad,
+            } => {
+                assert_eq!(enc.expose(), &[0x0A]);
+                assert_eq!(ciphertext.expose(), &[0x0B, 0x0C]);
+                assert!(aad.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = Request::parse(r#"{"id":7,"op":"open_envelope","enc":"0A","aad":""}"#).unwrap_err();
+        assert_eq!(e.id, Some(7));
     }
 
     #[test]
@@ -772,6 +830,15 @@ mod tests {
             ReplyBody::PairFinish(PairFinishReply {
                 token: WireSecret::new("t"),
             }),
+            ReplyBody::StationKey(StationKeyReply {
+                public_key: StationPublicKey::from_bytes(&[9; 32]).unwrap(),
+                fingerprint: StationPublicKey::from_bytes(&[9; 32])
+                    .unwrap()
+                    .fingerprint(),
+            }),
+            ReplyBody::OpenEnvelope(OpenEnvelopeReply {
+                plaintext: HexBytes::new(b"7K2M".to_vec()),
+            }),
         ] {
             let reply = Reply::ok(1, body);
             assert_eq!(
@@ -812,6 +879,14 @@ mod tests {
             code: WireSecret::new("12345678"),
         };
         assert!(!format!("{op:?}").contains("12345678"));
+        let reply = OpenEnvelopeReply {
+            plaintext: HexBytes::new(b"7K2M-Q9TD".to_vec()),
+        };
+        let shown = format!("{reply:?}");
+        assert!(
+            !shown.contains("7K2M") && !shown.contains("374B324D"),
+            "{shown}"
+        );
     }
 
     #[test]
@@ -820,5 +895,6 @@ mod tests {
         assert_eq!(text, "\"not_authenticated\"");
         assert_eq!(ErrorCode::NotAuthenticated.as_str(), "not_authenticated");
         assert_eq!(ErrorCode::ReaderError.to_string(), "reader_error");
+        assert_eq!(ErrorCode::EnvelopeInvalid.as_str(), "envelope_invalid");
     }
 }

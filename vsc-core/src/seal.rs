@@ -171,6 +171,7 @@ pub struct Header {
 
 /// Why a VSC could not be sealed (the caller's input is at fault).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SealError {
     /// An area exceeds [`MAX_AREA_LEN`].
     #[error("the {area} area is {len} bytes; a VSC area may hold at most {max} bytes")]
@@ -212,6 +213,7 @@ pub enum SealError {
 /// Why a sealed VSC could not be read or opened. Messages name the cause and the fix and never
 /// contain a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum OpenError {
     /// The bytes do not start with the VSC magic.
     #[error("this is not a sealed VSC file (it does not start with the VSC magic bytes)")]

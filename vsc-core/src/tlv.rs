@@ -9,6 +9,7 @@ use crate::secret::SecretBytes;
 
 /// Why bytes are not a sequence of BER-TLV data objects.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum TlvError {
     /// The bytes end inside a tag, a length or a value.
     #[error("a data object is cut short at byte {offset}")]

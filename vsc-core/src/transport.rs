@@ -15,6 +15,7 @@ pub trait Transport {
 
 /// Why a transport could not deliver an APDU or its response.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum TransportError {
     /// The card left the reader (or lost power) during the exchange.
     #[error("the card was removed from the reader")]

@@ -55,6 +55,7 @@ pub struct SealedVsc {
 
 /// Why a VSC could not be built.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BuildError {
     /// The holder's data does not fit the room the profile gives its area on the card.
     #[error("the {area} area needs {needed} bytes but profile {profile} gives it only {size} on the card: shorten the data or give the area more room in the profile")]
@@ -75,6 +76,7 @@ pub enum BuildError {
 
 /// Why a sealed VSC could not be opened.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum OpenVscError {
     /// The container itself could not be opened (wrong password, damaged file, ...).
     #[error(transparent)]

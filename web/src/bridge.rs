@@ -21,11 +21,13 @@ use std::rc::{Rc, Weak};
 
 use js_sys::{Function, Promise};
 use rand_core::OsRng;
+use vsc_core::envelope::{Binding, Envelope};
 use vsc_core::perso::{NewPinQuestion, Personalization};
 use vsc_core::protocol::{
-    Event, HelloReply, Op, ReaderInfo, ReplyBody, Request, RequestId, ServerMessage, SessionId,
-    WireSecret, PROTOCOL_VERSION,
+    Event, HelloReply, HexBytes, Op, ReaderInfo, ReplyBody, Request, RequestId, ServerMessage,
+    SessionId, StationKeyReply, WireSecret, PROTOCOL_VERSION,
 };
+use vsc_core::secret::SecretBytes;
 use vsc_core::vsc::Vsc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -188,6 +190,36 @@ impl Connection {
         {
             ReplyBody::Readers(reply) => Ok(reply.readers),
             other => Err(unexpected("readers", &other)),
+        }
+    }
+
+    /// `station_key`: the bridge's station public key and its fingerprint.
+    pub async fn station_key(&self) -> Result<StationKeyReply, WebError> {
+        match self
+            .inner
+            .request(Op::StationKey {}, REQUEST_TIMEOUT_MS)
+            .await?
+        {
+            ReplyBody::StationKey(reply) => Ok(reply),
+            other => Err(unexpected("station_key", &other)),
+        }
+    }
+
+    /// `open_envelope`: the bridge opens `envelope` bound to `binding` with its station key;
+    /// the password's bytes, wiped on drop.
+    pub async fn open_envelope(
+        &self,
+        envelope: &Envelope,
+        binding: &Binding,
+    ) -> Result<SecretBytes, WebError> {
+        let op = Op::OpenEnvelope {
+            enc: HexBytes::from(&envelope.enc[..]),
+            ciphertext: HexBytes::from(envelope.ciphertext.as_slice()),
+            aad: HexBytes::new(binding.to_aad()),
+        };
+        match self.inner.request(op, REQUEST_TIMEOUT_MS).await? {
+            ReplyBody::OpenEnvelope(reply) => Ok(SecretBytes::from_slice(reply.plaintext.expose())),
+            other => Err(unexpected("open_envelope", &other)),
         }
     }
 
@@ -398,6 +430,8 @@ fn unexpected(op: &str, body: &ReplyBody) -> WebError {
                 ReplyBody::Transmit(_) => "transmit",
                 ReplyBody::Readers(_) => "readers",
                 ReplyBody::PairFinish(_) => "pair_finish",
+                ReplyBody::StationKey(_) => "station_key",
+                ReplyBody::OpenEnvelope(_) => "open_envelope",
                 ReplyBody::Empty {} => "empty",
             }
         ),

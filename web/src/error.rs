@@ -54,6 +54,8 @@ pub enum Code {
     NewPinDeclined,
     /// The branch has no approved station to seal a password for.
     NoApprovedStation,
+    /// A station public key that is not 64 hex digits, or cannot receive envelopes.
+    BadStationKey,
     /// The personalization driver broke the engine's protocol (a bug).
     Internal,
 }
@@ -83,6 +85,7 @@ impl Code {
             Code::ReadBackMismatch => c::READ_BACK_MISMATCH,
             Code::NewPinDeclined => c::NEW_PIN_DECLINED,
             Code::NoApprovedStation => c::NO_APPROVED_STATION,
+            Code::BadStationKey => c::BAD_STATION_KEY,
             Code::Internal => c::INTERNAL,
         }
     }

@@ -14,7 +14,9 @@
 //!   module [`upload`]);
 //! - talk to the bridge over a WebSocket (bridge protocol v1): hello, pairing, readers, and a
 //!   personalization driven by `vsc_core::perso`, reporting progress and returning the PIN
-//!   mailer ([`Bridge`], [`PinMailer`], modules [`bridge`] and [`perso_driver`]).
+//!   mailer ([`Bridge`], [`PinMailer`], modules [`bridge`] and [`perso_driver`]);
+//! - seal VSC passwords for the issuer's stations and open a claimed job through the bridge's
+//!   station key (module [`envelope`]).
 //!
 //! Errors reach JavaScript as `Error` objects with a `code` and a `message` a clerk can act on
 //! (module [`error`]); every code, with its title and explanation, is in the one catalogue the
@@ -26,6 +28,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bridge;
+pub mod envelope;
 pub mod error;
 pub mod issue;
 pub mod js;

@@ -58,7 +58,8 @@ pub fn bridge_error(code: &str, bridge_message: &str) -> WebError {
     let advice = match code {
         "not_authenticated" => "This page is not paired with the bridge, or the bridge no longer knows the pairing. Press Connect, then type the pairing code the bridge shows.",
         "pairing_failed" => "The pairing code is wrong or has expired. Press Connect to get a new code, and type it exactly as the bridge shows it.",
-        "rate_limited" => "Too many pairing attempts. Wait a minute, then press Connect to get a new code.",
+        "rate_limited" => "Too many attempts from this page in the last minute (pairing codes, or password envelopes opened). Wait a minute, then try again.",
+        "envelope_invalid" => "The bridge cannot open this job's password envelope: it was sealed for another station key (was this bridge's key rotated, or is this another PC's bridge?) or for another job. Release the job and ask the issuer to reissue it for this station.",
         "busy" => "The reader is in use by another program or another browser tab. Close that program or tab (or wait until it is done), then try again.",
         "no_card" => "There is no card in the reader. Insert a blank card, then try again.",
         "unknown_reader" => "That reader is no longer connected. Plug it in or choose another reader, then try again.",
@@ -144,9 +145,7 @@ impl Tracker {
             PersoError::Transport { source, .. } => {
                 let code = match source {
                     TransportError::CardRemoved => "card_removed",
-                    TransportError::Failed(_) => {
-                        self.transport_code.as_deref().unwrap_or("transmit_failed")
-                    }
+                    _ => self.transport_code.as_deref().unwrap_or("transmit_failed"),
                 };
                 WebError::with_code(code, error.to_string())
             }

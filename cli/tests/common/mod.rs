@@ -165,6 +165,17 @@ pub fn build_batch_in_with_profile(
     Batch { dir, out, vscs }
 }
 
+/// The PIN printed on a PIN mailer page.
+pub fn pin_of(mailer: &Path) -> String {
+    let html = std::fs::read_to_string(mailer).expect("PIN mailer written");
+    html.split("aria-label=\"PIN\">")
+        .nth(1)
+        .expect("PIN element")
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect()
+}
+
 /// The names of the entries of `dir`, sorted.
 pub fn file_names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)

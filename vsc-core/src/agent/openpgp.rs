@@ -284,18 +284,31 @@ impl CardAgent for OpenPgpAgent {
             HolderCredential::Initial => SecretBytes::from_slice(FACTORY_PW1),
             HolderCredential::Pin(pin) => pin.to_reference_data(),
         };
+        let vsc = step.vsc;
+        let public = !self.container(vsc, DataArea::Public).is_empty();
+        let private = !self.container(vsc, DataArea::Private).is_empty();
         let mut batch = Batch::new();
-        batch.push(verify(PW1_OTHER, pw1));
+        if private {
+            // DO 0103 is read with PW1 verified for other operations (§4.4.1).
+            batch.push(verify(PW1_OTHER, pw1));
+        }
         batch.push(get_data(DO_APPLICATION_DATA));
         batch.push(get_data(DO_CARDHOLDER));
         batch.push(get_data(DO_PRIVATE_2));
+        // Only what was written is read: a DO left out keeps the factory value the erase
+        // or the blank card gave it, and `check_read_back` skips it alike.
         for field in self.standard_fields() {
-            if !matches!(field.tag.as_slice(), [0x5B] | [0x5F, 0x2D] | [0x5F, 0x35]) {
+            let in_cardholder_data = is_in_cardholder_data(&field.tag);
+            if !in_cardholder_data && !Self::standard_value(vsc, &field.tag).is_empty() {
                 batch.push(get_data(do_tag(&field.tag)));
             }
         }
-        batch.push(get_data(DO_PRIVATE_1));
-        batch.push(get_data(DO_PRIVATE_3));
+        if public {
+            batch.push(get_data(DO_PRIVATE_1));
+        }
+        if private {
+            batch.push(get_data(DO_PRIVATE_3));
+        }
         for (slot, _) in Self::keys(step.vsc) {
             batch.push(read_public_key(slot));
         }
@@ -333,9 +346,10 @@ impl CardAgent for OpenPgpAgent {
                 // Not written: the card keeps its factory value.
                 continue;
             }
-            let found = match field.tag.as_slice() {
-                [0x5B] | [0x5F, 0x2D] | [0x5F, 0x35] => tlv::find(cardholder, &field.tag),
-                tag => read(do_tag(tag)),
+            let found = if is_in_cardholder_data(&field.tag) {
+                tlv::find(cardholder, &field.tag)
+            } else {
+                read(do_tag(&field.tag))
             };
             if found.unwrap_or_default() != expected.as_slice() {
                 return Err(mismatch(&format!(
@@ -412,6 +426,12 @@ impl CardAgent for OpenPgpAgent {
 /// Whether a public field's tag is a standard DO of its own.
 fn is_standard(tag: &[u8]) -> bool {
     openpgp::STANDARD_DOS.iter().any(|(t, _, _)| *t == tag)
+}
+
+/// Whether a standard DO comes inside the cardholder related data (DO 65, §4.4.1), which
+/// the read-back gets in one GET DATA.
+fn is_in_cardholder_data(tag: &[u8]) -> bool {
+    matches!(tag, [0x5B] | [0x5F, 0x2D] | [0x5F, 0x35])
 }
 
 /// The P1-P2 of GET DATA / PUT DATA for a one- or two-byte DO tag (§7.2.6).

@@ -1,0 +1,364 @@
+//! `vsc personalize --server URL --queue --reader NAME`: this terminal as a station of the
+//! issuer service, working its branch's queue card after card.
+//!
+//! For each card: wait until a card is in the reader, claim the next job for this station
+//! (`POST /api/queue/claim`), open its password envelope with the station key
+//! (`vsc_core::envelope`, bound to the job id, the branch and the `.vsc` received), open the
+//! VSC, personalize the card with the same code as `vsc personalize FILE`
+//! ([`crate::personalize::personalize_card`]), write its PIN mailer, and report the result
+//! (`POST /api/jobs/{id}/result`): personalized, or failed with the step and the reason (the
+//! service puts the job back in the queue). A card the engine did not write (another VSC's,
+//! another card type, a new PIN declined) is not reported failed: its job is released. Then
+//! the clerk removes the card and inserts the next one (unless the queue is empty).
+//!
+//! It stops when the queue has nothing left for this station, or on Ctrl-C: the card in
+//! progress is finished and reported first (a second Ctrl-C quits at once; the claimed job then
+//! returns to the queue when its lease runs out). Passwords and PINs never reach the terminal,
+//! a log or the service.
+
+use std::ffi::CString;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use pcsc::{ReaderState, State};
+use serde_json::{json, Value};
+use vsc_core::envelope::{self, Binding, StationSecretKey};
+use vsc_core::job_envelopes::{MalformedEnvelope, WireEnvelope};
+use vsc_core::perso::PersoError;
+use vsc_core::secret::SecretString;
+use vsc_core::vsc::Vsc;
+
+use crate::error::CliError;
+use crate::issuer_client::{Credentials, Session};
+use crate::personalize::{self, Args};
+use crate::{pcsc_transport, profile_arg, station};
+
+/// How a claimed job ended on this terminal.
+enum Ended {
+    /// Personalized, verified, reported.
+    Personalized,
+    /// Reported failed; the job is back in the queue.
+    Failed,
+    /// Released untouched (the card was not written); the job is back in the queue.
+    Released,
+}
+
+/// Runs `vsc personalize --server URL --queue`.
+pub fn run(args: &Args) -> Result<(), CliError> {
+    let server = args
+        .server
+        .as_deref()
+        .ok_or_else(|| CliError::Input("--queue needs --server URL".into()))?;
+    if args.password.password_file.is_some() {
+        return Err(CliError::Input(
+            "--password-file is for one VSC file: with --queue each VSC's password comes in its \
+             envelope, opened with this station's key"
+                .into(),
+        ));
+    }
+    let mailers = args.pin_mailers.clone().ok_or_else(|| {
+        CliError::Input(
+            "--queue needs --pin-mailers DIR, the directory the cards' PIN mailers are written \
+             to"
+            .into(),
+        )
+    })?;
+    if !mailers.is_dir() {
+        return Err(CliError::Input(format!(
+            "--pin-mailers {}: not a directory; create it first, so no PIN is lost",
+            mailers.display()
+        )));
+    }
+    let profile = args.profile.as_deref().map(profile_arg::load).transpose()?;
+    let (key, key_path, created) = station::load_or_create(&args.station)?;
+    if created {
+        return Err(CliError::Input(format!(
+            "this terminal had no station key: one was made in {} (fingerprint {}). Enrol it \
+             (`vsc station --server URL --enrol NAME`), have an admin approve it, then run again",
+            key_path.display(),
+            key.public_key().fingerprint()
+        )));
+    }
+    let credentials = Credentials::read(&args.credentials)?;
+    let mut session = Session::sign_in(server, &credentials)?;
+    let station_id = station::approved_id(&mut session, &key.public_key())?;
+    let context = pcsc_transport::context()?;
+    if !pcsc_transport::reader_names(&context)?.contains(&args.reader) {
+        return Err(CliError::Input(format!(
+            "there is no reader named {:?}: `vsc readers` lists the readers and their exact \
+             names",
+            args.reader
+        )));
+    }
+    let stop = ctrl_c_flag()?;
+    eprintln!(
+        "working the queue of {} as {} with station {station_id} (fingerprint {}); Ctrl-C \
+         stops after the card in progress",
+        session.base(),
+        session.user(),
+        key.public_key().fingerprint()
+    );
+    let worker = Worker {
+        key,
+        station_id,
+        reader: args.reader.clone(),
+        mailers,
+        profile,
+        new_pin: args.new_pin,
+    };
+    let (mut personalized, mut failed, mut released) = (0usize, 0usize, 0usize);
+    let mut card_done = false;
+    let why = loop {
+        if stop.load(Ordering::SeqCst) {
+            break "stopped (Ctrl-C)".to_owned();
+        }
+        let queue = session.get("/api/queue")?;
+        let queued = queue["jobs"].as_array().map_or(0, |jobs| {
+            jobs.iter().filter(|j| j["state"] == "queued").count()
+        });
+        if queued == 0 {
+            break "the queue is empty".to_owned();
+        }
+        if card_done {
+            eprintln!("remove the card from {:?}", worker.reader);
+            if !wait_for_card(&context, &worker.reader, false, &stop)? {
+                break "stopped (Ctrl-C)".to_owned();
+            }
+        }
+        if !card_in_reader(&context, &worker.reader)? {
+            eprintln!(
+                "insert the next card into {:?} ({queued} job(s) queued; Ctrl-C to stop)",
+                worker.reader
+            );
+        }
+        if !wait_for_card(&context, &worker.reader, true, &stop)? {
+            break "stopped (Ctrl-C)".to_owned();
+        }
+        let claim = session.post("/api/queue/claim", &json!({ "station": worker.station_id }))?;
+        if claim["job"].is_null() {
+            break "no queued job of this branch has an envelope for this station".to_owned();
+        }
+        match worker.work(&mut session, &claim)? {
+            Ended::Personalized => personalized += 1,
+            Ended::Failed => failed += 1,
+            Ended::Released => released += 1,
+        }
+        card_done = true;
+    };
+    outln!(
+        "{why}: {personalized} card(s) personalized, {failed} failed and {released} not written \
+         (their jobs are back in the queue)"
+    );
+    session.sign_out();
+    Ok(())
+}
+
+/// What working one claimed job needs.
+struct Worker {
+    key: StationSecretKey,
+    station_id: String,
+    reader: String,
+    mailers: PathBuf,
+    profile: Option<vsc_core::profile::Profile>,
+    new_pin: bool,
+}
+
+impl Worker {
+    /// Opens, personalizes and reports the job `claim` gave.
+    fn work(&self, session: &mut Session, claim: &Value) -> Result<Ended, CliError> {
+        let job = &claim["job"];
+        let id = job["id"].as_str().unwrap_or_default().to_owned();
+        let branch = job["branch"].as_str().unwrap_or_default();
+        let vsc = match self.open(claim, &id, branch) {
+            Ok(vsc) => vsc,
+            Err(error) => {
+                // Not this card's fault, nor this job's to fail: back to the queue, and stop,
+                // since the next claim would give the same job.
+                release(session, &id)?;
+                return Err(CliError::Input(format!(
+                    "job {id}: {error}; the job was released: ask the issuer to reissue it"
+                )));
+            }
+        };
+        let holder = vsc.holder_name();
+        eprintln!("job {id}: VSC for {holder}");
+        let started = Instant::now();
+        let run = match personalize::personalize_card(vsc, &self.reader, self.new_pin) {
+            Ok(run) => run,
+            Err(error) => {
+                eprintln!("job {id}: {error}");
+                release(session, &id)?;
+                eprintln!("job {id} released: it is back in the queue");
+                return Ok(Ended::Released);
+            }
+        };
+        match run.result {
+            Ok(outcome) => {
+                let path = self
+                    .mailers
+                    .join(format!("{}-pin-mailer.html", outcome.uid));
+                if let Err(error) = personalize::write_pin_mailer(&path, &outcome.pin_mailer()) {
+                    report_failed(session, &id, "PIN mailer", None, &error.to_string())?;
+                    eprintln!("job {id}: {error}; reported failed: the job is back in the queue");
+                    return Ok(Ended::Failed);
+                }
+                session.post(
+                    &format!("/api/jobs/{id}/result"),
+                    &json!({ "outcome": "personalized", "atr": hex::encode_upper(&run.atr),
+                             "apdus": outcome.apdus, "read_back_ok": true }),
+                )?;
+                outln!(
+                    "job {id}: VSC {} personalized for {} ({} APDUs, {:.2} s): verified; PIN \
+                     mailer {}",
+                    outcome.uid,
+                    outcome.holder_name,
+                    outcome.apdus,
+                    started.elapsed().as_secs_f64(),
+                    path.display()
+                );
+                Ok(Ended::Personalized)
+            }
+            Err(
+                error @ (PersoError::ForeignCard { .. }
+                | PersoError::WrongCardType { .. }
+                | PersoError::NewPinDeclined { .. }),
+            ) => {
+                eprintln!("job {id}: {error}");
+                release(session, &id)?;
+                eprintln!("job {id} released, the card was not written: it is back in the queue");
+                Ok(Ended::Released)
+            }
+            Err(error) => {
+                let status_word = match &error {
+                    PersoError::Refused { sw, .. } => Some(format!("{:04X}", sw.0)),
+                    _ => None,
+                };
+                report_failed(
+                    session,
+                    &id,
+                    run.step.label(),
+                    status_word,
+                    &error.to_string(),
+                )?;
+                outln!(
+                    "job {id}: failed while {}: {error}; reported failed: the job is back in \
+                     the queue",
+                    run.step.in_words()
+                );
+                Ok(Ended::Failed)
+            }
+        }
+    }
+
+    /// The claimed VSC, opened with the password from its envelope.
+    fn open(&self, claim: &Value, id: &str, branch: &str) -> Result<Vsc, String> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(claim["vsc"].as_str().unwrap_or_default())
+            .map_err(|_| "the claimed .vsc is not base64".to_owned())?;
+        let wire: WireEnvelope = serde_json::from_value(claim["envelope"].clone())
+            .map_err(|_| MalformedEnvelope.to_string())?;
+        let envelope = wire.parse().map_err(|e| e.to_string())?;
+        let binding = Binding::new(id, branch, &bytes).map_err(|e| e.to_string())?;
+        let plaintext =
+            envelope::open(&envelope, &self.key, &binding).map_err(|e| e.to_string())?;
+        let password = std::str::from_utf8(plaintext.expose())
+            .map(|text| SecretString::new(text.to_owned()))
+            .map_err(|_| "the opened envelope does not hold a VSC password".to_owned())?;
+        let opened = match &self.profile {
+            Some(profile) => Vsc::open_with_profile(&bytes, password.expose(), profile),
+            None => Vsc::open(&bytes, password.expose()),
+        };
+        opened.map_err(|e| format!("the VSC does not open with its envelope's password: {e}"))
+    }
+}
+
+/// `POST /api/jobs/{id}/release`: back to the queue, untouched.
+fn release(session: &mut Session, id: &str) -> Result<(), CliError> {
+    session
+        .post(&format!("/api/jobs/{id}/release"), &Value::Null)
+        .map(drop)
+}
+
+/// Reports job `id` failed at `step` (the service puts it back in the queue).
+fn report_failed(
+    session: &mut Session,
+    id: &str,
+    step: &str,
+    status_word: Option<String>,
+    reason: &str,
+) -> Result<(), CliError> {
+    session
+        .post(
+            &format!("/api/jobs/{id}/result"),
+            &json!({ "outcome": "failed", "step": step, "status_word": status_word, "reason": reason }),
+        )
+        .map(drop)
+}
+
+/// A flag Ctrl-C raises (a second Ctrl-C exits at once).
+fn ctrl_c_flag() -> Result<Arc<AtomicBool>, CliError> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("stopping after the card in progress (Ctrl-C again to quit at once)");
+    })
+    .map_err(|e| CliError::Input(format!("cannot watch for Ctrl-C: {e}")))?;
+    Ok(stop)
+}
+
+/// Whether a card is in `reader` now.
+fn card_in_reader(context: &pcsc::Context, reader: &str) -> Result<bool, CliError> {
+    let mut states = [reader_state(reader)?];
+    status_change(context, &mut states, Duration::ZERO)?;
+    Ok(has_card(&states[0]))
+}
+
+/// Waits until `reader` holds a card (`present`) or none; `false` if Ctrl-C came first.
+fn wait_for_card(
+    context: &pcsc::Context,
+    reader: &str,
+    present: bool,
+    stop: &AtomicBool,
+) -> Result<bool, CliError> {
+    let mut states = [reader_state(reader)?];
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            return Ok(false);
+        }
+        status_change(context, &mut states, Duration::from_millis(250))?;
+        if has_card(&states[0]) == present {
+            return Ok(true);
+        }
+        states[0].sync_current_state();
+    }
+}
+
+fn reader_state(reader: &str) -> Result<ReaderState, CliError> {
+    let name = CString::new(reader)
+        .map_err(|_| CliError::Input("a reader name cannot contain a NUL byte".into()))?;
+    Ok(ReaderState::new(name, State::UNAWARE))
+}
+
+fn status_change(
+    context: &pcsc::Context,
+    states: &mut [ReaderState],
+    timeout: Duration,
+) -> Result<(), CliError> {
+    match context.get_status_change(timeout, states) {
+        Ok(()) | Err(pcsc::Error::Timeout) => Ok(()),
+        Err(e) => Err(CliError::Pcsc(format!(
+            "pcscd cannot report the state of the reader ({e}): is the reader still connected?"
+        ))),
+    }
+}
+
+fn has_card(state: &ReaderState) -> bool {
+    let event = state.event_state();
+    event.contains(State::PRESENT) && !event.contains(State::MUTE)
+}

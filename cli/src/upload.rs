@@ -1,0 +1,231 @@
+//! `vsc build --server URL --branch B`: the batch goes to the issuer service instead of files.
+//!
+//! Before anything is built: sign in (a clerk), fetch the approved stations of branch B (none:
+//! nothing happens), and import the CSV file's bytes as holder records (the service checks
+//! them with the same `vsc_core::holder_csv` rules, all rows or none). The VSCs are then built
+//! by `vsc build`'s own path ([`crate::build`]), and each password is sealed for every approved
+//! station (`vsc_core::envelope`, bound to the VSC's UID, the branch and the sealed bytes) and
+//! forgotten: no password is written anywhere. The jobs go up in batches of [`CHUNK`]
+//! (`POST /api/jobs/batch`, each batch all or none), as prepared jobs for an approver.
+//!
+//! What it does not do: approve (another user does), or retry a refused batch.
+
+use base64::Engine;
+use indicatif::ProgressBar;
+use rand_core::OsRng;
+use serde_json::{json, Value};
+use vsc_core::batch::BatchEntry;
+use vsc_core::envelope::{Binding, StationPublicKey};
+use vsc_core::job_envelopes::{self, Station};
+use vsc_core::profile::Profile;
+use vsc_core::text_encoding::TextEncoding;
+
+use crate::error::CliError;
+use crate::issuer_client::{CredentialArgs, Credentials, Session};
+
+/// Jobs per upload request.
+pub const CHUNK: usize = 500;
+
+/// The options of `vsc build` that send the batch to the issuer service.
+#[derive(Debug, clap::Args)]
+pub struct ServerArgs {
+    /// Upload the VSCs to the issuer service at URL (https://cards.issuer.example) instead of
+    /// writing files; needs --branch.
+    #[arg(long, value_name = "URL", requires = "branch", conflicts_with_all = ["out", "force"])]
+    pub server: Option<String>,
+    /// With --server: the branch whose queue the VSCs go to (its id at the issuer).
+    #[arg(long, value_name = "ID", requires = "server")]
+    pub branch: Option<String>,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+}
+
+/// A signed-in upload to one branch, its records imported.
+pub struct Upload {
+    session: Session,
+    branch: String,
+    stations: Vec<Station>,
+    records: Vec<i64>,
+}
+
+impl Upload {
+    /// Signs in, finds the branch's approved stations and imports `csv` (read as `encoding`,
+    /// holding `holders` holders) for `profile`.
+    pub fn prepare(
+        server: &str,
+        branch: &str,
+        credentials: &CredentialArgs,
+        profile: &Profile,
+        csv: &[u8],
+        encoding: TextEncoding,
+        holders: usize,
+    ) -> Result<Upload, CliError> {
+        let credentials = Credentials::read(credentials)?;
+        let mut session = Session::sign_in(server, &credentials)?;
+        let branches = session.get("/api/branches")?;
+        let known: Vec<&str> = branches["branches"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|b| b["id"].as_str())
+            .collect();
+        if !known.contains(&branch) {
+            return Err(CliError::Input(format!(
+                "there is no branch {branch:?} at {}; nothing was built or uploaded: give \
+                 --branch one of {}",
+                session.base(),
+                known.join(", ")
+            )));
+        }
+        let list = session.get(&format!(
+            "/api/stations?branch={}&state=approved",
+            query_value(branch)
+        ))?;
+        let stations: Vec<Station> = list["stations"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter(|s| s["branch"] == branch && s["state"] == "approved")
+            .map(|s| serde_json::from_value(s.clone()))
+            .collect::<Result<_, _>>()
+            .map_err(|e| CliError::Issuer(format!("the issuer's station list is unusable: {e}")))?;
+        // Every key is checked before the records are imported, so nothing is left half-done.
+        for station in &stations {
+            StationPublicKey::from_hex(&station.public_key).map_err(|e| {
+                CliError::Issuer(format!(
+                    "station {} of branch {branch}: {e}; nothing was built or uploaded: an admin \
+                     revokes that station",
+                    station.id
+                ))
+            })?;
+        }
+        if stations.is_empty() {
+            return Err(CliError::Input(format!(
+                "branch {branch:?} has no approved station at {}, so no VSC password could be \
+                 sealed for it; nothing was built or uploaded: an operator enrols a station of \
+                 the branch and an admin approves it",
+                session.base()
+            )));
+        }
+        let imported = session.post_csv(
+            &format!(
+                "/api/records/import?profile={}&encoding={}",
+                query_value(&profile.id),
+                encoding.label()
+            ),
+            csv,
+        )?;
+        let records: Vec<i64> = imported["ids"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(Value::as_i64)
+            .collect();
+        if records.len() != holders {
+            return Err(CliError::Issuer(format!(
+                "the issuer imported {} record(s) where the file has {holders} holder(s); \
+                 nothing was uploaded",
+                records.len()
+            )));
+        }
+        Ok(Upload {
+            session,
+            branch: branch.to_owned(),
+            stations,
+            records,
+        })
+    }
+
+    /// The number of approved stations each password is sealed for.
+    pub fn stations(&self) -> usize {
+        self.stations.len()
+    }
+
+    /// Seals each password for the stations and uploads the jobs, [`CHUNK`] at a time; the
+    /// states the service gave them (`prepared`, or `queued` when four-eyes is off).
+    pub fn send(
+        mut self,
+        built: &[BatchEntry],
+        progress: &ProgressBar,
+    ) -> Result<Vec<String>, CliError> {
+        let mut states = Vec::with_capacity(built.len());
+        for (chunk, entries) in built.chunks(CHUNK).enumerate() {
+            let offset = chunk * CHUNK;
+            let jobs = entries
+                .iter()
+                .enumerate()
+                .map(|(i, entry)| self.job(self.records[offset + i], entry))
+                .collect::<Result<Vec<Value>, CliError>>()?;
+            let answer = self
+                .session
+                .post("/api/jobs/batch", &json!({ "jobs": jobs }))
+                .map_err(|error| {
+                    if offset == 0 {
+                        error
+                    } else {
+                        CliError::Issuer(format!(
+                            "{error}. The first {offset} VSC(s) were uploaded; this batch and \
+                             the rest were not"
+                        ))
+                    }
+                })?;
+            states.extend(
+                answer["jobs"]
+                    .as_array()
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|j| j["state"].as_str().unwrap_or_default().to_owned()),
+            );
+            progress.inc(entries.len() as u64);
+        }
+        self.session.sign_out();
+        Ok(states)
+    }
+
+    /// One job upload: the record, the branch, the sealed VSC and its envelopes.
+    fn job(&self, record: i64, entry: &BatchEntry) -> Result<Value, CliError> {
+        let uid = entry.sealed.uid.to_string();
+        let binding = Binding::new(&uid, &self.branch, &entry.sealed.bytes)
+            .map_err(|e| CliError::Input(e.to_string()))?;
+        let envelopes = job_envelopes::seal_for_stations(
+            entry.sealed.password.expose(),
+            &binding,
+            &self.stations,
+            &mut OsRng,
+        )
+        .map_err(|e| CliError::Issuer(e.to_string()))?;
+        Ok(json!({
+            "record": record,
+            "branch": self.branch,
+            "vsc": base64::engine::general_purpose::STANDARD.encode(&entry.sealed.bytes),
+            "envelopes": envelopes,
+        }))
+    }
+}
+
+/// `text` for a URL query (ids are `a-z A-Z 0-9 . _ -`; anything else is percent-encoded).
+fn query_value(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'_' | b'-' => {
+                char::from(b).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_are_percent_encoded() {
+        assert_eq!(query_value("paris-1"), "paris-1");
+        assert_eq!(query_value("a b&c"), "a%20b%26c");
+    }
+}

@@ -1,0 +1,737 @@
+//! The password envelope: a VSC password sealed to one branch station with HPKE (RFC 9180).
+//!
+//! The issuer's page (through wasm) and `vsc build --server` seal each VSC password for every
+//! approved station of the target branch ([`seal`]); a station, `vsc-bridge` or
+//! `vsc personalize --server --queue`, opens the envelope with its X25519 secret key ([`open`]).
+//! Both sides run this one module. The suite is fixed: base mode, DHKEM(X25519, HKDF-SHA256),
+//! HKDF-SHA256, AES-256-GCM, `info` = [`INFO`].
+//!
+//! The associated data is a [`Binding`]: the job id (the VSC UID), the branch id and the
+//! SHA-256 of the sealed `.vsc` bytes, encoded one way ([`Binding::to_aad`]). An envelope moved
+//! to another job, another branch or beside another `.vsc` does not open. Every opening failure
+//! (wrong key, wrong binding, truncated or altered envelope) is the one
+//! [`EnvelopeError::Invalid`], which says nothing an attacker could use.
+//!
+//! Station keys: [`StationSecretKey`] (zeroized on drop, redacted `Debug`, stored by its owner
+//! in the text form of [`StationSecretKey::to_file_text`]) and [`StationPublicKey`] (hex on the
+//! wire, 64 digits), with the [`StationPublicKey::fingerprint`] that a bridge's console and the
+//! issuer's admin view show side by side.
+//!
+//! What this module does not do: store keys, talk to a bridge or a server, or decide which
+//! stations get envelopes.
+
+use std::fmt;
+
+use hpke::aead::AesGcm256;
+use hpke::kdf::HkdfSha256;
+use hpke::kem::X25519HkdfSha256;
+use hpke::{Deserializable, Kem as _, OpModeR, OpModeS, Serializable};
+use rand_core::CryptoRngCore;
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::secret::{SecretBytes, SecretString};
+
+/// HPKE `info` of every password envelope.
+pub const INFO: &[u8] = b"vsc-password/1";
+/// Length of a station public key, and of an envelope's encapsulated key (`enc`).
+pub const KEY_LEN: usize = 32;
+/// Length of the AES-256-GCM tag at the end of every ciphertext.
+pub const TAG_LEN: usize = 16;
+/// Largest ciphertext an envelope may have (a sealed VSC password is far smaller).
+pub const MAX_CIPHERTEXT: usize = 1024;
+/// Largest job id or branch id a binding holds, in bytes.
+pub const MAX_ID_LEN: usize = 255;
+
+/// The first bytes of every binding's encoding (names the encoding's version).
+const AAD_MAGIC: &[u8] = b"vsc-envelope-aad/1";
+/// The first word of a station key file.
+const KEY_FILE_TAG: &str = "vsc-station-key/1";
+
+type Kem = X25519HkdfSha256;
+type Kdf = HkdfSha256;
+type Aead = AesGcm256;
+
+/// What went wrong with a key, a binding or an envelope. Messages never hold key material or
+/// the password.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnvelopeError {
+    /// A station public key that is not 32 bytes of hex.
+    #[error(
+        "a station public key is 64 hex digits (32 bytes, X25519), as `vsc-bridge station` and \
+         the bridge's station_key give it; {0}"
+    )]
+    BadPublicKey(String),
+    /// A public key no envelope can be sealed to (a low-order X25519 point).
+    #[error(
+        "this station public key cannot receive envelopes (it is not a usable X25519 key); \
+         enrol the station again with the key its bridge shows"
+    )]
+    UnusableKey,
+    /// A job id or branch id that a binding cannot hold.
+    #[error("the envelope binding's {field} must have 1 to {MAX_ID_LEN} bytes")]
+    BadBinding {
+        /// `job id` or `branch id`.
+        field: &'static str,
+    },
+    /// A station key file that is not one this module wrote.
+    #[error(
+        "the station key file is damaged (expected `{KEY_FILE_TAG}` and 64 hex digits); \
+         restore it from a backup, or make a new key (envelopes sealed for the old one can then \
+         no longer be opened)"
+    )]
+    BadKeyFile,
+    /// The envelope does not open with this key and binding: sealed for another station or
+    /// another job, truncated, or altered. Deliberately says no more.
+    #[error(
+        "the password envelope does not open: it was sealed for another station key or another \
+         job, or it was damaged"
+    )]
+    Invalid,
+}
+
+/// An envelope: the HPKE encapsulated key and the ciphertext of the password (with its tag).
+/// Neither is secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    /// The encapsulated key (the sender's ephemeral X25519 public key).
+    pub enc: [u8; KEY_LEN],
+    /// The AES-256-GCM ciphertext and tag.
+    pub ciphertext: Vec<u8>,
+}
+
+/// What an envelope is bound to (its HPKE associated data): the job, the branch, and the exact
+/// sealed `.vsc`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    job_id: String,
+    branch_id: String,
+    vsc_sha256: [u8; 32],
+}
+
+impl Binding {
+    /// The binding of the envelope for job `job_id` (the VSC UID) of branch `branch_id`, whose
+    /// sealed bytes are `vsc`.
+    pub fn new(job_id: &str, branch_id: &str, vsc: &[u8]) -> Result<Binding, EnvelopeError> {
+        Binding::from_digest(job_id, branch_id, Sha256::digest(vsc).into())
+    }
+
+    /// The same, from the SHA-256 of the `.vsc` bytes.
+    pub fn from_digest(
+        job_id: &str,
+        branch_id: &str,
+        vsc_sha256: [u8; 32],
+    ) -> Result<Binding, EnvelopeError> {
+        for (field, value) in [("job id", job_id), ("branch id", branch_id)] {
+            if value.is_empty() || value.len() > MAX_ID_LEN {
+                return Err(EnvelopeError::BadBinding { field });
+            }
+        }
+        Ok(Binding {
+            job_id: job_id.to_owned(),
+            branch_id: branch_id.to_owned(),
+            vsc_sha256,
+        })
+    }
+
+    /// The job id.
+    pub fn job_id(&self) -> &str {
+        &self.job_id
+    }
+
+    /// The branch id.
+    pub fn branch_id(&self) -> &str {
+        &self.branch_id
+    }
+
+    /// The SHA-256 of the sealed `.vsc`.
+    pub fn vsc_sha256(&self) -> &[u8; 32] {
+        &self.vsc_sha256
+    }
+
+    /// The associated data: `vsc-envelope-aad/1`, then the job id and the branch id each
+    /// after its length in one byte, then the 32 bytes of the SHA-256.
+    pub fn to_aad(&self) -> Vec<u8> {
+        let mut aad =
+            Vec::with_capacity(AAD_MAGIC.len() + 2 + self.job_id.len() + self.branch_id.len() + 32);
+        aad.extend_from_slice(AAD_MAGIC);
+        for value in [&self.job_id, &self.branch_id] {
+            // At most MAX_ID_LEN (255) bytes, checked when the binding was made.
+            aad.push(value.len() as u8);
+            aad.extend_from_slice(value.as_bytes());
+        }
+        aad.extend_from_slice(&self.vsc_sha256);
+        aad
+    }
+
+    /// Reads associated data written by [`Binding::to_aad`] (a bridge reads what the page
+    /// sent, to log which job an envelope was for). Anything else is [`EnvelopeError::Invalid`].
+    pub fn from_aad(aad: &[u8]) -> Result<Binding, EnvelopeError> {
+        let rest = aad.strip_prefix(AAD_MAGIC).ok_or(EnvelopeError::Invalid)?;
+        let (job_id, rest) = take_field(rest)?;
+        let (branch_id, rest) = take_field(rest)?;
+        let vsc_sha256: [u8; 32] = rest.try_into().map_err(|_| EnvelopeError::Invalid)?;
+        Binding::from_digest(job_id, branch_id, vsc_sha256).map_err(|_| EnvelopeError::Invalid)
+    }
+}
+
+fn take_field(bytes: &[u8]) -> Result<(&str, &[u8]), EnvelopeError> {
+    let (&len, rest) = bytes.split_first().ok_or(EnvelopeError::Invalid)?;
+    let len = usize::from(len);
+    if rest.len() < len {
+        return Err(EnvelopeError::Invalid);
+    }
+    let (value, rest) = rest.split_at(len);
+    let value = std::str::from_utf8(value).map_err(|_| EnvelopeError::Invalid)?;
+    Ok((value, rest))
+}
+
+/// A station's public key: where envelopes are sealed to.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StationPublicKey([u8; KEY_LEN]);
+
+impl StationPublicKey {
+    /// The key from its 32 bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<StationPublicKey, EnvelopeError> {
+        let bytes: [u8; KEY_LEN] = bytes.try_into().map_err(|_| {
+            EnvelopeError::BadPublicKey(format!("this one has {} bytes", bytes.len()))
+        })?;
+        Ok(StationPublicKey(bytes))
+    }
+
+    /// The key from 64 hex digits (either case; surrounding spaces ignored).
+    pub fn from_hex(text: &str) -> Result<StationPublicKey, EnvelopeError> {
+        let bytes = hex::decode(text.trim()).map_err(|_| {
+            EnvelopeError::BadPublicKey(format!(
+                "this one is {} characters and not all hex digits",
+                text.trim().chars().count()
+            ))
+        })?;
+        StationPublicKey::from_bytes(&bytes)
+    }
+
+    /// The 32 bytes.
+    pub fn as_bytes(&self) -> &[u8; KEY_LEN] {
+        &self.0
+    }
+
+    /// The key as 64 lower-case hex digits (its form on the wire and in the issuer's API).
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// The fingerprint people compare: the first 16 bytes of the key's SHA-256, as 8 groups of
+    /// 4 hex digits (`3f1a 09c2 ...`).
+    pub fn fingerprint(&self) -> String {
+        let digest = Sha256::digest(self.0);
+        let digits = hex::encode(&digest[..16]);
+        let groups: Vec<&str> = (0..digits.len())
+            .step_by(4)
+            .map(|i| &digits[i..i + 4])
+            .collect();
+        groups.join(" ")
+    }
+}
+
+impl serde::Serialize for StationPublicKey {
+    /// As 64 lower-case hex digits.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for StationPublicKey {
+    /// From 64 hex digits.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        StationPublicKey::from_hex(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+impl fmt::Debug for StationPublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StationPublicKey({})", self.fingerprint())
+    }
+}
+
+/// A station's secret key: opens the envelopes sealed to its public key. Zeroized on drop;
+/// `Debug` shows only the public key's fingerprint.
+#[derive(Clone)]
+pub struct StationSecretKey {
+    secret: <Kem as hpke::Kem>::PrivateKey,
+    public: StationPublicKey,
+}
+
+impl StationSecretKey {
+    /// A new random key.
+    pub fn generate(rng: &mut impl CryptoRngCore) -> StationSecretKey {
+        let (secret, public) = Kem::gen_keypair_with_rng(&mut Rng010(rng));
+        StationSecretKey::from_parts(secret, &public)
+    }
+
+    /// The key from its 32 secret bytes (as [`StationSecretKey::to_bytes`] gave them).
+    pub fn from_bytes(bytes: &[u8]) -> Result<StationSecretKey, EnvelopeError> {
+        let secret = <Kem as hpke::Kem>::PrivateKey::from_bytes(bytes)
+            .map_err(|_| EnvelopeError::BadKeyFile)?;
+        let public = Kem::sk_to_pk(&secret);
+        Ok(StationSecretKey::from_parts(secret, &public))
+    }
+
+    fn from_parts(
+        secret: <Kem as hpke::Kem>::PrivateKey,
+        public: &<Kem as hpke::Kem>::PublicKey,
+    ) -> StationSecretKey {
+        let public = StationPublicKey(public.to_bytes().into());
+        StationSecretKey { secret, public }
+    }
+
+    /// The 32 secret bytes. Store them owner-only; never log them.
+    pub fn to_bytes(&self) -> SecretBytes {
+        let bytes = Zeroizing::new(<[u8; KEY_LEN]>::from(self.secret.to_bytes()));
+        SecretBytes::from_slice(bytes.as_ref())
+    }
+
+    /// The key file's text: `vsc-station-key/1 <64 hex digits>` and a line break.
+    pub fn to_file_text(&self) -> SecretString {
+        let digits = Zeroizing::new(hex::encode(self.to_bytes().expose()));
+        SecretString::new(format!("{KEY_FILE_TAG} {}\n", digits.as_str()))
+    }
+
+    /// Reads a key file's text written by [`StationSecretKey::to_file_text`].
+    pub fn from_file_text(text: &str) -> Result<StationSecretKey, EnvelopeError> {
+        let digits = text
+            .trim()
+            .strip_prefix(KEY_FILE_TAG)
+            .ok_or(EnvelopeError::BadKeyFile)?
+            .trim();
+        let bytes = Zeroizing::new(hex::decode(digits).map_err(|_| EnvelopeError::BadKeyFile)?);
+        StationSecretKey::from_bytes(&bytes)
+    }
+
+    /// The public key that goes with this key.
+    pub fn public_key(&self) -> StationPublicKey {
+        self.public
+    }
+}
+
+impl fmt::Debug for StationSecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "StationSecretKey(<redacted>, public {})",
+            self.public.fingerprint()
+        )
+    }
+}
+
+/// Seals `password` (the VSC password's text) to `station`, bound to `binding`.
+pub fn seal(
+    password: &str,
+    station: &StationPublicKey,
+    binding: &Binding,
+    rng: &mut impl CryptoRngCore,
+) -> Result<Envelope, EnvelopeError> {
+    seal_with_info(
+        INFO,
+        station,
+        &binding.to_aad(),
+        password.as_bytes(),
+        &mut Rng010(rng),
+    )
+}
+
+/// Opens `envelope` with the station's `key`, checking that it is bound to `binding`. The
+/// plaintext is the password's text (UTF-8), zeroized on drop. Every failure is
+/// [`EnvelopeError::Invalid`].
+pub fn open(
+    envelope: &Envelope,
+    key: &StationSecretKey,
+    binding: &Binding,
+) -> Result<SecretBytes, EnvelopeError> {
+    open_with_info(
+        INFO,
+        key,
+        &envelope.enc,
+        &envelope.ciphertext,
+        &binding.to_aad(),
+    )
+}
+
+/// Opens an envelope given as its raw parts (as a bridge receives them from a page): `enc`,
+/// `ciphertext` and the associated data `aad`, which must be a binding's encoding. Every
+/// failure, a malformed part included, is [`EnvelopeError::Invalid`].
+pub fn open_parts(
+    enc: &[u8],
+    ciphertext: &[u8],
+    aad: &[u8],
+    key: &StationSecretKey,
+) -> Result<SecretBytes, EnvelopeError> {
+    Binding::from_aad(aad)?;
+    open_with_info(INFO, key, enc, ciphertext, aad)
+}
+
+/// HPKE single-shot seal in the envelope suite, with any `info` (the RFC's test vectors use
+/// their own).
+fn seal_with_info(
+    info: &[u8],
+    station: &StationPublicKey,
+    aad: &[u8],
+    plaintext: &[u8],
+    rng: &mut Rng010<'_, impl CryptoRngCore>,
+) -> Result<Envelope, EnvelopeError> {
+    let public = <Kem as hpke::Kem>::PublicKey::from_bytes(station.as_bytes())
+        .map_err(|_| EnvelopeError::UnusableKey)?;
+    let (enc, ciphertext) = hpke::single_shot_seal_with_rng::<Aead, Kdf, Kem>(
+        &OpModeS::Base,
+        &public,
+        info,
+        plaintext,
+        aad,
+        rng,
+    )
+    .map_err(|_| EnvelopeError::UnusableKey)?;
+    Ok(Envelope {
+        enc: enc.to_bytes().into(),
+        ciphertext,
+    })
+}
+
+/// HPKE single-shot open in the envelope suite, with any `info`.
+fn open_with_info(
+    info: &[u8],
+    key: &StationSecretKey,
+    enc: &[u8],
+    ciphertext: &[u8],
+    aad: &[u8],
+) -> Result<SecretBytes, EnvelopeError> {
+    if enc.len() != KEY_LEN || ciphertext.len() < TAG_LEN || ciphertext.len() > MAX_CIPHERTEXT {
+        return Err(EnvelopeError::Invalid);
+    }
+    let enc =
+        <Kem as hpke::Kem>::EncappedKey::from_bytes(enc).map_err(|_| EnvelopeError::Invalid)?;
+    hpke::single_shot_open::<Aead, Kdf, Kem>(
+        &OpModeR::Base,
+        &key.secret,
+        &enc,
+        info,
+        ciphertext,
+        aad,
+    )
+    .map(SecretBytes::new)
+    .map_err(|_| EnvelopeError::Invalid)
+}
+
+/// The caller's generator (rand_core 0.6, as the rest of this crate takes) seen through the
+/// rand_core 0.10 traits that `hpke` asks for.
+struct Rng010<'a, R: CryptoRngCore>(&'a mut R);
+
+impl<R: CryptoRngCore> hpke::rand_core::TryRng for Rng010<'_, R> {
+    type Error = std::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        Ok(self.0.next_u32())
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        Ok(self.0.next_u64())
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        self.0.fill_bytes(dst);
+        Ok(())
+    }
+}
+
+impl<R: CryptoRngCore> hpke::rand_core::TryCryptoRng for Rng010<'_, R> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_core::OsRng;
+
+    /// RFC 9180's test vectors (the JSON published with the RFC), the one entry for this
+    /// module's suite: mode_base (0), DHKEM(X25519, HKDF-SHA256) (0x0020), HKDF-SHA256
+    /// (0x0001), AES-256-GCM (0x0002).
+    mod rfc9180 {
+        pub const INFO: &str = "4f6465206f6e2061204772656369616e2055726e";
+        pub const IKM_E: &str = "2cd7c601cefb3d42a62b04b7a9041494c06c7843818e0ce28a8f704ae7ab20f9";
+        pub const IKM_R: &str = "dac33b0e9db1b59dbbea58d59a14e7b5896e9bdf98fad6891e99d1686492b9ee";
+        pub const SK_RM: &str = "497b4502664cfea5d5af0b39934dac72242a74f8480451e1aee7d6a53320333d";
+        pub const PK_RM: &str = "430f4b9859665145a6b1ba274024487bd66f03a2dd577d7753c68d7d7d00c00c";
+        pub const SK_EM: &str = "179d4b53b6365c45b600c4163b61d95cbc2f4d9e36f1695558dce265ab8bab11";
+        pub const ENC: &str = "6c93e09869df3402d7bf231bf540fadd35cd56be14f97178f0954db94b7fc256";
+        pub const PT: &str = "4265617574792069732074727574682c20747275746820626561757479";
+        /// (sequence number, aad, ct)
+        pub const ENCRYPTIONS: [(u64, &str, &str); 4] = [
+            (0, "436f756e742d30", "e5d84cd531cfb583096e7cfa9641bd3079cf3a91cda813c52deb5f512be9931980a41de125a925cdad859d5b7a"),
+            (1, "436f756e742d31", "2c43aff25343fdbff864506f0818b9d87df84ea01b1a2144d23b4d40c26bf655fdf197fe40297a8aebeed5cc2d"),
+            (2, "436f756e742d32", "e0a8f2cf92ff61215edbb8c55dc31fe9e2eb42a5685867bb6854211542099f9e940c4b41c192bc390835b1a5f7"),
+            (4, "436f756e742d34", "448a8892f261cbb6bf5b7b64a4fae8a2c86492494b069c10525895d871c27c2f12cd17e0588fedaba9f7b0cd4c"),
+        ];
+    }
+
+    fn unhex(text: &str) -> Vec<u8> {
+        hex::decode(text).unwrap()
+    }
+
+    /// A "generator" that hands out fixed bytes: the vector's ikmE.
+    struct Fixed(Vec<u8>);
+
+    impl rand_core::RngCore for Fixed {
+        fn next_u32(&mut self) -> u32 {
+            unreachable!("only fill_bytes is used")
+        }
+        fn next_u64(&mut self) -> u64 {
+            unreachable!("only fill_bytes is used")
+        }
+        fn fill_bytes(&mut self, dest: &mut [u8]) {
+            assert_eq!(dest.len(), self.0.len(), "the ephemeral key takes 32 bytes");
+            dest.copy_from_slice(&self.0);
+        }
+        fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+            self.fill_bytes(dest);
+            Ok(())
+        }
+    }
+
+    impl rand_core::CryptoRng for Fixed {}
+
+    #[test]
+    fn rfc9180_vectors_of_this_suite_pass() {
+        use rfc9180::*;
+        // The recipient key pair from ikmR, and the published secret key, are one key.
+        let (derived, public) = Kem::derive_keypair(&unhex(IKM_R));
+        assert_eq!(public.to_bytes().as_slice(), unhex(PK_RM));
+        let station = StationSecretKey::from_bytes(&unhex(SK_RM)).unwrap();
+        assert_eq!(station.public_key().to_hex(), PK_RM);
+        assert!(derived == station.secret);
+        // The ephemeral key pair from ikmE, and the published one, are one key.
+        let (eph, eph_public) = Kem::derive_keypair(&unhex(IKM_E));
+        let published_eph = <Kem as hpke::Kem>::PrivateKey::from_bytes(&unhex(SK_EM)).unwrap();
+        assert!(eph == published_eph);
+        assert_eq!(eph_public.to_bytes().as_slice(), unhex(ENC));
+
+        // Sealing through this module's code with the vector's randomness gives the vector's
+        // enc and first ciphertext; opening it gives the plaintext back.
+        let (_, aad0, ct0) = ENCRYPTIONS[0];
+        let envelope = seal_with_info(
+            &unhex(INFO),
+            &station.public_key(),
+            &unhex(aad0),
+            &unhex(PT),
+            &mut Rng010(&mut Fixed(unhex(IKM_E))),
+        )
+        .unwrap();
+        assert_eq!(hex::encode(envelope.enc), ENC);
+        assert_eq!(hex::encode(&envelope.ciphertext), ct0);
+        let opened = open_with_info(
+            &unhex(INFO),
+            &station,
+            &envelope.enc,
+            &envelope.ciphertext,
+            &unhex(aad0),
+        )
+        .unwrap();
+        assert_eq!(opened.expose(), unhex(PT).as_slice());
+
+        // The same suite's context gives every published ciphertext at its sequence number.
+        let mut fixed = Fixed(unhex(IKM_E));
+        let (enc, mut sender) = hpke::setup_sender_with_rng::<Aead, Kdf, Kem>(
+            &OpModeS::Base,
+            &public,
+            &unhex(INFO),
+            &mut Rng010(&mut fixed),
+        )
+        .unwrap();
+        assert_eq!(hex::encode(enc.to_bytes()), ENC);
+        let mut receiver = hpke::setup_receiver::<Aead, Kdf, Kem>(
+            &OpModeR::Base,
+            &station.secret,
+            &enc,
+            &unhex(INFO),
+        )
+        .unwrap();
+        let mut next = 0;
+        for (seq, aad, ct) in ENCRYPTIONS {
+            while next < seq {
+                // Sequence numbers the vectors skip still advance both contexts.
+                let filler = sender.seal(b"", b"").unwrap();
+                receiver.open(&filler, b"").unwrap();
+                next += 1;
+            }
+            assert_eq!(
+                hex::encode(sender.seal(&unhex(PT), &unhex(aad)).unwrap()),
+                ct
+            );
+            assert_eq!(receiver.open(&unhex(ct), &unhex(aad)).unwrap(), unhex(PT));
+            next += 1;
+        }
+    }
+
+    fn job() -> (Binding, StationSecretKey) {
+        let binding = Binding::new(
+            "0b6f3c2e-7d4e-4a1b-9c2d-3e4f5a6b7c8d",
+            "paris-1",
+            b"sealed vsc bytes",
+        )
+        .unwrap();
+        (binding, StationSecretKey::generate(&mut OsRng))
+    }
+
+    const PASSWORD: &str = "7K2M-Q9TD-4HXR-8WBN-3FJC-ZE6P-0VGS";
+
+    #[test]
+    fn an_envelope_opens_with_its_key_and_binding() {
+        let (binding, key) = job();
+        let envelope = seal(PASSWORD, &key.public_key(), &binding, &mut OsRng).unwrap();
+        assert_eq!(envelope.ciphertext.len(), PASSWORD.len() + TAG_LEN);
+        let opened = open(&envelope, &key, &binding).unwrap();
+        assert_eq!(opened.expose(), PASSWORD.as_bytes());
+        let parts =
+            open_parts(&envelope.enc, &envelope.ciphertext, &binding.to_aad(), &key).unwrap();
+        assert_eq!(parts.expose(), PASSWORD.as_bytes());
+        // Two seals of one password differ (a fresh ephemeral key each time).
+        let again = seal(PASSWORD, &key.public_key(), &binding, &mut OsRng).unwrap();
+        assert_ne!(again.enc, envelope.enc);
+    }
+
+    #[test]
+    fn every_wrong_envelope_fails_with_the_one_error() {
+        let (binding, key) = job();
+        let envelope = seal(PASSWORD, &key.public_key(), &binding, &mut OsRng).unwrap();
+        let other_key = StationSecretKey::generate(&mut OsRng);
+        let vsc_sha = *binding.vsc_sha256();
+        let moved = [
+            Binding::from_digest("a-different-job", "paris-1", vsc_sha).unwrap(),
+            Binding::from_digest(binding.job_id(), "lyon-2", vsc_sha).unwrap(),
+            Binding::new(binding.job_id(), "paris-1", b"another vsc").unwrap(),
+        ];
+        let mut failures = Vec::new();
+        for other in &moved {
+            failures.push(open(&envelope, &key, other));
+        }
+        failures.push(open(&envelope, &other_key, &binding));
+        let mut truncated = envelope.clone();
+        truncated.ciphertext.pop();
+        failures.push(open(&truncated, &key, &binding));
+        let mut short = envelope.clone();
+        short.ciphertext.truncate(TAG_LEN - 1);
+        failures.push(open(&short, &key, &binding));
+        for i in 0..envelope.ciphertext.len() {
+            let mut flipped = envelope.clone();
+            flipped.ciphertext[i] ^= 0x01;
+            failures.push(open(&flipped, &key, &binding));
+        }
+        for i in 0..KEY_LEN {
+            let mut flipped = envelope.clone();
+            flipped.enc[i] ^= 0x80;
+            failures.push(open(&flipped, &key, &binding));
+        }
+        let aad = binding.to_aad();
+        failures.push(open_parts(
+            &envelope.enc[1..],
+            &envelope.ciphertext,
+            &aad,
+            &key,
+        ));
+        failures.push(open_parts(
+            &envelope.enc,
+            &envelope.ciphertext,
+            &aad[1..],
+            &key,
+        ));
+        failures.push(open_parts(&envelope.enc, &envelope.ciphertext, b"", &key));
+        let mut long_aad = aad.clone();
+        long_aad.push(0);
+        failures.push(open_parts(
+            &envelope.enc,
+            &envelope.ciphertext,
+            &long_aad,
+            &key,
+        ));
+        failures.push(open_parts(
+            &envelope.enc,
+            &[0; MAX_CIPHERTEXT + 1],
+            &aad,
+            &key,
+        ));
+        for failure in failures {
+            assert_eq!(failure, Err(EnvelopeError::Invalid));
+        }
+        let message = EnvelopeError::Invalid.to_string();
+        assert!(
+            !message.contains(PASSWORD) && !message.contains("tag"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_binding_round_trips_through_its_encoding() {
+        let (binding, _) = job();
+        let aad = binding.to_aad();
+        assert!(aad.starts_with(AAD_MAGIC));
+        assert_eq!(Binding::from_aad(&aad).unwrap(), binding);
+        assert_eq!(
+            Binding::new("", "b", b"x"),
+            Err(EnvelopeError::BadBinding { field: "job id" })
+        );
+        assert_eq!(
+            Binding::new("j", &"b".repeat(256), b"x"),
+            Err(EnvelopeError::BadBinding { field: "branch id" })
+        );
+        // Lengths keep the fields apart: ("ab", "c") and ("a", "bc") differ.
+        let sha = [7; 32];
+        assert_ne!(
+            Binding::from_digest("ab", "c", sha).unwrap().to_aad(),
+            Binding::from_digest("a", "bc", sha).unwrap().to_aad()
+        );
+    }
+
+    #[test]
+    fn keys_round_trip_and_never_show_their_secret() {
+        let key = StationSecretKey::generate(&mut OsRng);
+        let text = key.to_file_text();
+        let back = StationSecretKey::from_file_text(text.expose()).unwrap();
+        assert_eq!(back.public_key(), key.public_key());
+        let secret_hex = hex::encode(key.to_bytes().expose());
+        let shown = format!("{key:?} {text:?}");
+        assert!(!shown.contains(&secret_hex), "{shown}");
+        assert!(shown.contains(&key.public_key().fingerprint()), "{shown}");
+        for bad in ["", "vsc-station-key/1", "vsc-station-key/1 zz", "other 00"] {
+            assert_eq!(
+                StationSecretKey::from_file_text(bad).unwrap_err(),
+                EnvelopeError::BadKeyFile
+            );
+        }
+        let public = key.public_key();
+        assert_eq!(
+            StationPublicKey::from_hex(&public.to_hex().to_uppercase()).unwrap(),
+            public
+        );
+        assert!(matches!(
+            StationPublicKey::from_hex("abcd"),
+            Err(EnvelopeError::BadPublicKey(_))
+        ));
+        assert!(matches!(
+            StationPublicKey::from_hex("not hex at all"),
+            Err(EnvelopeError::BadPublicKey(_))
+        ));
+    }
+
+    #[test]
+    fn the_fingerprint_is_sixteen_bytes_of_sha256_in_groups() {
+        let key = StationPublicKey::from_bytes(&[0; 32]).unwrap();
+        // SHA-256 of 32 zero bytes starts 66687aadf862bd776c8fc18b8e9f8e20.
+        assert_eq!(key.fingerprint(), "6668 7aad f862 bd77 6c8f c18b 8e9f 8e20");
+    }
+
+    #[test]
+    fn a_low_order_key_is_refused_when_sealing() {
+        let (binding, _) = job();
+        let zero = StationPublicKey::from_bytes(&[0; 32]).unwrap();
+        assert_eq!(
+            seal(PASSWORD, &zero, &binding, &mut OsRng).unwrap_err(),
+            EnvelopeError::UnusableKey
+        );
+    }
+}

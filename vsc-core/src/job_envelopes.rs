@@ -1,0 +1,147 @@
+//! A job's password envelopes as the issuer service's API carries them (keys, `enc` and
+//! `ciphertext` in hex): sealing one VSC password for every approved station of a branch
+//! ([`seal_for_stations`], what the page's `Issuer.sealPasswords` and `vsc build --server` both
+//! run), and reading back the envelope a claim returns ([`WireEnvelope::parse`], what the page's
+//! `Bridge.openJob` and `vsc personalize --server --queue` both run).
+//!
+//! What it does not do: choose the stations (the caller lists the approved ones), talk to the
+//! service, or open an envelope (`crate::envelope::open`, with the station's key).
+
+use rand_core::CryptoRngCore;
+use serde::{Deserialize, Serialize};
+
+use crate::envelope::{self, Binding, Envelope, EnvelopeError, StationPublicKey, KEY_LEN};
+
+/// A station as `GET /api/stations` lists it (other fields are ignored).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Station {
+    /// The station's id at the issuer.
+    pub id: String,
+    /// Its public key, 64 hex digits.
+    pub public_key: String,
+}
+
+/// One envelope of a job upload (with the station it is for) or of a claim (without), in hex.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireEnvelope {
+    /// The station it is sealed for (empty in a claim's answer).
+    #[serde(default)]
+    pub station: String,
+    /// The HPKE encapsulated key, 64 hex digits.
+    pub enc: String,
+    /// The ciphertext and its tag.
+    pub ciphertext: String,
+}
+
+/// Sealing for one station failed; names the station.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("station {station}: {source}")]
+pub struct StationKeyError {
+    /// The station's id at the issuer.
+    pub station: String,
+    /// What is wrong with its key.
+    pub source: EnvelopeError,
+}
+
+/// The envelope of a claim is not two hex strings with a 32-byte `enc`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the job's password envelope is not hex, or its enc is not 32 bytes: claim the job again, \
+     or ask the issuer to reissue it"
+)]
+pub struct MalformedEnvelope;
+
+/// Seals `password` for each of `stations`, bound to `binding` (the job, its branch and its
+/// sealed bytes): the `envelopes` of the job's upload, in the order of `stations`.
+pub fn seal_for_stations(
+    password: &str,
+    binding: &Binding,
+    stations: &[Station],
+    rng: &mut impl CryptoRngCore,
+) -> Result<Vec<WireEnvelope>, StationKeyError> {
+    stations
+        .iter()
+        .map(|station| {
+            let named = |source| StationKeyError {
+                station: station.id.clone(),
+                source,
+            };
+            let key = StationPublicKey::from_hex(&station.public_key).map_err(named)?;
+            let sealed = envelope::seal(password, &key, binding, rng).map_err(named)?;
+            Ok(WireEnvelope {
+                station: station.id.clone(),
+                enc: hex::encode(sealed.enc),
+                ciphertext: hex::encode(&sealed.ciphertext),
+            })
+        })
+        .collect()
+}
+
+impl WireEnvelope {
+    /// The envelope these hex strings carry.
+    pub fn parse(&self) -> Result<Envelope, MalformedEnvelope> {
+        let enc: [u8; KEY_LEN] = hex::decode(&self.enc)
+            .map_err(|_| MalformedEnvelope)?
+            .try_into()
+            .map_err(|_| MalformedEnvelope)?;
+        let ciphertext = hex::decode(&self.ciphertext).map_err(|_| MalformedEnvelope)?;
+        Ok(Envelope { enc, ciphertext })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envelope::StationSecretKey;
+    use rand_core::OsRng;
+
+    #[test]
+    fn each_station_opens_its_own_envelope_for_that_job_only() {
+        let keys: Vec<StationSecretKey> = (0..2)
+            .map(|_| StationSecretKey::generate(&mut OsRng))
+            .collect();
+        let stations: Vec<Station> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| Station {
+                id: format!("st-{i}"),
+                public_key: k.public_key().to_hex(),
+            })
+            .collect();
+        let password = "7K2M-Q9TD-4HXR-8WBN-3FJC-ZE6P-0VGS";
+        let binding = Binding::new("job-1", "b1", b"sealed bytes").unwrap();
+        let wires = seal_for_stations(password, &binding, &stations, &mut OsRng).unwrap();
+        assert_eq!(
+            wires.iter().map(|w| w.station.as_str()).collect::<Vec<_>>(),
+            ["st-0", "st-1"]
+        );
+        let other_job = Binding::new("job-2", "b1", b"sealed bytes").unwrap();
+        for (i, wire) in wires.iter().enumerate() {
+            let sealed = wire.parse().unwrap();
+            let opened = envelope::open(&sealed, &keys[i], &binding).unwrap();
+            assert_eq!(opened.expose(), password.as_bytes());
+            assert!(envelope::open(&sealed, &keys[1 - i], &binding).is_err());
+            assert!(envelope::open(&sealed, &keys[i], &other_job).is_err());
+        }
+    }
+
+    #[test]
+    fn bad_keys_are_named_and_bad_hex_refused() {
+        let stations = [Station {
+            id: "st-9".into(),
+            public_key: "AAAA".into(),
+        }];
+        let binding = Binding::new("j", "b", b"v").unwrap();
+        let error = seal_for_stations("pw", &binding, &stations, &mut OsRng).unwrap_err();
+        assert_eq!(error.station, "st-9");
+        assert!(error.to_string().starts_with("station st-9: "), "{error}");
+        for (enc, ciphertext) in [("zz", "00"), ("00", "00"), (&*"00".repeat(32), "0g")] {
+            let wire = WireEnvelope {
+                station: String::new(),
+                enc: enc.into(),
+                ciphertext: ciphertext.into(),
+            };
+            assert_eq!(wire.parse(), Err(MalformedEnvelope));
+        }
+    }
+}
