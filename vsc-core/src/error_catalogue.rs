@@ -281,6 +281,7 @@ mod tests {
             ErrorCode::CardRemoved => 9,
             ErrorCode::TransmitFailed => 10,
             ErrorCode::ReaderError => 11,
+            ErrorCode::EnvelopeInvalid => 12,
         }
     }
 

@@ -9,8 +9,8 @@
 //!   of N/10 (sampled through the DevTools protocol); goal: <= 1.5 (memory does not grow with
 //!   the batch: the page streams chunks).
 //!
-//! When the page refuses the upload (a build without the password envelope cannot seal for a
-//! station), the upload's budgets print `SKIPPED:` with the page's reason.
+//! When the page refuses the upload, the upload's budgets print `SKIPPED:` with the page's
+//! reason.
 //!
 //! N is 10,000 (`VSC_BENCH_QUICK=1`: 2,000, against 200). The wasm bundle's size budget is
 //! measured by `scripts/test` on the optimized build, not here.
@@ -26,9 +26,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use page::{ensure_web_pkg, repo_root};
 use serde_json::json;
+use vsc_tests::issuer::Client;
 use vsc_tests::{cargo_bin, free_port, wait_until, ChildGuard};
 use webdriver::Browser;
 
@@ -117,33 +117,34 @@ fn start_service(dir: &Path, n: usize, csv_file: &Path) -> Service {
         TcpStream::connect(("127.0.0.1", port)).is_ok()
     });
     let base = format!("http://127.0.0.1:{port}");
-    let mut anonymous = Api {
-        base: base.clone(),
-        cookie: None,
-    };
+    let anonymous = Client::new(&base);
     wait_until(WAIT, "vsc-issuer to be healthy", || {
-        anonymous.call("GET", "/api/health", None).0 == 200
+        anonymous.get("/api/health").0 == 200
     });
-    let mut operator = Api::login(&base, "operator", PW);
+    let mut operator = login(&base, "operator", PW);
     let key = bench_station_key();
-    let (status, station) = operator.call(
-        "POST",
+    let (status, station) = operator.post(
         "/api/stations",
-        Some(json!({"name": "bench", "public_key": key})),
+        json!({"name": "bench", "public_key": key}),
     );
     assert_eq!(status, 201, "{station}");
     let id = station["station"]["id"]
         .as_str()
         .expect("enrolled")
         .to_owned();
-    let mut admin = Api::login(&base, "bench-admin", PW);
-    let (status, body) = admin.call("POST", &format!("/api/stations/{id}/approve"), None);
+    let mut admin = login(&base, "bench-admin", PW);
+    let (status, body) = admin.post(
+        &format!("/api/stations/{id}/approve"),
+        serde_json::Value::Null,
+    );
     assert_eq!(status, 200, "{body}");
-    let mut clerk = Api::login(&base, "clerk", PW);
+    let mut clerk = login(&base, "clerk", PW);
     std::fs::write(csv_file, holders_csv(n)).unwrap();
-    let (status, body) = clerk.csv(
+    let (status, _, body) = clerk.raw(
+        "POST",
         "/api/records/import?profile=iso7816-generic",
-        holders_csv(n),
+        Some("text/csv"),
+        holders_csv(n).into_bytes(),
     );
     assert_eq!(status, 201, "{body}");
     Service {
@@ -152,81 +153,20 @@ fn start_service(dir: &Path, n: usize, csv_file: &Path) -> Service {
     }
 }
 
-/// A station public key for the bench (base64 of 32 random bytes: the bench's station never
-/// opens what is sealed for it).
+/// A station public key for the bench (hex, as the bridge gives it: a fresh station key whose
+/// secret the bench drops, since its station never opens what is sealed for it).
 fn bench_station_key() -> String {
-    use rand_core::RngCore;
-    let mut key = [0u8; 32];
-    rand_core::OsRng.fill_bytes(&mut key);
-    base64::engine::general_purpose::STANDARD.encode(key)
+    vsc_core::envelope::StationSecretKey::generate(&mut rand_core::OsRng)
+        .public_key()
+        .to_hex()
 }
 
-struct Api {
-    base: String,
-    cookie: Option<String>,
-}
-
-impl Api {
-    fn login(base: &str, user: &str, pw: &str) -> Api {
-        let mut api = Api {
-            base: base.to_owned(),
-            cookie: None,
-        };
-        let (s, body) = api.call(
-            "POST",
-            "/api/session",
-            Some(json!({"username": user, "password": pw})),
-        );
-        assert_eq!(s, 200, "{body}");
-        api
-    }
-
-    fn send(&mut self, method: &str, path: &str, ct: Option<&str>, body: Vec<u8>) -> (u16, String) {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .new_agent();
-        let mut req = ureq::http::Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.base))
-            .header("origin", &self.base)
-            .header("x-vsc-request", "1");
-        if let Some(ct) = ct {
-            req = req.header("content-type", ct);
-        }
-        if let Some(c) = &self.cookie {
-            req = req.header("cookie", c);
-        }
-        let mut resp = agent
-            .run(req.body(body).unwrap())
-            .expect("the service answers");
-        if let Some(c) = resp.headers().get("set-cookie") {
-            self.cookie = Some(c.to_str().unwrap().split(';').next().unwrap().to_owned());
-        }
-        let status = resp.status().as_u16();
-        (status, resp.body_mut().read_to_string().unwrap_or_default())
-    }
-
-    fn call(
-        &mut self,
-        method: &str,
-        path: &str,
-        body: Option<serde_json::Value>,
-    ) -> (u16, serde_json::Value) {
-        let (ct, bytes) = match body {
-            Some(b) => (Some("application/json"), b.to_string().into_bytes()),
-            None => (None, Vec::new()),
-        };
-        let (s, text) = self.send(method, path, ct, bytes);
-        (
-            s,
-            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
-        )
-    }
-
-    fn csv(&mut self, path: &str, csv: String) -> (u16, String) {
-        self.send("POST", path, Some("text/csv"), csv.into_bytes())
-    }
+/// A client of the service signed in as `user`.
+fn login(base: &str, user: &str, pw: &str) -> Client {
+    let mut api = Client::new(base);
+    let (s, body) = api.post("/api/session", json!({"username": user, "password": pw}));
+    assert_eq!(s, 200, "{body}");
+    api
 }
 
 /// The page's used JS heap, in bytes (DevTools protocol).
