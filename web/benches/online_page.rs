@@ -123,10 +123,8 @@ fn start_service(dir: &Path, n: usize, csv_file: &Path) -> Service {
     });
     let mut operator = login(&base, "operator", PW);
     let key = bench_station_key();
-    let (status, station) = operator.post(
-        "/api/stations",
-        json!({"name": "bench", "public_key": key}),
-    );
+    let (status, station) =
+        operator.post("/api/stations", json!({"name": "bench", "public_key": key}));
     assert_eq!(status, 201, "{station}");
     let id = station["station"]["id"]
         .as_str()

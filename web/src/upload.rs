@@ -19,8 +19,8 @@ use vsc_core::batch::BatchEntry;
 use vsc_core::date::Date;
 use vsc_core::envelope::StationPublicKey;
 use vsc_core::holder;
-use vsc_core::job_envelopes::WireEnvelope;
 pub use vsc_core::job_envelopes::Station;
+use vsc_core::job_envelopes::WireEnvelope;
 use vsc_core::profile::Profile;
 use zeroize::{Zeroize, Zeroizing};
 

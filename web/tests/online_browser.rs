@@ -22,7 +22,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use page::{ensure_web_pkg, repo_root, target_dir};
-use serde_json::{json, Value};
+use serde_json::json;
 use vsc_tests::issuer::Client;
 use vsc_tests::{cargo_bin, free_port, wait_until, ChildGuard, PostgresCluster};
 use webdriver::Browser;
@@ -114,10 +114,7 @@ impl Service {
     fn login(&self, user: &str) -> Client {
         let mut api = Client::new(&self.base);
         let pw = if user == "admin" { &self.admin_pw } else { PW };
-        let (status, body) = api.post(
-            "/api/session",
-            json!({"username": user, "password": pw}),
-        );
+        let (status, body) = api.post("/api/session", json!({"username": user, "password": pw}));
         assert_eq!(status, 200, "{body}");
         api
     }
