@@ -302,7 +302,7 @@ fn run(db: &str, dir: &Path, screenshots: Option<&Path>) {
     browser.type_text(&browser.find("#op-pairing-code"), code.trim());
     browser.click(&browser.find("#op-pair"));
     wait_text(&browser, "#op-reader-status", "Card present");
-    wait_text(&browser, "#op-bridge-status", "paired");
+    wait_text(&browser, "#op-bridge-status", "aired");
     wait_text(&browser, "#station-status", "not enrolled");
     let fingerprint = browser
         .text(&browser.find("#station-fingerprint"))
@@ -372,7 +372,7 @@ fn run(db: &str, dir: &Path, screenshots: Option<&Path>) {
     // and the page reports the result.
     sign_in(&browser, "operator", PW, "view-queue");
     browser.click(&browser.find("#op-connect"));
-    wait_text(&browser, "#op-bridge-status", "paired");
+    wait_text(&browser, "#op-bridge-status", "aired");
     wait_text(&browser, "#op-reader-status", "Card present");
     wait_text(&browser, "#station-status", "is approved");
     wait_text(&browser, "#queue-rows", &holder);
