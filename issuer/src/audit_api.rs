@@ -17,9 +17,18 @@ pub struct RowsQuery {
     after: Option<i64>,
     #[serde(default)]
     limit: Option<i64>,
+    #[serde(default)]
+    actor: Option<String>,
+    #[serde(default)]
+    action: Option<String>,
+    #[serde(default)]
+    object: Option<String>,
+    #[serde(default)]
+    outcome: Option<String>,
 }
 
-/// `GET /api/audit?after=SEQ&limit=N`: rows after SEQ (1 to 1000, default 100).
+/// `GET /api/audit?after=SEQ&limit=N`: rows after SEQ (1 to 1000, default 100), filtered by
+/// actor, action prefix, object and outcome when given.
 pub async fn rows(
     State(state): State<AppState>,
     query: Result<Query<RowsQuery>, axum::extract::rejection::QueryRejection>,
@@ -30,7 +39,13 @@ pub async fn rows(
         return Err(ApiError::bad_request("limit is 1 to 1000"));
     }
     let after = query.after.unwrap_or(0);
-    let rows = chain::rows(&state.db, after, limit).await?;
+    let filter = chain::RowFilter {
+        actor: query.actor.unwrap_or_default(),
+        action: query.action.unwrap_or_default(),
+        object: query.object.unwrap_or_default(),
+        outcome: query.outcome.unwrap_or_default(),
+    };
+    let rows = chain::rows(&state.db, after, limit, &filter).await?;
     let next = rows.last().and_then(|r| r["seq"].as_i64());
     Ok(Json(json!({ "rows": rows, "next_after": next })))
 }

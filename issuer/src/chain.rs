@@ -189,13 +189,52 @@ pub fn row_json(row: &Row) -> serde_json::Value {
 }
 
 /// Rows after `after`, at most `limit`.
-pub async fn rows(db: &Db, after: i64, limit: i64) -> Result<Vec<serde_json::Value>, sqlx::Error> {
-    let rows: Vec<Row> = sqlx::query_as(&format!("{SELECT_ROWS} LIMIT $2"))
-        .bind(after)
-        .bind(limit)
-        .fetch_all(db.pool())
-        .await?;
+pub async fn rows(
+    db: &Db,
+    after: i64,
+    limit: i64,
+    filter: &RowFilter,
+) -> Result<Vec<serde_json::Value>, sqlx::Error> {
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT seq, at, actor, role, branch, action, object, outcome, details, prev_hash, hash \
+         FROM audit WHERE seq > $1 AND ($2 = '' OR actor = $2) AND ($3 = '' OR action LIKE $4 ESCAPE '\\') \
+         AND ($5 = '' OR object = $5) AND ($6 = '' OR outcome = $6) ORDER BY seq LIMIT $7",
+    )
+    .bind(after)
+    .bind(&filter.actor)
+    .bind(&filter.action)
+    .bind(like_prefix(&filter.action))
+    .bind(&filter.object)
+    .bind(&filter.outcome)
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
     Ok(rows.iter().map(row_json).collect())
+}
+
+/// Which audit rows [`rows`] returns; an empty field matches every row.
+#[derive(Debug, Default, Clone)]
+pub struct RowFilter {
+    /// Rows of this actor.
+    pub actor: String,
+    /// Rows whose action starts with this (`job.` for every job action).
+    pub action: String,
+    /// Rows about this object (a job's UID, a station's id).
+    pub object: String,
+    /// Rows with this outcome (`ok`, `refused`).
+    pub outcome: String,
+}
+
+fn like_prefix(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
 }
 
 /// Writes every row as one JSON line to `out` (streamed). Returns the number of rows.

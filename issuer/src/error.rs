@@ -1,9 +1,11 @@
 //! The API's errors: `{"error": {"code", "message"}}` with the right HTTP status, a message a
-//! person can act on, and (for refusals) what goes into the audit log.
+//! person can act on, and (for refusals) what goes into the audit log. Every code is an entry
+//! of the one catalogue the bridge and the page share (`vsc_core::error_catalogue`).
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use vsc_core::error_catalogue::{self as codes, ErrorEntry};
 
 /// One bad row of an import (row, column, reason).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -24,8 +26,8 @@ pub struct RowProblem {
 pub struct ApiError {
     /// The HTTP status.
     pub status: StatusCode,
-    /// A stable, machine-readable code (`not_found`, `conflict`, ...).
-    pub code: &'static str,
+    /// A stable, machine-readable code (`not_found`, `conflict`, ...), from the catalogue.
+    pub code: &'static ErrorEntry,
     /// What went wrong and what to do, for a person.
     pub message: String,
     /// The bad rows of an import, when that is what failed.
@@ -41,14 +43,18 @@ pub struct ApiError {
 #[derive(Debug, Clone)]
 pub struct Refusal {
     /// The error code.
-    pub code: &'static str,
+    pub code: &'static ErrorEntry,
     /// What the audit log records.
     pub note: String,
 }
 
 impl ApiError {
     /// An error with this status, code and message.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    pub fn new(
+        status: StatusCode,
+        code: &'static ErrorEntry,
+        message: impl Into<String>,
+    ) -> ApiError {
         ApiError {
             status,
             code,
@@ -61,39 +67,39 @@ impl ApiError {
 
     /// 400: the request is malformed.
     pub fn bad_request(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
+        ApiError::new(StatusCode::BAD_REQUEST, &codes::BAD_REQUEST, message)
     }
 
     /// 422: the request is well-formed but its content is invalid.
     pub fn invalid(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, &codes::INVALID, message)
     }
 
     /// 404: no such object (or not one the caller may know of).
     pub fn not_found(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+        ApiError::new(StatusCode::NOT_FOUND, &codes::NOT_FOUND, message)
     }
 
     /// 409: the object's state does not allow this.
     pub fn conflict(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::CONFLICT, "conflict", message)
+        ApiError::new(StatusCode::CONFLICT, &codes::CONFLICT, message)
     }
 
     /// 403: signed in, but not allowed.
     pub fn forbidden(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+        ApiError::new(StatusCode::FORBIDDEN, &codes::FORBIDDEN, message)
     }
 
     /// 401: not signed in (or the session ended).
     pub fn unauthorized(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+        ApiError::new(StatusCode::UNAUTHORIZED, &codes::UNAUTHORIZED, message)
     }
 
     /// 503: the database cannot be reached.
     pub fn unavailable() -> ApiError {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "database_unavailable",
+            &codes::DATABASE_UNAVAILABLE,
             "the service cannot reach its database right now; try again in a moment (the administrator sees why in the service's log)",
         )
     }
@@ -102,7 +108,7 @@ impl ApiError {
     pub fn internal() -> ApiError {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            &codes::INTERNAL,
             "the service failed to handle this request; the administrator sees why in the service's log",
         )
     }
@@ -163,7 +169,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = Body {
             error: Inner {
-                code: self.code,
+                code: self.code.code(),
                 message: &self.message,
                 rows: &self.rows,
             },

@@ -13,6 +13,7 @@ use crate::error::{ApiError, Refusal};
 use crate::session::{resolve, SessionState};
 use crate::state::AppState;
 use crate::tx::{Event, WriteTx};
+use vsc_core::error_catalogue as codes;
 
 /// The header every state-changing request must carry (any value), besides a same-origin
 /// `Origin`. A cross-site form cannot set it, and a cross-site script cannot send it without
@@ -38,7 +39,7 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
         let allow = response.headers().get(header::ALLOW).cloned();
         let mut e = ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
+            &codes::METHOD_NOT_ALLOWED,
             format!(
                 "{method} is not an operation of {}; see GET /api/openapi.json",
                 uri.path()
@@ -128,7 +129,7 @@ pub async fn api_guard(State(state): State<AppState>, mut req: Request, next: Ne
             action: format!("{method} {route}"),
             object: path,
             outcome: "refused".into(),
-            details: json!({ "status": response.status().as_u16(), "code": refusal.code, "reason": refusal.note }),
+            details: json!({ "status": response.status().as_u16(), "code": refusal.code.code(), "reason": refusal.note }),
         };
         if let Err(e) = audit_refusal(&state, &event).await {
             tracing::error!("cannot audit a refusal: {e}");
@@ -161,7 +162,7 @@ fn csrf_problem(state: &AppState, req: &Request) -> Option<ApiError> {
     let mut e = ApiError::forbidden(format!(
         "refused as possible cross-site request forgery: {problem}; a request that changes something must come from this service's page ({expected}) with the {CSRF_HEADER} header"
     ));
-    e.code = "csrf";
+    e.code = &codes::CSRF;
     Some(e)
 }
 

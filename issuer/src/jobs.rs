@@ -561,7 +561,8 @@ pub async fn reissue(
 
 /// The columns of a job's view.
 pub const VIEW_COLUMNS: &str = "id, record_id, profile, branch, state, vsc_sha256, created_by, created_at, approved_by, \
-     queued_at, claimed_by, claim_station, lease_until, attempts, spoiled_cards, result, reissue_of";
+     queued_at, claimed_by, claim_station, lease_until, attempts, spoiled_cards, result, reissue_of, \
+     (SELECT holder_name FROM records WHERE records.id = jobs.record_id)";
 
 fn view(r: &AnyRow) -> Result<Value, sqlx::Error> {
     let state: String = r.try_get(4)?;
@@ -584,6 +585,7 @@ fn view(r: &AnyRow) -> Result<Value, sqlx::Error> {
         "station": r.try_get::<Option<String>, _>(11)?, "lease_until_ms": r.try_get::<Option<i64>, _>(12)?,
         "attempts": r.try_get::<i64, _>(13)?, "spoiled_cards": r.try_get::<i64, _>(14)?, "result": result,
         "reissue_of": r.try_get::<Option<String>, _>(16)?, "actions": actions,
+        "holder_name": r.try_get::<Option<String>, _>(17)?,
     }))
 }
 

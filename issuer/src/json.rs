@@ -11,6 +11,7 @@ use serde::{Deserialize, Deserializer};
 use vsc_core::secret::SecretString;
 
 use crate::error::ApiError;
+use vsc_core::error_catalogue as codes;
 
 /// A JSON request body, rejected in the API's error shape.
 #[derive(Debug)]
@@ -32,7 +33,7 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection {
         JsonRejection::MissingJsonContentType(_) => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            &codes::UNSUPPORTED_MEDIA_TYPE,
             "send the body as JSON with the header Content-Type: application/json",
         ),
         JsonRejection::JsonSyntaxError(e) => {
@@ -43,7 +44,7 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
             e.body_text()
         )),
         JsonRejection::BytesRejection(e) => bytes_rejection(status, &e),
-        other => ApiError::new(status, "bad_request", other.body_text()),
+        other => ApiError::new(status, &codes::BAD_REQUEST, other.body_text()),
     }
 }
 
@@ -52,13 +53,13 @@ pub fn bytes_rejection(status: StatusCode, e: &BytesRejection) -> ApiError {
     if status == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
+            &codes::TOO_LARGE,
             "the request body is larger than this endpoint accepts (see GET /api/openapi.json); send fewer items per request",
         )
     } else {
         ApiError::new(
             status,
-            "bad_request",
+            &codes::BAD_REQUEST,
             format!("cannot read the body: {}", e.body_text()),
         )
     }

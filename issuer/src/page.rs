@@ -1,4 +1,5 @@
-//! The page's static files (index.html, app.js, style.css, web/pkg/*), loaded once at start,
+//! The page's static files (index.html, app.js, style.css, the modules under js/, web/pkg/*),
+//! loaded once at start,
 //! kept gzip-compressed (the wasm too), and served with an `ETag` so browsers revalidate
 //! instead of downloading again (`Cache-Control: no-cache`, answered by 304).
 //!
@@ -44,19 +45,37 @@ impl Page {
                 page.add(&format!("/{name}"), &std::fs::read(&path)?);
             }
         }
-        let pkg = dir.join("web").join("pkg");
-        if pkg.is_dir() {
-            for entry in std::fs::read_dir(&pkg)? {
+        page.add_dir(dir, "web/pkg", None)?;
+        page.add_dir(dir, "js", Some("js"))?;
+        Ok(page)
+    }
+
+    /// Adds the files of `dir/sub` (and, one level down, of its sub-directories), or only
+    /// those ending with `.{extension}` when given. Dot-files are left out.
+    fn add_dir(&mut self, dir: &Path, sub: &str, extension: Option<&str>) -> std::io::Result<()> {
+        let mut pending = vec![(dir.join(sub), sub.to_owned(), 0)];
+        while let Some((path, url, depth)) = pending.pop() {
+            if !path.is_dir() {
+                continue;
+            }
+            for entry in std::fs::read_dir(&path)? {
                 let entry = entry?;
                 let name = entry.file_name();
                 let Some(name) = name.to_str() else { continue };
-                if name.starts_with('.') || !entry.file_type()?.is_file() {
+                if name.starts_with('.') {
                     continue;
                 }
-                page.add(&format!("/web/pkg/{name}"), &std::fs::read(entry.path())?);
+                let kind = entry.file_type()?;
+                if kind.is_dir() && depth == 0 {
+                    pending.push((entry.path(), format!("{url}/{name}"), depth + 1));
+                } else if kind.is_file()
+                    && extension.is_none_or(|ext| name.rsplit('.').next() == Some(ext))
+                {
+                    self.add(&format!("/{url}/{name}"), &std::fs::read(entry.path())?);
+                }
             }
         }
-        Ok(page)
+        Ok(())
     }
 
     fn add(&mut self, url_path: &str, bytes: &[u8]) {

@@ -23,10 +23,12 @@ use crate::stations::APPROVED;
 use crate::tx::{Event, WriteTx};
 
 /// The claim statement: the oldest queued job of the branch that has an envelope for the
-/// station. Run inside a serialized write transaction.
+/// station (or the one picked, `$6`; empty for the oldest). Run inside a serialized write
+/// transaction.
 pub const CLAIM_SQL: &str = "UPDATE jobs SET state = 'claimed', claimed_by = $1, claim_station = $2, lease_until = $3, updated_at = $4 \
      WHERE id = (SELECT j.id FROM jobs j JOIN envelopes e ON e.job_id = j.id AND e.station_id = $2 \
-                 WHERE j.branch = $5 AND j.state = 'queued' ORDER BY j.queued_at, j.id LIMIT 1) \
+                 WHERE j.branch = $5 AND j.state = 'queued' AND ($6 = '' OR j.id = $6) \
+                 ORDER BY j.queued_at, j.id LIMIT 1) \
        AND state = 'queued' \
      RETURNING id, record_id";
 
@@ -55,6 +57,7 @@ type QueueRow = (
     Option<String>,
     Option<i64>,
     i64,
+    Option<String>,
 );
 
 /// `GET /api/queue`: the branch's queued and claimed jobs, oldest first.
@@ -67,7 +70,8 @@ pub async fn list(
     let (page, per_page) = crate::records::paging(query.page, query.per_page)?;
     let branch = branch_of(&caller)?;
     let rows: Vec<QueueRow> = sqlx::query_as(
-        "SELECT id, state, queued_at, claimed_by, claim_station, lease_until, attempts FROM jobs \
+        "SELECT id, state, queued_at, claimed_by, claim_station, lease_until, attempts, \
+         (SELECT holder_name FROM records WHERE records.id = jobs.record_id) FROM jobs \
          WHERE branch = $1 AND state IN ('queued', 'claimed') ORDER BY queued_at, id LIMIT $2 OFFSET $3",
     )
     .bind(&branch)
@@ -83,9 +87,9 @@ pub async fn list(
     .await?;
     let jobs: Vec<Value> = rows
         .into_iter()
-        .map(|(id, st, queued, by, station, lease, attempts)| {
+        .map(|(id, st, queued, by, station, lease, attempts, holder)| {
             json!({ "id": id, "state": st, "queued_at_ms": queued, "claimed_by": by, "station": station,
-                    "lease_until_ms": lease, "attempts": attempts })
+                    "lease_until_ms": lease, "attempts": attempts, "holder_name": holder })
         })
         .collect();
     Ok(Json(
@@ -160,6 +164,9 @@ async fn station_ok(conn: &mut AnyConnection, station: &str, branch: &str) -> Re
 #[serde(deny_unknown_fields)]
 pub struct Claim {
     station: String,
+    /// A job picked from the queue (absent: the oldest one).
+    #[serde(default)]
+    job: Option<String>,
 }
 
 /// `POST /api/queue/claim`: the next job for the station, with its `.vsc` and the station's
@@ -169,7 +176,14 @@ pub async fn claim(
     caller: Caller,
     JsonBody(body): JsonBody<Claim>,
 ) -> Result<Json<Value>, ApiError> {
-    let Some(c) = claim_next(&state.db, &caller, &body.station, state.config.lease).await? else {
+    let pick = body.job.as_deref().filter(|j| !j.is_empty());
+    let claimed = claim_job(&state.db, &caller, &body.station, pick, state.config.lease).await?;
+    let Some(c) = claimed else {
+        if let Some(id) = pick {
+            return Err(ApiError::conflict(format!(
+                "job {id} is not in the queue for this station any more (claimed by someone else, or it has no envelope for this station); reload the queue"
+            )));
+        }
         return Ok(Json(
             json!({ "job": null, "message": "no queued job of this branch has an envelope for this station" }),
         ));
@@ -205,6 +219,17 @@ pub async fn claim_next(
     station: &str,
     lease: Duration,
 ) -> Result<Option<Claimed>, ApiError> {
+    claim_job(db, caller, station, None, lease).await
+}
+
+/// Claims the job `pick` of the operator's branch, or the next one when `None`.
+pub async fn claim_job(
+    db: &Db,
+    caller: &Caller,
+    station: &str,
+    pick: Option<&str>,
+    lease: Duration,
+) -> Result<Option<Claimed>, ApiError> {
     let branch = branch_of(caller)?;
     let now = now_ms();
     let lease_until = now + ms(lease);
@@ -217,6 +242,7 @@ pub async fn claim_next(
         .bind(lease_until)
         .bind(now)
         .bind(&branch)
+        .bind(pick.unwrap_or(""))
         .fetch_optional(tx.conn())
         .await?;
     let Some((id, _record)) = claimed else {

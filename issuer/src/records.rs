@@ -20,6 +20,7 @@ use crate::json::{bytes_rejection, JsonBody};
 use crate::session::Caller;
 use crate::state::AppState;
 use crate::tx::WriteTx;
+use vsc_core::error_catalogue as codes;
 
 /// A record's state: `pending` (no job yet), `built` (a job was uploaded), `purged` (its
 /// private fields are deleted).
@@ -91,7 +92,7 @@ fn rejected(refused: Refused, what: &str) -> ApiError {
         Refused::File(why) => {
             let mut e =
                 ApiError::invalid(format!("{what} cannot be read: {why}; nothing was stored"));
-            e.code = "invalid_file";
+            e.code = &codes::INVALID_FILE;
             e
         }
         Refused::Rows(problems) => {
@@ -99,7 +100,7 @@ fn rejected(refused: Refused, what: &str) -> ApiError {
                 "{what} has {} problem(s); nothing was stored. Fix every row listed and send it again",
                 problems.len()
             ));
-            e.code = "invalid_records";
+            e.code = &codes::INVALID_RECORDS;
             e.rows = problems;
             e
         }
@@ -160,7 +161,7 @@ pub async fn import_csv(
     if !(content_type.starts_with("text/csv") || content_type.starts_with("text/plain")) {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            &codes::UNSUPPORTED_MEDIA_TYPE,
             "send the file with the header Content-Type: text/csv",
         ));
     }
@@ -274,20 +275,64 @@ pub async fn list(
     ))
 }
 
-/// `GET /api/records/{id}`: every field (the private ones until purged).
-pub async fn get_one(
+/// The query of `GET /api/records/values`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValuesQuery {
+    ids: String,
+}
+
+/// Most records `GET /api/records/values` returns at once.
+pub const MAX_VALUES: usize = 500;
+
+/// `GET /api/records/values?ids=1,2,3`: every field of up to [`MAX_VALUES`] records at once,
+/// for the clerk's page to build their VSCs a chunk at a time. Ids that do not exist are left
+/// out (the page says which).
+pub async fn values(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    query: Result<Query<ValuesQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let missing = || ApiError::not_found(format!("there is no record {id}"));
-    let id_num: i64 = id.parse().map_err(|_| missing())?;
-    let row: Option<(i64, String, String, Option<String>, String)> = sqlx::query_as(
-        "SELECT id, profile, public_fields, private_fields, state FROM records WHERE id = $1",
-    )
-    .bind(id_num)
-    .fetch_optional(state.db.pool())
-    .await?;
-    let (id, profile, public, private, st) = row.ok_or_else(missing)?;
+    let Query(query) = query.map_err(|e| {
+        ApiError::bad_request(format!(
+            "give the records as ?ids=1,2,3 ({})",
+            e.body_text()
+        ))
+    })?;
+    let ids: Vec<i64> = query
+        .ids
+        .split(',')
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| t.trim().parse::<i64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| ApiError::bad_request("ids is a comma-separated list of record ids"))?;
+    if ids.is_empty() || ids.len() > MAX_VALUES {
+        return Err(ApiError::bad_request(format!(
+            "ask for 1 to {MAX_VALUES} records at once; this asks for {}",
+            ids.len()
+        )));
+    }
+    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT id, profile, public_fields, private_fields, state FROM records WHERE id IN ({}) ORDER BY id",
+        placeholders.join(", ")
+    );
+    let mut select = sqlx::query_as::<_, RecordRow>(&sql);
+    for id in &ids {
+        select = select.bind(*id);
+    }
+    let rows = select.fetch_all(state.db.pool()).await?;
+    let records = rows
+        .into_iter()
+        .map(record_json)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(json!({ "records": records })))
+}
+
+type RecordRow = (i64, String, String, Option<String>, String);
+
+/// A record with all its values (the private ones until purged; secret: never logged).
+fn record_json(row: RecordRow) -> Result<Value, ApiError> {
+    let (id, profile, public, private, st) = row;
     let mut values: BTreeMap<String, String> =
         serde_json::from_str(&public).map_err(|_| ApiError::internal())?;
     if let Some(private) = private {
@@ -295,7 +340,23 @@ pub async fn get_one(
             serde_json::from_str(&private).map_err(|_| ApiError::internal())?;
         values.extend(private);
     }
+    Ok(json!({ "id": id, "profile": profile, "state": st, "values": values }))
+}
+
+/// `GET /api/records/{id}`: every field (the private ones until purged).
+pub async fn get_one(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let missing = || ApiError::not_found(format!("there is no record {id}"));
+    let id_num: i64 = id.parse().map_err(|_| missing())?;
+    let row: Option<RecordRow> = sqlx::query_as(
+        "SELECT id, profile, public_fields, private_fields, state FROM records WHERE id = $1",
+    )
+    .bind(id_num)
+    .fetch_optional(state.db.pool())
+    .await?;
     Ok(Json(
-        json!({ "record": { "id": id, "profile": profile, "state": st, "values": values } }),
+        json!({ "record": record_json(row.ok_or_else(missing)?)? }),
     ))
 }

@@ -89,7 +89,8 @@ pub fn components() -> Value {
             "station": nullable_string(), "lease_until_ms": nullable_integer(),
             "attempts": integer(), "spoiled_cards": integer(),
             "result": { "type": "object", "nullable": true },
-            "reissue_of": nullable_string(), "actions": array(string()) }), &[]),
+            "reissue_of": nullable_string(), "actions": array(string()),
+            "holder_name": nullable_string() }), &[]),
         "JobState": object(json!({ "job": object(json!({ "id": string(), "state": job_states() }), &[]) }), &[]),
         "JobUpload": body(json!({
             "record": integer(), "branch": string(), "vsc": { "type": "string", "format": "byte" },
@@ -135,7 +136,9 @@ pub fn request(method: &str, path: &str) -> Option<Value> {
         ("POST", "/api/jobs/{id}/reject" | "/api/jobs/{id}/cancel" | "/api/jobs/{id}/revoke") => {
             r("Reason")
         }
-        ("POST", "/api/queue/claim") => body(json!({ "station": string() }), &[]),
+        ("POST", "/api/queue/claim") => {
+            body(json!({ "station": string(), "job": string() }), &["job"])
+        }
         ("POST", "/api/jobs/{id}/result") => json!({ "oneOf": [
             body(json!({ "outcome": { "type": "string", "enum": ["personalized"] }, "atr": string(),
                          "apdus": { "type": "integer", "minimum": 0 }, "read_back_ok": { "type": "boolean" } }), &[]),
@@ -192,6 +195,11 @@ pub fn query_parameters(method: &str, path: &str) -> Vec<Value> {
             query("state", job_states(), false),
             query("branch", string(), false),
         ],
+        ("GET", "/api/records/values") => vec![query(
+            "ids",
+            json!({ "type": "string", "pattern": "^[0-9]+(,[0-9]+)*$" }),
+            true,
+        )],
         ("GET", "/api/audit") => vec![
             query("after", integer(), false),
             query(
@@ -199,6 +207,10 @@ pub fn query_parameters(method: &str, path: &str) -> Vec<Value> {
                 json!({ "type": "integer", "minimum": 1, "maximum": 1000 }),
                 false,
             ),
+            query("actor", string(), false),
+            query("action", string(), false),
+            query("object", string(), false),
+            query("outcome", string(), false),
         ],
         _ => Vec::new(),
     };
@@ -254,6 +266,11 @@ pub fn response(method: &str, path: &str) -> Option<Value> {
             json!({ "imported": integer(), "first_id": nullable_integer(), "last_id": nullable_integer() }),
             &[],
         ),
+        ("GET", "/api/records/values") => object(
+            json!({ "records": array(object(json!({ "id": integer(), "profile": string(), "state": string(),
+                "values": { "type": "object", "additionalProperties": string() } }), &[])) }),
+            &[],
+        ),
         ("GET", "/api/records/{id}") => object(
             json!({ "record": object(json!({ "id": integer(), "profile": string(), "state": string(),
                 "values": { "type": "object", "additionalProperties": string() } }), &[]) }),
@@ -284,7 +301,8 @@ pub fn response(method: &str, path: &str) -> Option<Value> {
                 "jobs": array(object(
                     json!({ "id": string(), "state": job_states(), "queued_at_ms": nullable_integer(),
                         "claimed_by": nullable_string(), "station": nullable_string(),
-                        "lease_until_ms": nullable_integer(), "attempts": integer() }),
+                        "lease_until_ms": nullable_integer(), "attempts": integer(),
+                        "holder_name": nullable_string() }),
                     &[],
                 )),
                 "page": integer(), "per_page": integer(), "total": integer(),

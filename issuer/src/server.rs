@@ -17,6 +17,7 @@ use crate::endpoints::{self, ENDPOINTS};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::{admin, audit_api, guard, jobs, openapi, queue, records, session, stations};
+use vsc_core::error_catalogue as codes;
 
 fn route(
     router: Router<AppState>,
@@ -74,6 +75,7 @@ pub fn api_router() -> Router<AppState> {
         "GET" "/api/records" => records::list,
         "POST" "/api/records" => records::create_one,
         "POST" "/api/records/import" => records::import_csv,
+        "GET" "/api/records/values" => records::values,
         "GET" "/api/records/{id}" => records::get_one,
         "GET" "/api/jobs" => jobs::list,
         "POST" "/api/jobs" => jobs::create_one,
@@ -114,7 +116,7 @@ async fn api_fallback(method: Method, uri: axum::http::Uri) -> ApiError {
     if known_path {
         let mut e = ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
+            &codes::METHOD_NOT_ALLOWED,
             format!(
                 "{method} is not an operation of {}; see GET /api/openapi.json",
                 uri.path()
@@ -127,7 +129,7 @@ async fn api_fallback(method: Method, uri: axum::http::Uri) -> ApiError {
             "no endpoint {method} {}; the API is described at GET /api/openapi.json",
             uri.path()
         ));
-        e.code = "no_such_endpoint";
+        e.code = &codes::NO_SUCH_ENDPOINT;
         e
     }
 }

@@ -19,6 +19,7 @@ use crate::json::JsonBody;
 use crate::password;
 use crate::state::{ms, AppState};
 use crate::tx::{Event, WriteTx};
+use vsc_core::error_catalogue as codes;
 
 /// A signed-in caller.
 #[derive(Debug, Clone)]
@@ -200,7 +201,7 @@ pub async fn sign_in(
     if let Err(wait) = state.sign_in_limit.attempt(peer.ip()) {
         let mut e = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+            &codes::RATE_LIMITED,
             format!("too many sign-in attempts from your address; try again in {wait} s"),
         );
         e.audit_note = Some(format!("sign-in rate limit reached by {}", peer.ip()));
@@ -215,7 +216,7 @@ pub async fn sign_in(
     .await?;
     let wrong = || {
         let mut e = ApiError::unauthorized("wrong username or password");
-        e.code = "wrong_credentials";
+        e.code = &codes::WRONG_CREDENTIALS;
         e
     };
     // A name that cannot be an account (a password typed in the wrong field, say) is not
@@ -277,7 +278,7 @@ pub async fn sign_in(
         tx.commit().await?;
         let mut e = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
-            "account_locked",
+            &codes::ACCOUNT_LOCKED,
             format!(
                 "too many failed sign-ins: this account is locked for {minutes} more minute(s); wait, or ask an administrator to unlock it"
             ),

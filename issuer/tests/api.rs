@@ -35,6 +35,10 @@ const CASES: &[(&str, Case)] = &[
         "four-eyes off queues uploads at once, audited",
         four_eyes_off,
     ),
+    (
+        "what the page needs: record values in bulk, a picked claim, holder names, audit filters",
+        page_needs,
+    ),
     ("authorization matrix", authorization_matrix),
     ("OpenAPI document and routes agree", openapi_agrees),
     ("page served compressed and cacheable", page_served),
@@ -819,6 +823,7 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET", "/api/records", "UFAAFF"),
     ("POST", "/api/records", "UFAFFF"),
     ("POST", "/api/records/import", "UFAFFF"),
+    ("GET", "/api/records/values", "UFAFFF"),
     ("GET", "/api/records/{id}", "UFAFFF"),
     ("GET", "/api/jobs", "UFAAFF"),
     ("POST", "/api/jobs", "UFAFFF"),
@@ -838,6 +843,91 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET", "/api/audit/verify", "UFFFFA"),
     ("GET", "/api/reports", "UFFFFA"),
 ];
+
+fn page_needs(backend: &Backend) {
+    let issuer = Issuer::start(backend, "page_needs");
+    let station = issuer.station("operator");
+    let mut clerk = issuer.login("clerk");
+    let ids = issuer.records(&mut clerk, 3);
+    let list: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
+    let (s, body) = clerk.get(&format!(
+        "/api/records/values?ids={},999999",
+        list.join(",")
+    ));
+    assert_eq!(s, 200, "{body}");
+    let records = body["records"].as_array().unwrap();
+    assert_eq!(records.len(), 3, "unknown ids are left out: {body}");
+    assert_eq!(records[1]["values"]["email"], "h1@example.org");
+    assert_eq!(records[1]["profile"], "iso7816-generic");
+    for bad in ["", "1,x", &vec!["1"; 501].join(",")] {
+        let (s, body) = clerk.get(&format!("/api/records/values?ids={bad}"));
+        assert_eq!(s, 400, "ids={bad:.20}: {body}");
+    }
+    let mut uids = Vec::new();
+    for id in &ids {
+        let (uid, job) = job_json(*id, "b1", &station);
+        let (s, body) = clerk.post("/api/jobs", job);
+        assert_eq!(s, 201, "{body}");
+        uids.push(uid);
+    }
+    let mut approver = issuer.login("approver");
+    let (s, body) = approver.get("/api/jobs?state=prepared");
+    assert_eq!(s, 200);
+    assert_eq!(body["jobs"][0]["holder_name"], "Holder 0", "{body}");
+    for uid in &uids {
+        let (s, body) = approver.post(&format!("/api/jobs/{uid}/approve"), Value::Null);
+        assert_eq!(s, 200, "{body}");
+    }
+    let mut operator = issuer.login("operator");
+    let (_, queue) = operator.get("/api/queue");
+    assert_eq!(queue["jobs"][2]["holder_name"], "Holder 2", "{queue}");
+    // The last job, picked: not the oldest.
+    let (s, body) = operator.post(
+        "/api/queue/claim",
+        json!({ "station": station, "job": uids[2] }),
+    );
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["job"]["id"], json!(uids[2]));
+    // Picked again while claimed: 409, said in words.
+    let (s, body) = operator.post(
+        "/api/queue/claim",
+        json!({ "station": station, "job": uids[2] }),
+    );
+    assert_eq!(s, 409, "{body}");
+    assert_eq!(error_code(&body), "conflict");
+    let (s, body) = operator.post("/api/queue/claim", json!({ "station": station }));
+    assert_eq!(s, 200);
+    assert_eq!(
+        body["job"]["id"],
+        json!(uids[0]),
+        "the oldest when none is picked"
+    );
+    let auditor = issuer.login("auditor");
+    let (s, body) = auditor.get("/api/audit?action=job.&actor=operator");
+    assert_eq!(s, 200, "{body}");
+    let rows = body["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{body}");
+    assert!(rows.iter().all(|r| r["action"] == "job.claim"));
+    let (_, body) = auditor.get("/api/audit?actor=operator&outcome=refused");
+    assert_eq!(body["rows"].as_array().unwrap().len(), 1, "{body}");
+    assert_eq!(body["rows"][0]["action"], "POST /api/queue/claim");
+    let (_, body) = auditor.get(&format!("/api/audit?object={}", uids[2]));
+    let actions: Vec<&str> = body["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["job.upload", "job.approve", "job.claim", "envelope.release"]
+    );
+    let (_, body) = auditor.get("/api/audit?action=job%25");
+    assert!(
+        body["rows"].as_array().unwrap().is_empty(),
+        "% is not a wildcard"
+    );
+}
 
 fn documented(server: &Server) -> HashSet<(String, String)> {
     let (s, doc) = server.client().get("/api/openapi.json");

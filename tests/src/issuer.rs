@@ -126,6 +126,20 @@ pub fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
+/// Every error the service answers has a code of the one catalogue
+/// (`vsc_core::error_catalogue`): checked on every answer a [`Client`] receives.
+fn catalogued(text: &str) {
+    let Ok(body) = serde_json::from_str::<Value>(text) else {
+        return;
+    };
+    if let Some(code) = body["error"]["code"].as_str() {
+        assert!(
+            vsc_core::error_catalogue::find(code).is_some(),
+            "the service answered the code {code:?}, which the error catalogue lacks: {text}"
+        );
+    }
+}
+
 /// An HTTP client that sends the CSRF headers and keeps the session cookie.
 #[derive(Clone)]
 pub struct Client {
@@ -202,6 +216,7 @@ impl Client {
             .limit(1 << 30)
             .read_to_string()
             .unwrap_or_default();
+        catalogued(&text);
         (status, headers, text)
     }
 

@@ -10,6 +10,7 @@
 //! carry a PIN or a key).
 
 use crate::envelope::StationPublicKey;
+use crate::error_catalogue::ErrorEntry;
 use crate::secret::{SecretBytes, SecretString};
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -332,23 +333,46 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    /// The wire name, e.g. `"not_authenticated"`.
-    pub fn as_str(&self) -> &'static str {
+    /// Every code.
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::BadRequest,
+        ErrorCode::UnsupportedProtocol,
+        ErrorCode::RateLimited,
+        ErrorCode::PairingFailed,
+        ErrorCode::NotAuthenticated,
+        ErrorCode::UnknownReader,
+        ErrorCode::NoCard,
+        ErrorCode::Busy,
+        ErrorCode::UnknownSession,
+        ErrorCode::CardRemoved,
+        ErrorCode::TransmitFailed,
+        ErrorCode::ReaderError,
+        ErrorCode::EnvelopeInvalid,
+    ];
+
+    /// The code's entry in the one catalogue of error codes.
+    pub fn entry(&self) -> ErrorEntry {
+        use crate::error_catalogue as c;
         match self {
-            ErrorCode::BadRequest => "bad_request",
-            ErrorCode::UnsupportedProtocol => "unsupported_protocol",
-            ErrorCode::RateLimited => "rate_limited",
-            ErrorCode::PairingFailed => "pairing_failed",
-            ErrorCode::NotAuthenticated => "not_authenticated",
-            ErrorCode::UnknownReader => "unknown_reader",
-            ErrorCode::NoCard => "no_card",
-            ErrorCode::Busy => "busy",
-            ErrorCode::UnknownSession => "unknown_session",
-            ErrorCode::CardRemoved => "card_removed",
-            ErrorCode::TransmitFailed => "transmit_failed",
-            ErrorCode::ReaderError => "reader_error",
-            ErrorCode::EnvelopeInvalid => "envelope_invalid",
+            ErrorCode::BadRequest => c::BAD_REQUEST,
+            ErrorCode::UnsupportedProtocol => c::UNSUPPORTED_PROTOCOL,
+            ErrorCode::RateLimited => c::RATE_LIMITED,
+            ErrorCode::PairingFailed => c::PAIRING_FAILED,
+            ErrorCode::NotAuthenticated => c::NOT_AUTHENTICATED,
+            ErrorCode::UnknownReader => c::UNKNOWN_READER,
+            ErrorCode::NoCard => c::NO_CARD,
+            ErrorCode::Busy => c::BUSY,
+            ErrorCode::UnknownSession => c::UNKNOWN_SESSION,
+            ErrorCode::CardRemoved => c::CARD_REMOVED,
+            ErrorCode::TransmitFailed => c::TRANSMIT_FAILED,
+            ErrorCode::ReaderError => c::READER_ERROR,
+            ErrorCode::EnvelopeInvalid => c::ENVELOPE_INVALID,
         }
+    }
+
+    /// The wire name, e.g. `"not_authenticated"` (the catalogue's code).
+    pub fn as_str(&self) -> &'static str {
+        self.entry().code()
     }
 }
 

@@ -4,8 +4,11 @@
 //! Every failing function of this crate's JavaScript surface throws a JavaScript `Error` whose
 //! `message` is [`WebError::message`] and whose extra `code` property is [`WebError::code`].
 //! Codes of the bridge protocol (`busy`, `card_removed`, `not_authenticated`, ...) are kept as
-//! they are; the others are listed in [`Code`]. Messages never contain a secret.
+//! they are; the others are listed in [`Code`]. Every code is an entry of the one catalogue,
+//! `vsc_core::error_catalogue`, which the page reads through [`crate::error_catalogue`] for its
+//! titles and explanations. Messages never contain a secret.
 
+use vsc_core::error_catalogue::ErrorEntry;
 use wasm_bindgen::JsValue;
 
 /// The codes this crate adds to those of the bridge protocol.
@@ -49,6 +52,8 @@ pub enum Code {
     ReadBackMismatch,
     /// The clerk did not confirm a new PIN for a card this VSC already personalized.
     NewPinDeclined,
+    /// The branch has no approved station to seal a password for.
+    NoApprovedStation,
     /// A station public key that is not 64 hex digits, or cannot receive envelopes.
     BadStationKey,
     /// The personalization driver broke the engine's protocol (a bug).
@@ -56,31 +61,38 @@ pub enum Code {
 }
 
 impl Code {
+    /// The code's entry in the one catalogue of error codes (`vsc_core::error_catalogue`).
+    pub fn entry(self) -> ErrorEntry {
+        use vsc_core::error_catalogue as c;
+        match self {
+            Code::UnknownProfile => c::UNKNOWN_PROFILE,
+            Code::InvalidInput => c::INVALID_INPUT,
+            Code::BuildFailed => c::BUILD_FAILED,
+            Code::NothingBuilt => c::NOTHING_BUILT,
+            Code::BadVscFile => c::BAD_VSC_FILE,
+            Code::WrongPassword => c::WRONG_PASSWORD,
+            Code::VscNotOpened => c::VSC_NOT_OPENED,
+            Code::BadAddress => c::BAD_ADDRESS,
+            Code::BridgeNotRunning => c::BRIDGE_NOT_RUNNING,
+            Code::BridgeRefused => c::BRIDGE_REFUSED,
+            Code::BridgeClosed => c::BRIDGE_CLOSED,
+            Code::BridgeTimeout => c::BRIDGE_TIMEOUT,
+            Code::BadBridgeReply => c::BAD_BRIDGE_REPLY,
+            Code::ForeignCard => c::FOREIGN_CARD,
+            Code::UnusableCard => c::UNUSABLE_CARD,
+            Code::WrongCardType => c::WRONG_CARD_TYPE,
+            Code::CardRefused => c::CARD_REFUSED,
+            Code::ReadBackMismatch => c::READ_BACK_MISMATCH,
+            Code::NewPinDeclined => c::NEW_PIN_DECLINED,
+            Code::NoApprovedStation => c::NO_APPROVED_STATION,
+            Code::BadStationKey => c::BAD_STATION_KEY,
+            Code::Internal => c::INTERNAL,
+        }
+    }
+
     /// The code as JavaScript sees it, e.g. `"bridge_not_running"`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Code::UnknownProfile => "unknown_profile",
-            Code::InvalidInput => "invalid_input",
-            Code::BuildFailed => "build_failed",
-            Code::NothingBuilt => "nothing_built",
-            Code::BadVscFile => "bad_vsc_file",
-            Code::WrongPassword => "wrong_password",
-            Code::VscNotOpened => "vsc_not_opened",
-            Code::BadAddress => "bad_address",
-            Code::BridgeNotRunning => "bridge_not_running",
-            Code::BridgeRefused => "bridge_refused",
-            Code::BridgeClosed => "bridge_closed",
-            Code::BridgeTimeout => "bridge_timeout",
-            Code::BadBridgeReply => "bad_bridge_reply",
-            Code::ForeignCard => "foreign_card",
-            Code::UnusableCard => "unusable_card",
-            Code::WrongCardType => "wrong_card_type",
-            Code::CardRefused => "card_refused",
-            Code::ReadBackMismatch => "read_back_mismatch",
-            Code::NewPinDeclined => "new_pin_declined",
-            Code::BadStationKey => "bad_station_key",
-            Code::Internal => "internal",
-        }
+        self.entry().code()
     }
 }
 
@@ -103,7 +115,7 @@ impl WebError {
         }
     }
 
-    /// An error with a code from elsewhere (the bridge protocol).
+    /// An error with a code from elsewhere (the bridge protocol), as it came.
     pub fn with_code(code: &str, message: impl Into<String>) -> Self {
         Self {
             code: code.to_owned(),

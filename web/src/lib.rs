@@ -9,6 +9,9 @@
 //!   of them, and the password sheet as CSV or printable rows ([`Issuer`], module [`issue`]);
 //! - show a sealed VSC's public area without its password, and open it ([`inspect_vsc`],
 //!   [`open_vsc`], module [`vsc_file`]); list the VSCs of a ZIP batch ([`vsc_zip_entries`]);
+//! - on the issuer service, build the VSCs of holder records a chunk at a time, seal each
+//!   password for every approved station of the branch and pack the upload ([`Uploader`],
+//!   module [`upload`]);
 //! - talk to the bridge over a WebSocket (bridge protocol v1): hello, pairing, readers, and a
 //!   personalization driven by `vsc_core::perso`, reporting progress and returning the PIN
 //!   mailer ([`Bridge`], [`PinMailer`], modules [`bridge`] and [`perso_driver`]);
@@ -16,7 +19,8 @@
 //!   station key (module [`envelope`]).
 //!
 //! Errors reach JavaScript as `Error` objects with a `code` and a `message` a clerk can act on
-//! (module [`error`]). Secrets (holder data of private fields, passwords, the opened VSC, the
+//! (module [`error`]); every code, with its title and explanation, is in the one catalogue the
+//! page reads with [`error_catalogue`]. Secrets (holder data of private fields, passwords, the opened VSC, the
 //! PIN) live in zeroizing Rust types and are wiped when the objects holding them are freed;
 //! JavaScript gets copies only where it must show or save them.
 //!
@@ -31,6 +35,7 @@ pub mod js;
 pub mod perso_driver;
 pub mod profiles;
 pub mod rng;
+pub mod upload;
 pub mod vsc_file;
 pub mod zip;
 
@@ -74,6 +79,13 @@ pub fn check_csv(
     Ok(js::to_js(&issue::check_csv(
         &profile, bytes, encoding, today,
     )))
+}
+
+/// The one catalogue of error codes (`vsc_core::error_catalogue`), shared with the bridge and
+/// the issuer service: `[{code, title, explanation}]`. The page explains every error by it.
+#[wasm_bindgen(js_name = errorCatalogue)]
+pub fn error_catalogue() -> JsValue {
+    js::to_js(&vsc_core::error_catalogue::ALL)
 }
 
 /// The encodings a CSV file may be read in: `[{label, description}]`, UTF-8 (the default)
@@ -184,6 +196,41 @@ impl Issuer {
     #[wasm_bindgen(getter, js_name = fileNames)]
     pub fn file_names(&self) -> Vec<String> {
         self.inner.file_names()
+    }
+}
+
+/// An upload of VSCs to a branch of the issuer service, built and sealed a chunk of records at
+/// a time (memory does not grow with the batch). Free it when done: that wipes what is left of
+/// the random source.
+#[wasm_bindgen]
+pub struct Uploader {
+    inner: upload::Uploader,
+}
+
+#[wasm_bindgen]
+impl Uploader {
+    /// An upload to `branch`, sealing each password for every one of `stations` (`[{id,
+    /// public_key}]` as `GET /api/stations?state=approved` lists them); throws
+    /// `no_approved_station` when there is none.
+    #[wasm_bindgen(constructor)]
+    pub fn new(branch: &str, stations: JsValue) -> Result<Uploader, JsValue> {
+        let stations: Vec<upload::Station> = js::from_js(&stations, "the stations")?;
+        Ok(Uploader {
+            inner: upload::Uploader::new(branch, &stations)?,
+        })
+    }
+
+    /// Builds and seals the VSCs of the records in `records_json` (the text of a `GET
+    /// /api/records/values` answer), dates checked against `today`: `{body, uids}`, the JSON
+    /// text of a `POST /api/jobs/batch` and the UIDs built, in order.
+    #[wasm_bindgen(js_name = batchBody)]
+    pub fn batch_body(&mut self, records_json: &str, today: &str) -> Result<JsValue, JsValue> {
+        let today = issue::parse_today(today)?;
+        let (body, uids) = self.inner.batch_body(records_json, today)?;
+        let object = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&object, &"body".into(), &JsValue::from_str(&body));
+        let _ = js_sys::Reflect::set(&object, &"uids".into(), &js::to_js(&uids));
+        Ok(object.into())
     }
 }
 

@@ -12,6 +12,8 @@
 //! answering prompts, sizing the window, running scripts and taking screenshots. It does not
 //! download or install a browser: chromedriver and Chromium are Debian's, started here and
 //! stopped when the [`Browser`] is dropped.
+// Shared by several test crates, each of which uses a part of it.
+#![allow(dead_code)]
 
 use std::net::TcpStream;
 use std::path::Path;
@@ -31,6 +33,9 @@ pub struct Browser {
     runtime: tokio::runtime::Runtime,
     _driver: ChildGuard,
 }
+
+/// The W3C element reference key (WebDriver §12.1), in scripts' answers.
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// An element of the current page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,20 +186,32 @@ impl Browser {
     /// The `tag` element whose text, and accessible name, is exactly `name`.
     fn named(&self, tag: &str, what: &str, name: &str) -> Element {
         let xpath = format!("//{tag}[normalize-space(.)={}]", xpath_literal(name));
-        let element = self
-            .try_find_by(Locator::XPath(&xpath))
+        // The one shown, when several views have a control of that name.
+        let shown = self.execute(
+            "const found = document.evaluate(arguments[0], document, null, \
+               XPathResult.ORDERED_NODE_SNAPSHOT_TYPE, null); \
+             for (let i = 0; i < found.snapshotLength; i++) { \
+               const e = found.snapshotItem(i); if (e.offsetParent !== null) return e; } \
+             return null;",
+            json!([xpath]),
+        );
+        let element = shown[ELEMENT_KEY]
+            .as_str()
+            .map(|id| Element(id.to_owned()))
+            .or_else(|| self.try_find_by(Locator::XPath(&xpath)))
             .unwrap_or_else(|| panic!("no {what} named {name:?}"));
         assert_eq!(self.accessible_name(&element), name);
         element
     }
 
     /// The form control labelled exactly `label` (through `<label for>`), with that
-    /// accessible name.
+    /// accessible name; the shown one when several views have a control of that label.
     pub fn field(&self, label: &str) -> Element {
         let id: String = serde_json::from_value(self.execute(
-            "for (const l of document.querySelectorAll('label')) \
-               if (l.textContent.trim() === arguments[0] && l.htmlFor) return l.htmlFor; \
-             return '';",
+            "const all = [...document.querySelectorAll('label')] \
+               .filter((l) => l.textContent.trim() === arguments[0] && l.htmlFor); \
+             const shown = all.find((l) => l.offsetParent !== null) || all[0]; \
+             return shown ? shown.htmlFor : '';",
             json!([label]),
         ))
         .unwrap_or_default();

@@ -1,0 +1,259 @@
+// The operator's "Queue", at the branch PC paired with its bridge: "Enrol this station" (its
+// fingerprint shown, to compare with the bridge's console), the branch's queue kept live with
+// the reader's and card's state, "Claim" the next job (or one picked), then the card is
+// personalized with the VSC and the password its envelope holds, "Verified", and the result is
+// reported to the service by itself. A failed card is reported with its reason and the job
+// goes back to the queue. "Next card" claims the next one; the PIN mailers of the cards done
+// wait in a tray and print together.
+
+import { $, el, hideError, plural, seconds, setStatus, showError } from '../core/dom.js';
+import { vsc } from '../core/engine.js';
+import { BridgePanel } from '../core/bridge.js';
+import { api, get } from '../core/api.js';
+import { role, session } from '../core/session.js';
+import { openClaimed, stationKey } from '../core/station.js';
+import { vscSummaryRows } from './personalize.js';
+import { askNewPin, failedStep, runPersonalization } from './perso_run.js';
+import { addMailer, mailerCount } from './mailers.js';
+
+const POLL_MS = 5000;
+
+const state = {
+  // This bridge's station: {publicKey, fingerprint, id?, state?}.
+  station: null,
+  jobs: [],
+  busy: false,
+  poll: null,
+};
+
+const panel = new BridgePanel({
+  prefix: 'op-',
+  errorBox: document.querySelector('#queue-error'),
+  isBusy: () => state.busy,
+  onChange: () => { if (panel.ready && !state.station) loadStation(); renderControls(); },
+});
+
+export const view = {
+  name: 'queue',
+  title: 'Queue',
+  section: 'view-queue',
+  nav: 'nav-queue',
+  available: () => role() === 'operator',
+  start() {
+    panel.start(false);
+    $('#enrol').addEventListener('click', enrol);
+    $('#claim').addEventListener('click', () => claim(null));
+    $('#next-card').addEventListener('click', () => claim(null));
+    $('#station-name').value = 'Branch PC';
+  },
+  show() {
+    loadQueue();
+    if (panel.ready) loadStation();
+    clearInterval(state.poll);
+    state.poll = setInterval(() => { if (!state.busy) loadQueue(); }, POLL_MS);
+  },
+  hide() {
+    clearInterval(state.poll);
+    state.poll = null;
+  },
+  confirmLeave: () => true,
+  signedIn() {
+    state.station = null;
+    state.jobs = [];
+    $('#queue-rows').replaceChildren();
+    renderStation();
+  },
+};
+
+// Whether the operator may leave the page (sign out) with PIN mailers still to print.
+export function mayLeave() {
+  return mailerCount() === 0
+    || window.confirm(`${plural(mailerCount(), 'PIN mailer')} not printed yet will be cleared. Sign out anyway?`);
+}
+
+function stationApproved() {
+  return state.station && state.station.state === 'approved';
+}
+
+async function loadStation() {
+  if (!panel.ready) return;
+  try {
+    const key = await stationKey(panel.bridge);
+    const answer = await get('/api/stations');
+    const known = answer.stations.find((s) => s.public_key === key.publicKey && s.state !== 'revoked');
+    state.station = { ...key, id: known ? known.id : null, state: known ? known.state : null, name: known ? known.name : null };
+  } catch (error) {
+    state.station = null;
+    showError($('#queue-error'), error);
+  }
+  renderStation();
+  renderControls();
+}
+
+function renderStation() {
+  const status = $('#station-status');
+  const print = $('#station-fingerprint');
+  const enrolBox = $('#station-enrol');
+  status.classList.remove('ok', 'warn');
+  const s = state.station;
+  print.hidden = !s;
+  print.textContent = s ? `Fingerprint: ${s.fingerprint}` : '';
+  enrolBox.hidden = !s || Boolean(s.id);
+  if (!s) {
+    setStatus(status, 'Connect to the bridge of this PC to see its station key.');
+  } else if (!s.id) {
+    setStatus(status, 'This station is not enrolled: enrol it, then ask an administrator to approve it after comparing the fingerprint below with the bridge\'s console.');
+    status.classList.add('warn');
+  } else if (s.state === 'enrolled') {
+    setStatus(status, `Station ${s.name} is enrolled and waits for an administrator to approve it (compare the fingerprint below with the bridge's console).`);
+    status.classList.add('warn');
+  } else {
+    setStatus(status, `Station ${s.name} is approved: it receives the passwords of this branch's cards.`);
+    status.classList.add('ok');
+  }
+}
+
+async function enrol() {
+  const errorBox = $('#queue-error');
+  hideError(errorBox);
+  if (!state.station) {
+    showError(errorBox, { code: 'not_authenticated', message: 'connect to the bridge of this PC (and pair) first.' });
+    return;
+  }
+  try {
+    await api('POST', '/api/stations', { name: $('#station-name').value.trim(), public_key: state.station.publicKey });
+    await loadStation();
+  } catch (error) {
+    showError(errorBox, error);
+  }
+}
+
+async function loadQueue() {
+  if (!session.user) return;
+  try {
+    const answer = await get('/api/queue?per_page=100');
+    state.jobs = answer.jobs;
+    renderQueue(answer.total);
+  } catch (error) {
+    showError($('#queue-error'), error);
+  }
+}
+
+function renderQueue(total) {
+  const queued = state.jobs.filter((j) => j.state === 'queued').length;
+  setStatus($('#queue-count'), total
+    ? `${plural(queued, 'card')} to personalize${total > queued ? `, ${total - queued} being personalized` : ''}.`
+    : 'The queue is empty.');
+  $('#queue-rows').replaceChildren(...state.jobs.map((job) => {
+    const pick = el('td', {});
+    if (job.state === 'queued') {
+      const button = el('button', { type: 'button' }, 'Claim this card');
+      button.setAttribute('aria-label', `Claim the card for ${job.holder_name || job.id}`);
+      button.disabled = !canClaim();
+      button.addEventListener('click', () => claim(job.id));
+      pick.append(button);
+    }
+    return el('tr', { dataset: { job: job.id } },
+      el('td', {}, job.holder_name || ''), el('td', { className: 'uid' }, job.id),
+      el('td', {}, job.state === 'claimed' ? `claimed by ${job.claimed_by}` : job.state),
+      el('td', {}, String(job.attempts)), pick);
+  }));
+}
+
+function canClaim() {
+  return !state.busy && panel.ready && stationApproved();
+}
+
+function renderControls() {
+  $('#claim').disabled = state.busy;
+  for (const button of document.querySelectorAll('#queue-rows button')) button.disabled = !canClaim();
+}
+
+// What stops a claim now, in words, or null.
+function claimProblem() {
+  if (!panel.ready) return { code: 'not_authenticated', message: 'connect to the bridge of this PC (and pair) first.' };
+  if (!state.station || !state.station.id) return { code: 'station_not_approved', message: 'enrol this station first.' };
+  if (!stationApproved()) return { code: 'station_not_approved', message: 'an administrator has not approved this station yet.' };
+  const reader = panel.readerInfo;
+  if (!reader) return { code: 'unknown_reader', message: 'choose a reader first.' };
+  if (!reader.cardPresent) return { code: 'no_card', message: `insert a blank card in ${reader.name}.` };
+  return null;
+}
+
+async function claim(jobId) {
+  if (state.busy) return;
+  const errorBox = $('#queue-error');
+  hideError(errorBox);
+  $('#next-card').hidden = true;
+  const problem = claimProblem();
+  if (problem) {
+    showError(errorBox, problem);
+    return;
+  }
+  state.busy = true;
+  renderControls();
+  const status = $('#op-status');
+  const steps = $('#op-steps');
+  const started = performance.now();
+  let claimed = null;
+  let touched = false;
+  try {
+    setStatus(status, 'Claiming…');
+    const body = { station: state.station.id };
+    if (jobId) body.job = jobId;
+    const answer = await api('POST', '/api/queue/claim', body);
+    if (!answer.job) {
+      $('#queue-job').hidden = true;
+      setStatus($('#queue-count'), 'The queue has no card for this station.');
+      return;
+    }
+    claimed = answer;
+    const vscBytes = Uint8Array.from(atob(answer.vsc), (c) => c.charCodeAt(0));
+    $('#queue-job-summary').replaceChildren(...vscSummaryRows(vsc.inspectVsc(vscBytes)));
+    steps.replaceChildren();
+    $('#queue-job').hidden = false;
+    setStatus(status, 'Opening the password envelope…');
+    const opened = await openClaimed(panel.bridge, vscBytes, answer.envelope, answer.job.id, answer.job.branch);
+    const reader = panel.readerInfo;
+    touched = true;
+    const mailer = await runPersonalization(panel.bridge, opened, reader.name, {
+      progress: $('#op-progress'), steps, status, confirmNewPin: askNewPin,
+    });
+    const elapsed = performance.now() - started;
+    await api('POST', `/api/jobs/${encodeURIComponent(answer.job.id)}/result`,
+      { outcome: 'personalized', atr: reader.atr, apdus: mailer.apdus, read_back_ok: true });
+    addMailer(mailer);
+    setStatus(status, `Verified in ${seconds(elapsed)}: the card for ${mailer.holderName} is done and reported. Take it out, insert the next blank card, then press Next card.`);
+    status.dataset.ms = String(elapsed);
+    $('#next-card').hidden = false;
+    $('#next-card').focus();
+  } catch (error) {
+    showError(errorBox, error);
+    if (claimed) await giveBack(claimed.job.id, touched, error, steps);
+  } finally {
+    state.busy = false;
+    renderControls();
+    await loadQueue();
+  }
+}
+
+// A claimed job that did not end verified goes back to the queue: reported failed with its
+// step and reason when the card was written to (the card is spoiled), released otherwise.
+async function giveBack(id, touched, error, steps) {
+  const status = $('#op-status');
+  try {
+    if (touched) {
+      await api('POST', `/api/jobs/${encodeURIComponent(id)}/result`, {
+        outcome: 'failed',
+        step: failedStep(steps),
+        reason: `${error.code || 'internal'}: ${error.message}`,
+      });
+      setStatus(status, 'Not personalized: reported as failed; the job is back in the queue. Use a new blank card.');
+    } else {
+      await api('POST', `/api/jobs/${encodeURIComponent(id)}/release`);
+      setStatus(status, 'Not personalized: the job is back in the queue.');
+    }
+  } catch (reportError) {
+    setStatus(status, `Not personalized, and the service could not be told (${reportError.message}); the job returns to the queue when its lease ends.`);
+  }
+}

@@ -1,0 +1,333 @@
+//! Budgets of the page on the issuer service, measured in headless Chromium against a real
+//! `vsc-issuer` (SQLite) on this machine; printed, never asserted.
+//!
+//! - The page alone: N holders of a CSV file built and sealed in the file mode ("Issue cards").
+//! - Clerk: the same N records built, sealed for the branch's station and uploaded from the
+//!   page ("Upload to branch"), over the page alone; goal: ratio <= 2 (the network and the
+//!   service cost no more than the build).
+//! - Memory: the peak JS heap during the upload of N records over the peak during the upload
+//!   of N/10 (sampled through the DevTools protocol); goal: <= 1.5 (memory does not grow with
+//!   the batch: the page streams chunks).
+//!
+//! When the page refuses the upload, the upload's budgets print `SKIPPED:` with the page's
+//! reason.
+//!
+//! N is 10,000 (`VSC_BENCH_QUICK=1`: 2,000, against 200). The wasm bundle's size budget is
+//! measured by `scripts/test` on the optimized build, not here.
+#![cfg(not(target_arch = "wasm32"))]
+
+#[path = "../tests/page/mod.rs"]
+mod page;
+#[path = "../tests/webdriver/mod.rs"]
+mod webdriver;
+
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use page::{ensure_web_pkg, repo_root};
+use serde_json::json;
+use vsc_tests::issuer::Client;
+use vsc_tests::{cargo_bin, free_port, wait_until, ChildGuard};
+use webdriver::Browser;
+
+const PW: &str = "a long bench password";
+const WAIT: Duration = Duration::from_secs(60);
+/// The longest an upload or a build of the bench may take.
+const LONG: Duration = Duration::from_secs(1800);
+
+fn issuer(args: &[&str]) {
+    let out = Command::new(cargo_bin("vsc-issuer"))
+        .args(args)
+        .output()
+        .expect("run vsc-issuer");
+    assert!(
+        out.status.success(),
+        "vsc-issuer {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A fresh service with a branch, a clerk, and `n` holder records; its base URL.
+struct Service {
+    _child: ChildGuard,
+    base: String,
+}
+
+fn holders_csv(n: usize) -> String {
+    let mut csv = String::from("holder_name,holder_id,expiry_date,email\n");
+    for i in 0..n {
+        csv.push_str(&format!("Holder {i},ID-{i},2031-12-31,h{i}@example.org\n"));
+    }
+    csv
+}
+
+fn start_service(dir: &Path, n: usize, csv_file: &Path) -> Service {
+    let db = format!("sqlite://{}/issuer.db", dir.display());
+    issuer(&["init", "--db", &db]);
+    issuer(&[
+        "branches",
+        "add",
+        "b1",
+        "--name",
+        "Bench branch",
+        "--db",
+        &db,
+    ]);
+    let pw = dir.join("pw");
+    std::fs::write(&pw, format!("{PW}\n")).unwrap();
+    for (user, role, branch) in [
+        ("clerk", "clerk", None),
+        ("operator", "operator", Some("b1")),
+    ] {
+        let mut args = vec!["users", "add", user, "--role", role, "--db", &db];
+        args.extend(["--password-file", pw.to_str().unwrap()]);
+        if let Some(b) = branch {
+            args.extend(["--branch", b]);
+        }
+        issuer(&args);
+    }
+    // A second admin whose password the bench knows (init's is printed once).
+    issuer(&[
+        "users",
+        "add",
+        "bench-admin",
+        "--role",
+        "admin",
+        "--password-file",
+        pw.to_str().unwrap(),
+        "--db",
+        &db,
+    ]);
+    let port = free_port();
+    let mut serve = Command::new(cargo_bin("vsc-issuer"));
+    serve
+        .args([
+            "serve",
+            "--db",
+            &db,
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .arg("--page-dir")
+        .arg(repo_root());
+    let child = ChildGuard::spawn(serve, &dir.join("issuer.log"));
+    wait_until(WAIT, "vsc-issuer to listen", || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let base = format!("http://127.0.0.1:{port}");
+    let anonymous = Client::new(&base);
+    wait_until(WAIT, "vsc-issuer to be healthy", || {
+        anonymous.get("/api/health").0 == 200
+    });
+    let mut operator = login(&base, "operator", PW);
+    let key = bench_station_key();
+    let (status, station) =
+        operator.post("/api/stations", json!({"name": "bench", "public_key": key}));
+    assert_eq!(status, 201, "{station}");
+    let id = station["station"]["id"]
+        .as_str()
+        .expect("enrolled")
+        .to_owned();
+    let mut admin = login(&base, "bench-admin", PW);
+    let (status, body) = admin.post(
+        &format!("/api/stations/{id}/approve"),
+        serde_json::Value::Null,
+    );
+    assert_eq!(status, 200, "{body}");
+    let mut clerk = login(&base, "clerk", PW);
+    std::fs::write(csv_file, holders_csv(n)).unwrap();
+    let (status, _, body) = clerk.raw(
+        "POST",
+        "/api/records/import?profile=iso7816-generic",
+        Some("text/csv"),
+        holders_csv(n).into_bytes(),
+    );
+    assert_eq!(status, 201, "{body}");
+    Service {
+        _child: child,
+        base,
+    }
+}
+
+/// A station public key for the bench (hex, as the bridge gives it: a fresh station key whose
+/// secret the bench drops, since its station never opens what is sealed for it).
+fn bench_station_key() -> String {
+    vsc_core::envelope::StationSecretKey::generate(&mut rand_core::OsRng)
+        .public_key()
+        .to_hex()
+}
+
+/// A client of the service signed in as `user`.
+fn login(base: &str, user: &str, pw: &str) -> Client {
+    let mut api = Client::new(base);
+    let (s, body) = api.post("/api/session", json!({"username": user, "password": pw}));
+    assert_eq!(s, 200, "{body}");
+    api
+}
+
+/// The page's used JS heap, in bytes (DevTools protocol).
+fn heap(browser: &Browser) -> f64 {
+    browser.cdp("Runtime.getHeapUsage", json!({}))["usedSize"]
+        .as_f64()
+        .unwrap_or(0.0)
+}
+
+/// Waits until `done()` while sampling the heap; the peak.
+fn peak_heap_until(browser: &Browser, mut done: impl FnMut() -> bool) -> f64 {
+    let started = Instant::now();
+    let mut peak: f64 = heap(browser);
+    while !done() {
+        assert!(
+            started.elapsed() < LONG,
+            "the page took longer than {LONG:?}"
+        );
+        peak = peak.max(heap(browser));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    peak.max(heap(browser))
+}
+
+fn sign_in(browser: &Browser, user: &str) {
+    browser.wait_displayed("#view-signin", WAIT);
+    browser.type_text(&browser.field("Username"), user);
+    browser.type_text(&browser.field("Password"), PW);
+    browser.click(&browser.button("Sign in"));
+}
+
+/// What one upload measured: milliseconds and the peak JS heap.
+struct Upload {
+    ms: f64,
+    peak_heap: f64,
+}
+
+/// A service holding `n` records, the holders' CSV file, and a browser on its page.
+struct Session {
+    dir: tempfile::TempDir,
+    service: Service,
+    browser: Browser,
+    n: usize,
+}
+
+impl Session {
+    fn start(n: usize) -> Session {
+        let dir = tempfile::tempdir().unwrap();
+        let service = start_service(dir.path(), n, &dir.path().join("holders.csv"));
+        let browser = Browser::start(
+            &dir.path().join("chromium"),
+            &dir.path().join("downloads"),
+            &dir.path().join("chromedriver.log"),
+        );
+        browser.goto(&format!("{}/", service.base));
+        browser.wait_displayed("body[data-ready='true'] #view-signin", WAIT);
+        Session {
+            dir,
+            service,
+            browser,
+            n,
+        }
+    }
+
+    /// Builds the `n` holders in the page alone (signed out, "Issue cards" from the CSV
+    /// file): the milliseconds the page measured.
+    fn build_alone(&self) -> f64 {
+        let browser = &self.browser;
+        browser.click(&browser.link("Issue cards"));
+        browser.wait_displayed("#view-issue", WAIT);
+        browser.click(&browser.find("input[name='source'][value='csv']"));
+        let csv = self.dir.path().join("holders.csv");
+        browser.type_text(&browser.field("CSV file"), &csv.display().to_string());
+        browser.wait_for("the file checked", WAIT, || {
+            browser
+                .text(&browser.find("#csv-status"))
+                .contains("ready to build")
+        });
+        browser.click(&browser.button("Build"));
+        let status = browser.find("#build-status");
+        browser.wait_for("the build", LONG, || {
+            browser.attribute(&status, "data-ms").is_some()
+        });
+        let ms = browser
+            .attribute(&status, "data-ms")
+            .unwrap()
+            .parse()
+            .unwrap();
+        // Leave the file mode as the clerk would: the built batch is dropped.
+        browser.goto(&format!("{}/", self.service.base));
+        browser.wait_displayed("body[data-ready='true'] #view-signin", WAIT);
+        ms
+    }
+
+    /// Signs in as the clerk and uploads every record from the page ("Upload to branch"),
+    /// sampling the heap; the page's error when it refuses.
+    fn upload(&self) -> Result<Upload, String> {
+        let browser = &self.browser;
+        let n = self.n;
+        sign_in(browser, "clerk");
+        browser.wait_displayed("#view-records", WAIT);
+        browser.click(&browser.button("Select all matching"));
+        browser.wait_for("the selection", WAIT, || {
+            browser
+                .text(&browser.find("#rec-selected"))
+                .contains(&format!("All {n}"))
+        });
+        browser.cdp("HeapProfiler.collectGarbage", json!({}));
+        browser.click(&browser.button("Upload to branch"));
+        let status = browser.find("#upload-status");
+        let error = browser.find("#records-error");
+        let peak_heap = peak_heap_until(browser, || {
+            browser.attribute(&status, "data-ms").is_some() || browser.displayed(&error)
+        });
+        if browser.displayed(&error) {
+            return Err(browser.text(&error).replace('\n', ": "));
+        }
+        let ms = browser
+            .attribute(&status, "data-ms")
+            .unwrap()
+            .parse()
+            .unwrap();
+        Ok(Upload { ms, peak_heap })
+    }
+}
+
+fn main() {
+    let root = repo_root();
+    ensure_web_pkg(&root);
+    let quick = std::env::var_os("VSC_BENCH_QUICK").is_some();
+    let (big, small) = if quick { (2_000, 200) } else { (10_000, 1_000) };
+    let today = "2026-12-01";
+
+    let session = Session::start(big);
+    let build = session.build_alone();
+    println!(
+        "bench: the page alone built and sealed {big} VSCs in {:.1} s ({:.0} a second) [{today}]",
+        build / 1000.0,
+        big as f64 * 1000.0 / build
+    );
+    let upload = match session.upload() {
+        Ok(upload) => upload,
+        Err(why) => {
+            println!("SKIPPED: the clerk's upload budgets (upload over build, heap at {big} over {small}): the page refused the upload: {why}");
+            return;
+        }
+    };
+    drop(session);
+    println!(
+        "bench: clerk {big} records built, sealed and uploaded from the page in {:.1} s [{today}]",
+        upload.ms / 1000.0
+    );
+    println!(
+        "ratio: upload from the page over building alone {:.2} (goal <= 2)",
+        upload.ms / build
+    );
+    match Session::start(small).upload() {
+        Ok(small_upload) => println!(
+            "ratio: peak JS heap uploading {big} ({:.1} MB) over {small} ({:.1} MB): {:.2} (goal <= 1.5)",
+            upload.peak_heap / 1e6,
+            small_upload.peak_heap / 1e6,
+            upload.peak_heap / small_upload.peak_heap
+        ),
+        Err(why) => println!("SKIPPED: the heap ratio: the upload of {small} failed: {why}"),
+    }
+}

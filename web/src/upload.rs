@@ -1,0 +1,178 @@
+//! The clerk's online upload: holder records from the issuer service built into sealed VSCs,
+//! each VSC's password sealed for every approved station of the branch, packed as the body of
+//! one `POST /api/jobs/batch`, a chunk of records at a time.
+//!
+//! Memory stays flat with the batch: a chunk's VSCs and passwords live only until its body is
+//! made; the page sends it and asks for the next chunk. Passwords never leave the wasm in the
+//! clear: each is sealed for the stations by [`crate::envelope::seal_for_stations`] (the same
+//! code as `Issuer.sealPasswords` and `vsc build --server`) and wiped with its chunk; keys and
+//! envelopes are hex, the `.vsc` base64, as the service's API takes them.
+//!
+//! What it does not do: talk to the service (the page does), or keep anything between chunks
+//! but the branch, its stations and the random source.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use vsc_core::batch::BatchEntry;
+use vsc_core::date::Date;
+use vsc_core::envelope::StationPublicKey;
+use vsc_core::holder;
+pub use vsc_core::job_envelopes::Station;
+use vsc_core::job_envelopes::WireEnvelope;
+use vsc_core::profile::Profile;
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::envelope::seal_for_stations;
+use crate::error::{Code, WebError};
+use crate::rng::BlockOsRng;
+
+/// Records as `GET /api/records/values` answers them.
+#[derive(Deserialize)]
+struct Records {
+    records: Vec<Record>,
+}
+
+/// One record with its values (private ones included: wiped on drop).
+#[derive(Deserialize)]
+struct Record {
+    id: i64,
+    profile: String,
+    values: BTreeMap<String, String>,
+}
+
+impl Drop for Record {
+    fn drop(&mut self) {
+        for value in self.values.values_mut() {
+            value.zeroize();
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Body {
+    jobs: Vec<Job>,
+}
+
+#[derive(Serialize)]
+struct Job {
+    record: i64,
+    branch: String,
+    vsc: String,
+    envelopes: Vec<WireEnvelope>,
+}
+
+/// Builds and seals the VSCs of a branch's upload, chunk by chunk.
+pub struct Uploader {
+    branch: String,
+    stations: Vec<Station>,
+    profiles: Vec<Profile>,
+    rng: BlockOsRng,
+}
+
+impl Uploader {
+    /// An upload to `branch`, sealing for `stations` (at least one).
+    pub fn new(branch: &str, stations: &[Station]) -> Result<Uploader, WebError> {
+        if stations.is_empty() {
+            return Err(WebError::new(
+                Code::NoApprovedStation,
+                format!("branch {branch} has no approved station to seal the passwords for; an operator enrols one and an administrator approves it first"),
+            ));
+        }
+        for station in stations {
+            StationPublicKey::from_hex(&station.public_key).map_err(|e| {
+                WebError::new(Code::BadStationKey, format!("station {}: {e}", station.id))
+            })?;
+        }
+        Ok(Uploader {
+            branch: branch.to_owned(),
+            stations: stations.to_vec(),
+            profiles: Vec::new(),
+            rng: BlockOsRng::new(),
+        })
+    }
+
+    fn profile(&mut self, id: &str) -> Result<Profile, WebError> {
+        if let Some(p) = self.profiles.iter().find(|p| p.id == id) {
+            return Ok(p.clone());
+        }
+        let profile = crate::profiles::find(id)?;
+        self.profiles.push(profile.clone());
+        Ok(profile)
+    }
+
+    /// The body of `POST /api/jobs/batch` for the records of `records_json` (the text of a
+    /// `GET /api/records/values` answer), built as of `today`; and the UIDs, in order.
+    pub fn batch_body(
+        &mut self,
+        records_json: &str,
+        today: Date,
+    ) -> Result<(Zeroizing<String>, Vec<String>), WebError> {
+        let records: Records = serde_json::from_str(records_json).map_err(|e| {
+            WebError::new(
+                Code::InvalidInput,
+                format!("the service's records have the wrong shape ({e}); reload the page"),
+            )
+        })?;
+        let mut jobs = Vec::with_capacity(records.records.len());
+        let mut uids = Vec::with_capacity(records.records.len());
+        for record in &records.records {
+            let profile = self.profile(&record.profile)?;
+            let data = holder::validate_record(&profile, &record.values, today).map_err(|errors| {
+                WebError::new(
+                    Code::InvalidInput,
+                    format!(
+                        "record {} no longer passes the holder rules ({}); nothing of this chunk was uploaded",
+                        record.id,
+                        errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+                    ),
+                )
+            })?;
+            let entry = BatchEntry::build(&profile, &data, &mut self.rng).map_err(|e| {
+                WebError::new(
+                    Code::BuildFailed,
+                    format!("the VSC of record {} could not be built: {e}", record.id),
+                )
+            })?;
+            let uid = entry.sealed.uid.to_string();
+            let envelopes = seal_for_stations(
+                entry.sealed.password.expose(),
+                &uid,
+                &self.branch,
+                &entry.sealed.bytes,
+                &self.stations,
+                &mut self.rng,
+            )?;
+            jobs.push(Job {
+                record: record.id,
+                branch: self.branch.clone(),
+                vsc: base64::engine::general_purpose::STANDARD.encode(&entry.sealed.bytes),
+                envelopes,
+            });
+            uids.push(uid);
+        }
+        let body = serde_json::to_string(&Body { jobs })
+            .map_err(|e| WebError::new(Code::Internal, e.to_string()))?;
+        Ok((Zeroizing::new(body), uids))
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_branch_without_stations_is_refused_in_words() {
+        let error = Uploader::new("b1", &[]).err().unwrap();
+        assert_eq!(error.code, "no_approved_station");
+        let bad = [Station {
+            id: "st-1".into(),
+            public_key: "AAAA".into(),
+        }];
+        assert_eq!(
+            Uploader::new("b1", &bad).err().unwrap().code,
+            "bad_station_key"
+        );
+    }
+}
