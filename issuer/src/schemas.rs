@@ -73,7 +73,7 @@ pub fn components() -> Value {
         "Settings": object(json!({ "settings": object(json!({ "four_eyes": { "type": "boolean" } }), &[]) }), &[]),
         "Station": object(json!({
             "id": string(), "branch": string(), "name": string(),
-            "public_key": { "type": "string", "format": "byte" }, "fingerprint": string(),
+            "public_key": { "type": "string", "pattern": "^([0-9a-fA-F]{2})*$" }, "fingerprint": string(),
             "state": { "type": "string", "enum": [stations::ENROLLED, stations::APPROVED, stations::REVOKED] },
             "enrolled_by": string(), "enrolled_at_ms": integer(), "decided_by": nullable_string() }), &[]),
         "StationState": object(json!({ "station": object(json!({ "id": string(), "state": string() }), &[]) }), &[]),
@@ -95,8 +95,8 @@ pub fn components() -> Value {
         "JobUpload": body(json!({
             "record": integer(), "branch": string(), "vsc": { "type": "string", "format": "byte" },
             "envelopes": array(body(json!({
-                "station": string(), "enc": { "type": "string", "format": "byte" },
-                "ciphertext": { "type": "string", "format": "byte" } }), &[])) }), &[]),
+                "station": string(), "enc": { "type": "string", "pattern": "^([0-9a-fA-F]{2})*$" },
+                "ciphertext": { "type": "string", "pattern": "^([0-9a-fA-F]{2})*$" } }), &[])) }), &[]),
         "Reason": body(json!({ "reason": string() }), &["reason"]),
         "AuditRow": object(json!({
             "seq": integer(), "at_ms": integer(), "actor": string(), "role": string(),
@@ -123,7 +123,7 @@ pub fn request(method: &str, path: &str) -> Option<Value> {
         ("POST", "/api/branches") => body(json!({ "id": string(), "name": string() }), &[]),
         ("PATCH", "/api/settings") => body(json!({ "four_eyes": { "type": "boolean" } }), &[]),
         ("POST", "/api/stations") => body(
-            json!({ "name": string(), "public_key": { "type": "string", "format": "byte" } }),
+            json!({ "name": string(), "public_key": { "type": "string", "pattern": "^([0-9a-fA-F]{2})*$" } }),
             &[],
         ),
         ("POST", "/api/records") => body(
@@ -314,8 +314,8 @@ pub fn response(method: &str, path: &str) -> Option<Value> {
                 "job": { "allOf": [r("Job")], "nullable": true },
                 "message": string(),
                 "vsc": { "type": "string", "format": "byte" },
-                "envelope": object(json!({ "station": string(), "enc": { "type": "string", "format": "byte" },
-                                            "ciphertext": { "type": "string", "format": "byte" } }), &[]),
+                "envelope": object(json!({ "station": string(), "enc": { "type": "string", "pattern": "^([0-9a-fA-F]{2})*$" },
+                                            "ciphertext": { "type": "string", "pattern": "^([0-9a-fA-F]{2})*$" } }), &[]),
                 "lease_until_ms": integer(),
             }),
             &["message", "vsc", "envelope", "lease_until_ms"],
