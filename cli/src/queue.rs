@@ -203,16 +203,27 @@ impl Worker {
                 let path = self
                     .mailers
                     .join(format!("{}-pin-mailer.html", outcome.uid));
-                if let Err(error) = personalize::write_pin_mailer(&path, &outcome.pin_mailer()) {
-                    report_failed(session, &id, "PIN mailer", None, &error.to_string())?;
-                    eprintln!("job {id}: {error}; reported failed: the job is back in the queue");
-                    return Ok(Ended::Failed);
+                // From here the card holds the VSC: the job is reported personalized whatever
+                // happens next, never failed or released (another card would get the same VSC).
+                let mailer = personalize::write_pin_mailer(&path, &outcome.pin_mailer());
+                let report = json!({ "outcome": "personalized", "atr": hex::encode_upper(&run.atr),
+                                     "apdus": outcome.apdus, "read_back_ok": true });
+                if let Err(error) = report_personalized(session, &id, &report) {
+                    let mailer_state = match &mailer {
+                        Ok(()) => format!("its PIN mailer is {}", path.display()),
+                        Err(_) => "its PIN mailer could not be written".to_owned(),
+                    };
+                    return Err(CliError::Input(format!(
+                        "job {id}: the card for {} is personalized and verified ({mailer_state}),                          but the service was not told ({error}): keep the card and tell an                          administrator that job {id} is personalized before its claim runs out,                          or the job returns to the queue",
+                        outcome.holder_name
+                    )));
                 }
-                session.post(
-                    &format!("/api/jobs/{id}/result"),
-                    &json!({ "outcome": "personalized", "atr": hex::encode_upper(&run.atr),
-                             "apdus": outcome.apdus, "read_back_ok": true }),
-                )?;
+                if let Err(error) = mailer {
+                    return Err(CliError::Input(format!(
+                        "job {id}: {error}; the job is reported personalized, since the card                          holds its VSC: set the card aside and ask the issuer for a new PIN for                          {}",
+                        outcome.holder_name
+                    )));
+                }
                 outln!(
                     "job {id}: VSC {} personalized for {} ({} APDUs, {:.2} s): verified; PIN \
                      mailer {}",
@@ -275,6 +286,23 @@ impl Worker {
             None => Vsc::open(&bytes, password.expose()),
         };
         opened.map_err(|e| format!("the VSC does not open with its envelope's password: {e}"))
+    }
+}
+
+/// Reports job `id` personalized, trying three times over a few seconds: a lost answer must
+/// not leave the job to return to the queue once its claim runs out.
+fn report_personalized(session: &mut Session, id: &str, report: &Value) -> Result<(), CliError> {
+    let mut attempt = 1;
+    loop {
+        match session.post(&format!("/api/jobs/{id}/result"), report) {
+            Ok(_) => return Ok(()),
+            Err(error) if attempt < 3 => {
+                eprintln!("job {id}: reporting the result failed ({error}); trying again");
+                std::thread::sleep(std::time::Duration::from_secs(attempt));
+                attempt += 1;
+            }
+            Err(error) => return Err(error),
+        }
     }
 }
 

@@ -197,6 +197,7 @@ async function claim(jobId) {
   const started = performance.now();
   let claimed = null;
   let touched = false;
+  let verified = null;
   try {
     setStatus(status, 'Claiming…');
     const body = { station: state.station.id };
@@ -220,20 +221,44 @@ async function claim(jobId) {
       progress: $('#op-progress'), steps, status, confirmNewPin: askNewPin,
     });
     const elapsed = performance.now() - started;
-    await api('POST', `/api/jobs/${encodeURIComponent(answer.job.id)}/result`,
-      { outcome: 'personalized', atr: reader.atr, apdus: mailer.apdus, read_back_ok: true });
+    // From here the card holds the VSC: its PIN mailer is kept whatever the service says, and
+    // the job is never given back (another card would get the same VSC).
+    verified = mailer;
     addMailer(mailer);
+    await reportPersonalized(answer.job.id,
+      { outcome: 'personalized', atr: reader.atr, apdus: mailer.apdus, read_back_ok: true });
     setStatus(status, `Verified in ${seconds(elapsed)}: the card for ${mailer.holderName} is done and reported. Take it out, insert the next blank card, then press Next card.`);
     status.dataset.ms = String(elapsed);
     $('#next-card').hidden = false;
     $('#next-card').focus();
   } catch (error) {
-    showError(errorBox, error);
-    if (claimed) await giveBack(claimed.job.id, touched, error, steps);
+    if (verified) {
+      showError(errorBox, error);
+      setStatus(status, `The card for ${verified.holderName} is personalized and verified and its PIN mailer is ready, but the service was not told (${error.message}). Keep the card, print the mailer, and tell an administrator that job ${claimed.job.id} is personalized before its claim runs out: otherwise the job returns to the queue.`);
+    } else {
+      showError(errorBox, error);
+      if (claimed) await giveBack(claimed.job.id, touched && !UNTOUCHED.has(error.code), error, steps);
+    }
   } finally {
     state.busy = false;
     renderControls();
     await loadQueue();
+  }
+}
+
+// Refusals that come before the engine writes anything: the card is as it was.
+const UNTOUCHED = new Set(['foreign_card', 'wrong_card_type', 'new_pin_declined']);
+
+// Reports a verified card, trying three times over a few seconds: a lost answer must not
+// leave the job to return to the queue.
+async function reportPersonalized(id, body) {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await api('POST', `/api/jobs/${encodeURIComponent(id)}/result`, body);
+    } catch (error) {
+      if (attempt === 3 || (error.status && error.status < 500)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 1000 * attempt));
+    }
   }
 }
 
