@@ -496,6 +496,19 @@ fn job_flow(backend: &Backend) {
             .contains("64 hex digits"),
         "{body}"
     );
+    // A low-order point would make every envelope for the branch fail: refused at enrolment.
+    let (s, body) = op.post(
+        "/api/stations",
+        json!({ "name": "desk", "public_key": "00".repeat(32) }),
+    );
+    assert_eq!(s, 422, "a low-order key is refused: {body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot receive envelopes"),
+        "{body}"
+    );
     let (s, body) = op.post(
         "/api/stations",
         json!({ "name": "desk", "public_key": key.to_hex() }),

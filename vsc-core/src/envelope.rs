@@ -191,11 +191,17 @@ fn take_field(bytes: &[u8]) -> Result<(&str, &[u8]), EnvelopeError> {
 pub struct StationPublicKey([u8; KEY_LEN]);
 
 impl StationPublicKey {
-    /// The key from its 32 bytes.
+    /// The key from its 32 bytes; a low-order point (RFC 7748 §6.1: every shared secret
+    /// with it is all zeros, RFC 9180 §7.1.4 refuses it) is [`EnvelopeError::UnusableKey`].
     pub fn from_bytes(bytes: &[u8]) -> Result<StationPublicKey, EnvelopeError> {
         let bytes: [u8; KEY_LEN] = bytes.try_into().map_err(|_| {
             EnvelopeError::BadPublicKey(format!("this one has {} bytes", bytes.len()))
         })?;
+        // Clamped scalars are multiples of 8, so any one of them sends a point of order 1, 2,
+        // 4 or 8 (and only such a point) to zero.
+        if x25519_dalek::x25519([1; KEY_LEN], bytes) == [0; KEY_LEN] {
+            return Err(EnvelopeError::UnusableKey);
+        }
         Ok(StationPublicKey(bytes))
     }
 
@@ -294,7 +300,13 @@ impl StationSecretKey {
     /// The key file's text: `vsc-station-key/1 <64 hex digits>` and a line break.
     pub fn to_file_text(&self) -> SecretString {
         let digits = Zeroizing::new(hex::encode(self.to_bytes().expose()));
-        SecretString::new(format!("{KEY_FILE_TAG} {}\n", digits.as_str()))
+        // Sized up front: a growing String would leave copies of the digits behind.
+        let mut text = String::with_capacity(KEY_FILE_TAG.len() + digits.len() + 2);
+        text.push_str(KEY_FILE_TAG);
+        text.push(' ');
+        text.push_str(&digits);
+        text.push('\n');
+        SecretString::new(text)
     }
 
     /// Reads a key file's text written by [`StationSecretKey::to_file_text`].
@@ -720,18 +732,54 @@ mod tests {
 
     #[test]
     fn the_fingerprint_is_sixteen_bytes_of_sha256_in_groups() {
-        let key = StationPublicKey::from_bytes(&[0; 32]).unwrap();
-        // SHA-256 of 32 zero bytes starts 66687aadf862bd776c8fc18b8e9f8e20.
-        assert_eq!(key.fingerprint(), "6668 7aad f862 bd77 6c8f c18b 8e9f 8e20");
+        let key = StationPublicKey::from_bytes(&[9; 32]).unwrap();
+        let digest = hex::encode(Sha256::digest([9; 32]));
+        let groups: Vec<&str> = (0..32).step_by(4).map(|i| &digest[i..i + 4]).collect();
+        assert_eq!(key.fingerprint(), groups.join(" "));
+        assert_eq!(key.fingerprint().len(), 8 * 4 + 7);
     }
 
     #[test]
-    fn a_low_order_key_is_refused_when_sealing() {
-        let (binding, _) = job();
-        let zero = StationPublicKey::from_bytes(&[0; 32]).unwrap();
+    fn low_order_keys_are_refused_when_read() {
+        // The points of order 1, 2, 4 and 8 on Curve25519 (u = 0, 1, p - 1, and the two of
+        // order 8), and u = p (non-canonical 0).
+        let mut p_minus_1 = [0xff; 32];
+        p_minus_1[0] = 0xec;
+        p_minus_1[31] = 0x7f;
+        let mut p = p_minus_1;
+        p[0] = 0xed;
+        let low_order = [
+            [0; 32],
+            {
+                let mut one = [0; 32];
+                one[0] = 1;
+                one
+            },
+            p_minus_1,
+            p,
+            hex_key("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800"),
+            hex_key("5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157"),
+        ];
+        for key in low_order {
+            assert_eq!(
+                StationPublicKey::from_bytes(&key).unwrap_err(),
+                EnvelopeError::UnusableKey,
+                "{}",
+                hex::encode(key)
+            );
+            assert_eq!(
+                StationPublicKey::from_hex(&hex::encode(key)).unwrap_err(),
+                EnvelopeError::UnusableKey
+            );
+        }
+        let station = StationSecretKey::generate(&mut OsRng).public_key();
         assert_eq!(
-            seal(PASSWORD, &zero, &binding, &mut OsRng).unwrap_err(),
-            EnvelopeError::UnusableKey
+            StationPublicKey::from_bytes(station.as_bytes()),
+            Ok(station)
         );
+    }
+
+    fn hex_key(digits: &str) -> [u8; 32] {
+        hex::decode(digits).unwrap().try_into().unwrap()
     }
 }
