@@ -359,22 +359,6 @@ impl Issuer {
             .collect()
     }
 
-    /// Built VSC number `index` (0-based, build order), with the batch's generator: what
-    /// sealing its password to stations needs.
-    pub fn built_entry(
-        &mut self,
-        index: usize,
-    ) -> Result<(&vsc_core::vsc::SealedVsc, &mut BlockOsRng), WebError> {
-        let count = self.built.len();
-        match self.built.get(index) {
-            Some(entry) => Ok((&entry.sealed, &mut self.rng)),
-            None => Err(WebError::new(
-                Code::NothingBuilt,
-                format!("there is no built VSC number {index}: {count} are built so far"),
-            )),
-        }
-    }
-
     /// The file names of the VSCs built so far, in order.
     pub fn file_names(&self) -> Vec<String> {
         self.built.iter().map(BatchEntry::file_name).collect()
