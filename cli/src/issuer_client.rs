@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use ureq::tls::{RootCerts, TlsConfig, TlsProvider};
+use url::Url;
 use vsc_core::secret::SecretString;
 use zeroize::Zeroizing;
 
@@ -57,6 +58,14 @@ impl Credentials {
         let bytes = Zeroizing::new(
             std::fs::read(path).map_err(|e| CliError::io("read the credentials file", path, e))?,
         );
+        // As ssh does with a private key: a password others may read is not used.
+        let open_to_others = vsc_os::private::check_owner_only(path)
+            .map_err(|e| CliError::io("check the permissions of", path, e))?;
+        if let Some(problem) = open_to_others {
+            return Err(CliError::Input(format!(
+                "the credentials file holds a password, but {problem}; nothing was sent"
+            )));
+        }
         let text = std::str::from_utf8(&bytes).map_err(|_| {
             CliError::Input(format!(
                 "the credentials file {} is not UTF-8 text: save it as UTF-8",
@@ -116,8 +125,7 @@ impl Session {
     /// Signs in to the service at `url` (`https://host[:port]`, or `http://` on a trusted
     /// network) with `credentials`.
     pub fn sign_in(url: &str, credentials: &Credentials) -> Result<Session, CliError> {
-        let base = url.trim().trim_end_matches('/').to_owned();
-        let origin = origin_of(&base).ok_or_else(|| {
+        let (base, origin) = base_and_origin(url).ok_or_else(|| {
             CliError::Input(format!(
                 "--server {url:?} is not an http:// or https:// address of the issuer service \
                  (for example https://cards.issuer.example)"
@@ -140,15 +148,11 @@ impl Session {
             cookie: None,
             user: credentials.user.clone(),
         };
-        let body = serde_json::json!({
-            "username": credentials.user,
-            "password": credentials.password.expose(),
-        });
-        let body = Zeroizing::new(body.to_string());
+        let body = sign_in_body(credentials)?;
         let answer = session.send(
             "POST",
             "/api/session",
-            Some(("application/json", body.as_bytes())),
+            Some(("application/json", body.as_slice())),
         )?;
         if answer.status != 200 {
             return Err(session.refused("sign in", &answer));
@@ -287,18 +291,53 @@ impl Session {
     }
 }
 
-/// `scheme://host[:port]` of an `http(s)://` address.
-fn origin_of(base: &str) -> Option<String> {
-    let (scheme, rest) = base.split_once("://")?;
-    let scheme = scheme.to_ascii_lowercase();
-    if scheme != "http" && scheme != "https" {
-        return None;
+/// The path and query of an API request: each segment and query value percent-encoded, so an
+/// id can never reach another resource (`api_path(&["api", "jobs", id, "result"], &[])`).
+pub fn api_path(segments: &[&str], query: &[(&str, &str)]) -> String {
+    let mut url = Url::parse("http://issuer.invalid/").expect("a constant, valid URL");
+    url.path_segments_mut()
+        .expect("an http URL has a path")
+        .extend(segments);
+    if !query.is_empty() {
+        url.query_pairs_mut().extend_pairs(query);
     }
-    let authority = rest.split('/').next()?;
-    if authority.is_empty() || authority.contains('@') {
-        return None;
+    url[url::Position::BeforePath..].to_owned()
+}
+
+/// The address without its trailing `/`, and its origin (`scheme://host[:port]`, sent as
+/// `Origin`), for an `http(s)://` address with a host and no user name or password in it.
+fn base_and_origin(address: &str) -> Option<(String, String)> {
+    let url = Url::parse(address.trim()).ok()?;
+    let usable = matches!(url.scheme(), "http" | "https")
+        && url.host().is_some()
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.query().is_none()
+        && url.fragment().is_none();
+    usable.then(|| {
+        let base = url.as_str().trim_end_matches('/').to_owned();
+        (base, url.origin().ascii_serialization())
+    })
+}
+
+/// The sign-in request's JSON, written straight into a wiped buffer sized for the worst
+/// escaping, so no copy of the password is left behind by a growing buffer.
+fn sign_in_body(credentials: &Credentials) -> Result<Zeroizing<Vec<u8>>, CliError> {
+    #[derive(serde::Serialize)]
+    struct SignIn<'a> {
+        username: &'a str,
+        password: &'a str,
     }
-    Some(format!("{scheme}://{}", authority.to_ascii_lowercase()))
+    let password = credentials.password.expose();
+    let worst = 6 * (credentials.user.len() + password.len()) + 64;
+    let mut body = Zeroizing::new(Vec::with_capacity(worst));
+    let sign_in = SignIn {
+        username: &credentials.user,
+        password,
+    };
+    serde_json::to_writer(&mut *body, &sign_in)
+        .map_err(|e| CliError::Input(format!("cannot write the sign-in request: {e}")))?;
+    Ok(body)
 }
 
 #[cfg(test)]
@@ -307,17 +346,63 @@ mod tests {
 
     #[test]
     fn the_origin_is_scheme_host_and_port() {
+        let origin = |address| base_and_origin(address).map(|(_, origin)| origin);
         assert_eq!(
-            origin_of("https://Cards.Example:8443/issuer").as_deref(),
-            Some("https://cards.example:8443")
+            base_and_origin(" https://Cards.Example:8443/issuer/ "),
+            Some((
+                "https://cards.example:8443/issuer".to_owned(),
+                "https://cards.example:8443".to_owned()
+            ))
         );
         assert_eq!(
-            origin_of("http://127.0.0.1:8080").as_deref(),
+            origin("http://127.0.0.1:8080").as_deref(),
             Some("http://127.0.0.1:8080")
         );
-        for bad in ["ftp://x", "cards.example", "https://", "https://u:p@host"] {
-            assert_eq!(origin_of(bad), None, "{bad}");
+        assert_eq!(
+            origin("https://cards.example:443").as_deref(),
+            Some("https://cards.example")
+        );
+        for bad in [
+            "ftp://x",
+            "cards.example",
+            "https://",
+            "https://u:p@host",
+            "https://host/?a=b",
+            "https://host/#top",
+        ] {
+            assert_eq!(base_and_origin(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn api_paths_escape_ids_and_query_values() {
+        assert_eq!(
+            api_path(&["api", "jobs", "j-1", "result"], &[]),
+            "/api/jobs/j-1/result"
+        );
+        assert_eq!(
+            api_path(&["api", "jobs", "../users", "release"], &[]),
+            "/api/jobs/..%2Fusers/release"
+        );
+        assert_eq!(
+            api_path(
+                &["api", "stations"],
+                &[("branch", "a b&c"), ("state", "approved")]
+            ),
+            "/api/stations?branch=a+b%26c&state=approved"
+        );
+    }
+
+    #[test]
+    fn the_sign_in_body_is_json_with_the_password_escaped() {
+        let credentials = Credentials {
+            user: "clerk".into(),
+            password: SecretString::new("quote \" and \u{1} é".into()),
+        };
+        let body = sign_in_body(&credentials).unwrap();
+        let value: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(value["username"], "clerk");
+        assert_eq!(value["password"], "quote \" and \u{1} é");
     }
 
     #[test]
@@ -325,6 +410,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c");
         std::fs::write(&path, "clerk\ncorrect horse battery\n").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let args = CredentialArgs {
+                credentials: Some(path.clone()),
+            };
+            let message = Credentials::read(&args).err().unwrap().to_string();
+            assert!(
+                message.contains("chmod go=") && !message.contains("horse"),
+                "{message}"
+            );
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
         let args = CredentialArgs {
             credentials: Some(path.clone()),
         };

@@ -32,7 +32,7 @@ use vsc_core::secret::SecretString;
 use vsc_core::vsc::Vsc;
 
 use crate::error::CliError;
-use crate::issuer_client::{Credentials, Session};
+use crate::issuer_client::{api_path, Credentials, Session};
 use crate::personalize::{self, Args};
 use crate::{pcsc_transport, profile_arg, station};
 
@@ -291,7 +291,7 @@ impl Worker {
 fn report_personalized(session: &mut Session, id: &str, report: &Value) -> Result<(), CliError> {
     let mut attempt = 1;
     loop {
-        match session.post(&format!("/api/jobs/{id}/result"), report) {
+        match session.post(&api_path(&["api", "jobs", id, "result"], &[]), report) {
             Ok(_) => return Ok(()),
             Err(error) if attempt < 3 => {
                 eprintln!("job {id}: reporting the result failed ({error}); trying again");
@@ -306,7 +306,10 @@ fn report_personalized(session: &mut Session, id: &str, report: &Value) -> Resul
 /// `POST /api/jobs/{id}/release`: back to the queue, untouched.
 fn release(session: &mut Session, id: &str) -> Result<(), CliError> {
     session
-        .post(&format!("/api/jobs/{id}/release"), &Value::Null)
+        .post(
+            &api_path(&["api", "jobs", id, "release"], &[]),
+            &Value::Null,
+        )
         .map(drop)
 }
 
@@ -320,7 +323,7 @@ fn report_failed(
 ) -> Result<(), CliError> {
     session
         .post(
-            &format!("/api/jobs/{id}/result"),
+            &api_path(&["api", "jobs", id, "result"], &[]),
             &json!({ "outcome": "failed", "step": step, "status_word": status_word, "reason": reason }),
         )
         .map(drop)

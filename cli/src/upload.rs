@@ -21,7 +21,7 @@ use vsc_core::profile::Profile;
 use vsc_core::text_encoding::TextEncoding;
 
 use crate::error::CliError;
-use crate::issuer_client::{CredentialArgs, Credentials, Session};
+use crate::issuer_client::{api_path, CredentialArgs, Credentials, Session};
 
 /// Jobs per upload request.
 pub const CHUNK: usize = 500;
@@ -78,9 +78,9 @@ impl Upload {
                 known.join(", ")
             )));
         }
-        let list = session.get(&format!(
-            "/api/stations?branch={}&state=approved",
-            query_value(branch)
+        let list = session.get(&api_path(
+            &["api", "stations"],
+            &[("branch", branch), ("state", "approved")],
         ))?;
         let stations: Vec<Station> = list["stations"]
             .as_array()
@@ -110,10 +110,9 @@ impl Upload {
             )));
         }
         let imported = session.post_csv(
-            &format!(
-                "/api/records/import?profile={}&encoding={}",
-                query_value(&profile.id),
-                encoding.label()
+            &api_path(
+                &["api", "records", "import"],
+                &[("profile", &profile.id), ("encoding", encoding.label())],
             ),
             csv,
         )?;
@@ -204,28 +203,5 @@ impl Upload {
             "vsc": base64::engine::general_purpose::STANDARD.encode(&entry.sealed.bytes),
             "envelopes": envelopes,
         }))
-    }
-}
-
-/// `text` for a URL query (ids are `a-z A-Z 0-9 . _ -`; anything else is percent-encoded).
-fn query_value(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'_' | b'-' => {
-                char::from(b).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_values_are_percent_encoded() {
-        assert_eq!(query_value("paris-1"), "paris-1");
-        assert_eq!(query_value("a b&c"), "a%20b%26c");
     }
 }

@@ -57,6 +57,12 @@ impl Setup {
     fn credentials(&self, user: &str) -> PathBuf {
         let path = self.dir.path().join(format!("{user}.credentials"));
         std::fs::write(&path, format!("{user}\n{PW}\n")).unwrap();
+        // Owner-only, or vsc refuses it.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
         path
     }
 
