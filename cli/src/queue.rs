@@ -232,11 +232,7 @@ impl Worker {
                 );
                 Ok(Ended::Personalized)
             }
-            Err(
-                error @ (PersoError::ForeignCard { .. }
-                | PersoError::WrongCardType { .. }
-                | PersoError::NewPinDeclined { .. }),
-            ) => {
+            Err(error) if error.card_untouched() => {
                 eprintln!("job {id}: {error}");
                 release(session, &id)?;
                 eprintln!("job {id} released, the card was not written: it is back in the queue");

@@ -237,7 +237,7 @@ async function claim(jobId) {
       setStatus(status, `The card for ${verified.holderName} is personalized and verified and its PIN mailer is ready, but the service was not told (${error.message}). Keep the card, print the mailer, and tell an administrator that job ${claimed.job.id} is personalized before its claim runs out: otherwise the job returns to the queue.`);
     } else {
       showError(errorBox, error);
-      if (claimed) await giveBack(claimed.job.id, touched && !UNTOUCHED.has(error.code), error, steps);
+      if (claimed) await giveBack(claimed.job.id, touched && !error.cardUntouched, error, steps);
     }
   } finally {
     state.busy = false;
@@ -245,9 +245,6 @@ async function claim(jobId) {
     await loadQueue();
   }
 }
-
-// Refusals that come before the engine writes anything: the card is as it was.
-const UNTOUCHED = new Set(['foreign_card', 'wrong_card_type', 'new_pin_declined']);
 
 // Reports a verified card, trying three times over a few seconds: a lost answer must not
 // leave the job to return to the queue.

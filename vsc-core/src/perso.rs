@@ -226,6 +226,20 @@ pub enum PersoError {
     Driver(String),
 }
 
+impl PersoError {
+    /// Whether the run stopped before anything was written to the card (another VSC on it,
+    /// the wrong card type, a new PIN declined): the card is as it was, so its job is given
+    /// back untouched rather than reported failed. The one rule the CLI and the page follow.
+    pub fn card_untouched(&self) -> bool {
+        matches!(
+            self,
+            PersoError::ForeignCard { .. }
+                | PersoError::WrongCardType { .. }
+                | PersoError::NewPinDeclined { .. }
+        )
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Probe,

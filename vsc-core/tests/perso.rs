@@ -181,6 +181,10 @@ fn a_new_pin_is_only_set_once_the_clerk_confirms() {
         },
     );
     assert!(matches!(declined, Err(PersoError::NewPinDeclined { uid }) if uid == vsc.uid()));
+    assert!(
+        declined.unwrap_err().card_untouched(),
+        "the job goes back untouched"
+    );
     assert_eq!(asked.len(), 1);
     let question = &asked[0];
     assert_eq!(question.uid, vsc.uid());
@@ -241,13 +245,18 @@ fn a_card_holding_another_vsc_is_refused_with_its_uid() {
     let error = personalize(&mine, &mut card).unwrap_err();
     let text = error.to_string();
     assert!(matches!(error, PersoError::ForeignCard { owner, .. } if owner == other.uid()));
+    assert!(error.card_untouched(), "the job goes back untouched");
     assert!(text.contains(&other.uid().to_string()), "{text}");
 
     // Unfinished by another VSC: also refused, and left alone.
     let mut card = Card::blank();
     let mut faulty = FaultyCard::new(card, Tear::Before(12));
     let engine = Personalization::new(other.clone(), &mut OsRng);
-    assert!(perso::run(engine, &mut Torn(&mut faulty), |_| {}, |_| true).is_err());
+    let torn = perso::run(engine, &mut Torn(&mut faulty), |_| {}, |_| true).unwrap_err();
+    assert!(
+        !torn.card_untouched(),
+        "a torn card was written to: its job is reported failed"
+    );
     card = faulty.into_card();
     let error = personalize(&mine, &mut card).unwrap_err();
     assert!(error.to_string().contains("unfinished"), "{error}");

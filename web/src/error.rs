@@ -104,6 +104,9 @@ pub struct WebError {
     pub code: String,
     /// What happened and what to do, for a person.
     pub message: String,
+    /// A personalization that stopped before writing anything
+    /// ([`vsc_core::perso::PersoError::card_untouched`]): `cardUntouched` in JavaScript.
+    pub card_untouched: bool,
 }
 
 impl WebError {
@@ -112,6 +115,7 @@ impl WebError {
         Self {
             code: code.as_str().to_owned(),
             message: message.into(),
+            card_untouched: false,
         }
     }
 
@@ -120,6 +124,7 @@ impl WebError {
         Self {
             code: code.to_owned(),
             message: message.into(),
+            card_untouched: false,
         }
     }
 
@@ -133,6 +138,9 @@ impl WebError {
         let error = js_sys::Error::new(&self.message);
         // Setting a property on a fresh Error object cannot fail.
         let _ = js_sys::Reflect::set(&error, &"code".into(), &self.code.as_str().into());
+        if self.card_untouched {
+            let _ = js_sys::Reflect::set(&error, &"cardUntouched".into(), &true.into());
+        }
         error.into()
     }
 }

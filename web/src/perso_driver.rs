@@ -134,7 +134,13 @@ impl Tracker {
 
     /// The page's error for a failed run.
     pub fn error(&self, error: PersoError) -> WebError {
-        match &error {
+        let mut web = self.coded(&error);
+        web.card_untouched = error.card_untouched();
+        web
+    }
+
+    fn coded(&self, error: &PersoError) -> WebError {
+        match error {
             PersoError::ForeignCard { .. } => WebError::new(Code::ForeignCard, error.to_string()),
             PersoError::WrongCardType { .. } => {
                 WebError::new(Code::WrongCardType, error.to_string())
