@@ -102,7 +102,9 @@ impl Credentials {
     }
 }
 
-/// A signed-in session with the issuer service at one address.
+/// A signed-in session with the issuer service at one address. A clone shares the sign-in
+/// (the same cookie), for a second thread such as a lease renewal.
+#[derive(Clone)]
 pub struct Session {
     agent: ureq::Agent,
     /// The address given, without a trailing `/` (`https://cards.example`).

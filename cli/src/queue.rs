@@ -115,11 +115,11 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         if stop.load(Ordering::SeqCst) {
             break "stopped (Ctrl-C)".to_owned();
         }
+        // `total` counts the whole queue (queued and claimed jobs), not one page of it; a queue
+        // whose jobs are all claimed elsewhere ends at the claim below.
         let queue = session.get("/api/queue")?;
-        let queued = queue["jobs"].as_array().map_or(0, |jobs| {
-            jobs.iter().filter(|j| j["state"] == "queued").count()
-        });
-        if queued == 0 {
+        let waiting = queue["total"].as_u64().unwrap_or(0);
+        if waiting == 0 {
             break "the queue is empty".to_owned();
         }
         if card_done {
@@ -130,7 +130,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         }
         if !card_in_reader(&context, &worker.reader)? {
             eprintln!(
-                "insert the next card into {:?} ({queued} job(s) queued; Ctrl-C to stop)",
+                "insert the next card into {:?} ({waiting} job(s) in the queue; Ctrl-C to stop)",
                 worker.reader
             );
         }
@@ -186,7 +186,11 @@ impl Worker {
         let holder = vsc.holder_name();
         eprintln!("job {id}: VSC for {holder}");
         let started = Instant::now();
-        let run = match personalize::personalize_card(vsc, &self.reader, self.new_pin) {
+        let lease = Duration::from_secs(claim["lease_seconds"].as_u64().unwrap_or(600));
+        let renewing = LeaseKeeper::start(session, &id, lease);
+        let run = personalize::personalize_card(vsc, &self.reader, self.new_pin);
+        drop(renewing);
+        let run = match run {
             Ok(run) => run,
             Err(error) => {
                 eprintln!("job {id}: {error}");
@@ -325,6 +329,42 @@ fn report_failed(
         .map(drop)
 }
 
+/// Renews the lease of a claimed job every third of its length on a thread of its own, until
+/// dropped: a card run waiting on a question at the terminal keeps its job. A failed renewal
+/// is left to the result report, which says what happened.
+struct LeaseKeeper {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LeaseKeeper {
+    fn start(session: &Session, id: &str, lease: Duration) -> LeaseKeeper {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let mut session = session.clone();
+        let path = api_path(&["api", "jobs", id, "renew"], &[]);
+        let every = (lease / 3).max(Duration::from_secs(1));
+        let thread = std::thread::spawn(move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every)
+            {
+                let _ = session.post(&path, &Value::Null);
+            }
+        });
+        LeaseKeeper {
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for LeaseKeeper {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 /// A flag Ctrl-C raises (a second Ctrl-C exits at once).
 fn ctrl_c_flag() -> Result<Arc<AtomicBool>, CliError> {
     let stop = Arc::new(AtomicBool::new(false));
@@ -388,4 +428,90 @@ fn status_change(
 fn has_card(state: &ReaderState) -> bool {
     let event = state.event_state();
     event.contains(State::PRESENT) && !event.contains(State::MUTE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::issuer_client::CredentialArgs;
+    use std::collections::BTreeMap;
+    use vsc_tests::issuer::{Issuer, PW};
+
+    /// A job queued at branch b1 of `issuer` for `station` (its envelope random bytes: only its
+    /// lease matters here); its id.
+    fn queued_job(issuer: &Issuer, station: &str) -> String {
+        let mut clerk = issuer.login("clerk");
+        let record = issuer.records(&mut clerk, 1)[0];
+        let profile = vsc_core::profile::Profile::builtin("iso7816-generic").unwrap();
+        let values = BTreeMap::from([
+            ("holder_name".to_owned(), "Holder 0".to_owned()),
+            ("holder_id".to_owned(), "H-0".to_owned()),
+            ("expiry_date".to_owned(), "2031-12-31".to_owned()),
+        ]);
+        let holder =
+            vsc_core::holder::validate_record(&profile, &values, vsc_tests::test_day()).unwrap();
+        let sealed = Vsc::build_sealed(&profile, &holder, &mut rand_core::OsRng).unwrap();
+        let (status, body) = clerk.post(
+            "/api/jobs",
+            json!({ "record": record, "branch": "b1",
+                    "vsc": base64::engine::general_purpose::STANDARD.encode(&sealed.bytes),
+                    "envelopes": [{ "station": station, "enc": "11".repeat(32), "ciphertext": "22".repeat(48) }] }),
+        );
+        assert_eq!(status, 201, "{body}");
+        let id = sealed.uid.to_string();
+        let (status, body) = issuer
+            .login("approver")
+            .post(&format!("/api/jobs/{id}/approve"), Value::Null);
+        assert_eq!(status, 200, "{body}");
+        id
+    }
+
+    #[test]
+    fn a_claimed_job_keeps_its_lease_while_the_card_run_lasts() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = format!("sqlite://{}/issuer.db", dir.path().display());
+        let issuer = Issuer::start_on(&db, &["--lease-seconds", "2"]);
+        let station = issuer.station("operator");
+        let first = queued_job(&issuer, &station);
+        let second = queued_job(&issuer, &station);
+        let credentials = dir.path().join("operator.credentials");
+        std::fs::write(&credentials, format!("operator\n{PW}\n")).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&credentials, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let credentials = Credentials::read(&CredentialArgs {
+            credentials: Some(credentials),
+        })
+        .unwrap();
+        let mut session = Session::sign_in(&issuer.server.base, &credentials).unwrap();
+        let mut claim = |job: &str| {
+            let claim = session
+                .post(
+                    "/api/queue/claim",
+                    &json!({ "station": station, "job": job }),
+                )
+                .unwrap();
+            assert_eq!(claim["lease_seconds"], 2, "{claim}");
+            claim
+        };
+        let kept = claim(&first);
+        let lapsed = claim(&second);
+        let keeper = LeaseKeeper::start(&session, &first, Duration::from_secs(2));
+        std::thread::sleep(Duration::from_millis(3500));
+        drop(keeper);
+        let renew = |job: &Value| {
+            api_path(
+                &["api", "jobs", job["job"]["id"].as_str().unwrap(), "renew"],
+                &[],
+            )
+        };
+        assert!(
+            session.post(&renew(&kept), &Value::Null).is_ok(),
+            "the kept job is still held"
+        );
+        let error = session.post(&renew(&lapsed), &Value::Null).unwrap_err();
+        assert!(error.to_string().contains("expired"), "{error}");
+    }
 }

@@ -193,6 +193,8 @@ pub async fn claim(
         "vsc": to_base64(&c.vsc),
         "envelope": { "station": body.station, "enc": hex::encode(&c.enc), "ciphertext": hex::encode(&c.ciphertext) },
         "lease_until_ms": c.lease_until,
+        // How long the lease (and each renewal) lasts: the claimer renews well before its end.
+        "lease_seconds": state.config.lease.as_secs(),
     })))
 }
 

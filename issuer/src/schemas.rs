@@ -317,8 +317,15 @@ pub fn response(method: &str, path: &str) -> Option<Value> {
                 "envelope": object(json!({ "station": string(), "enc": { "type": "string", "pattern": "^([0-9a-fA-F]{2})*$" },
                                             "ciphertext": { "type": "string", "pattern": "^([0-9a-fA-F]{2})*$" } }), &[]),
                 "lease_until_ms": integer(),
+                "lease_seconds": integer(),
             }),
-            &["message", "vsc", "envelope", "lease_until_ms"],
+            &[
+                "message",
+                "vsc",
+                "envelope",
+                "lease_until_ms",
+                "lease_seconds",
+            ],
         ),
         ("POST", "/api/jobs/{id}/renew") => object(
             json!({ "job": object(json!({ "id": string(), "state": job_states(), "lease_until_ms": integer() }), &[]) }),

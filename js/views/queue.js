@@ -198,6 +198,7 @@ async function claim(jobId) {
   let claimed = null;
   let touched = false;
   let verified = null;
+  let stopRenewing = () => {};
   try {
     setStatus(status, 'Claiming…');
     const body = { station: state.station.id };
@@ -209,6 +210,7 @@ async function claim(jobId) {
       return;
     }
     claimed = answer;
+    stopRenewing = keepLease(answer.job.id, answer.lease_seconds);
     const vscBytes = Uint8Array.from(atob(answer.vsc), (c) => c.charCodeAt(0));
     $('#queue-job-summary').replaceChildren(...vscSummaryRows(vsc.inspectVsc(vscBytes)));
     steps.replaceChildren();
@@ -240,10 +242,22 @@ async function claim(jobId) {
       if (claimed) await giveBack(claimed.job.id, touched && !error.cardUntouched, error, steps);
     }
   } finally {
+    stopRenewing();
     state.busy = false;
     renderControls();
     await loadQueue();
   }
+}
+
+// Renews the lease of claimed job `id` every third of its `leaseSeconds` until the returned
+// function is called, so a long question at the counter does not send the job back to the
+// queue. A failed renewal is left to the result report, which says what happened.
+function keepLease(id, leaseSeconds) {
+  const every = Math.max(1000, ((leaseSeconds || 600) * 1000) / 3);
+  const timer = setInterval(() => {
+    api('POST', `/api/jobs/${encodeURIComponent(id)}/renew`).catch(() => {});
+  }, every);
+  return () => clearInterval(timer);
 }
 
 // Reports a verified card, trying three times over a few seconds: a lost answer must not
