@@ -82,15 +82,9 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         crate::today::today()?,
     )?;
     let target = match (&args.server.server, &args.server.branch, &args.out) {
-        (Some(server), Some(branch), _) => Target::Issuer(Upload::prepare(
-            server,
-            branch,
-            &args.server.credentials,
-            &profile,
-            &csv,
-            args.encoding,
-            holders.len(),
-        )?),
+        (Some(server), Some(branch), _) => {
+            Target::Issuer(Upload::prepare(server, branch, &args.server.credentials)?)
+        }
         (_, _, Some(dir)) => Target::Files {
             dir: dir.clone(),
             passwords: prepare_dir(dir, args.force)?,
@@ -101,7 +95,6 @@ pub fn run(args: &Args) -> Result<(), CliError> {
             ))
         }
     };
-    drop(csv);
     let jobs = args
         .jobs
         .or_else(|| std::thread::available_parallelism().ok())
@@ -133,7 +126,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         Target::Issuer(upload) => {
             progress.set_message("uploading");
             let stations = upload.stations();
-            let states = upload.send(&built, &progress)?;
+            let states = upload.send(&built, (&profile, &csv, args.encoding), &progress)?;
             progress.finish_and_clear();
             let queued = states.iter().filter(|s| *s == "queued").count();
             let branch = args.server.branch.as_deref().unwrap_or_default();

@@ -1,11 +1,11 @@
 //! `vsc build --server URL --branch B`: the batch goes to the issuer service instead of files.
 //!
-//! Before anything is built: sign in (a clerk), fetch the approved stations of branch B (none:
-//! nothing happens), and import the CSV file's bytes as holder records (the service checks
-//! them with the same `vsc_core::holder_csv` rules, all rows or none). The VSCs are then built
-//! by `vsc build`'s own path ([`crate::build`]), and each password is sealed for every approved
-//! station (`vsc_core::envelope`, bound to the VSC's UID, the branch and the sealed bytes) and
-//! forgotten: no password is written anywhere. The jobs go up in batches of [`CHUNK`]
+//! Before anything is built: sign in (a clerk) and fetch the approved stations of branch B
+//! (none: nothing happens). The VSCs are then built by `vsc build`'s own path
+//! ([`crate::build`]); only then are the CSV file's bytes imported as holder records (the
+//! service checks them with the same `vsc_core::holder_csv` rules, all rows or none), and each
+//! password is sealed for every approved station (`vsc_core::envelope`, bound to the VSC's
+//! UID, the branch and the sealed bytes) and forgotten: no password is written anywhere. The jobs go up in batches of [`CHUNK`]
 //! (`POST /api/jobs/batch`, each batch all or none), as prepared jobs for an approver.
 //!
 //! What it does not do: approve (another user does), or retry a refused batch.
@@ -40,25 +40,19 @@ pub struct ServerArgs {
     pub credentials: CredentialArgs,
 }
 
-/// A signed-in upload to one branch, its records imported.
+/// A signed-in upload to one branch, its approved stations known.
 pub struct Upload {
     session: Session,
     branch: String,
     stations: Vec<Station>,
-    records: Vec<i64>,
 }
 
 impl Upload {
-    /// Signs in, finds the branch's approved stations and imports `csv` (read as `encoding`,
-    /// holding `holders` holders) for `profile`.
+    /// Signs in and finds the branch's approved stations; nothing is stored at the service yet.
     pub fn prepare(
         server: &str,
         branch: &str,
         credentials: &CredentialArgs,
-        profile: &Profile,
-        csv: &[u8],
-        encoding: TextEncoding,
-        holders: usize,
     ) -> Result<Upload, CliError> {
         let credentials = Credentials::read(credentials)?;
         let mut session = Session::sign_in(server, &credentials)?;
@@ -109,7 +103,23 @@ impl Upload {
                 session.base()
             )));
         }
-        let imported = session.post_csv(
+        Ok(Upload {
+            session,
+            branch: branch.to_owned(),
+            stations,
+        })
+    }
+
+    /// Imports `csv` (read as `encoding`) as holder records for `profile`, all rows or none;
+    /// their ids, in the file's order, one per VSC of `built`.
+    fn import(
+        &mut self,
+        profile: &Profile,
+        csv: &[u8],
+        encoding: TextEncoding,
+        built: usize,
+    ) -> Result<Vec<i64>, CliError> {
+        let imported = self.session.post_csv(
             &api_path(
                 &["api", "records", "import"],
                 &[("profile", &profile.id), ("encoding", encoding.label())],
@@ -123,19 +133,14 @@ impl Upload {
             .iter()
             .filter_map(Value::as_i64)
             .collect();
-        if records.len() != holders {
+        if records.len() != built {
             return Err(CliError::Issuer(format!(
-                "the issuer imported {} record(s) where the file has {holders} holder(s); \
-                 nothing was uploaded",
+                "the issuer imported {} record(s) where the file has {built} holder(s); no VSC \
+                 was uploaded: ask an administrator to remove the records imported just now",
                 records.len()
             )));
         }
-        Ok(Upload {
-            session,
-            branch: branch.to_owned(),
-            stations,
-            records,
-        })
+        Ok(records)
     }
 
     /// The number of approved stations each password is sealed for.
@@ -143,33 +148,37 @@ impl Upload {
         self.stations.len()
     }
 
-    /// Seals each password for the stations and uploads the jobs, [`CHUNK`] at a time; the
-    /// states the service gave them (`prepared`, or `queued` when four-eyes is off).
+    /// Imports the CSV file's holders (`csv`, read as `encoding`, for `profile`: the same rows
+    /// `built` was built from, in the same order), then seals each password for the stations
+    /// and uploads the jobs, [`CHUNK`] at a time; the states the service gave them
+    /// (`prepared`, or `queued` when four-eyes is off). Nothing reaches the service before the
+    /// whole batch is built.
     pub fn send(
         mut self,
         built: &[BatchEntry],
+        (profile, csv, encoding): (&Profile, &[u8], TextEncoding),
         progress: &ProgressBar,
     ) -> Result<Vec<String>, CliError> {
+        let records = self.import(profile, csv, encoding, built.len())?;
         let mut states = Vec::with_capacity(built.len());
         for (chunk, entries) in built.chunks(CHUNK).enumerate() {
             let offset = chunk * CHUNK;
             let jobs = entries
                 .iter()
                 .enumerate()
-                .map(|(i, entry)| self.job(self.records[offset + i], entry))
+                .map(|(i, entry)| self.job(records[offset + i], entry))
                 .collect::<Result<Vec<Value>, CliError>>()?;
             let answer = self
                 .session
                 .post("/api/jobs/batch", &json!({ "jobs": jobs }))
                 .map_err(|error| {
-                    if offset == 0 {
-                        error
-                    } else {
-                        CliError::Issuer(format!(
-                            "{error}. The first {offset} VSC(s) were uploaded; this batch and \
-                             the rest were not"
-                        ))
-                    }
+                    CliError::Issuer(format!(
+                        "{error}. The holders were imported as records {}..={}; the first \
+                         {offset} VSC(s) were uploaded, this batch of {} and the rest were not",
+                        records[0],
+                        records[records.len() - 1],
+                        entries.len()
+                    ))
                 })?;
             states.extend(
                 answer["jobs"]
