@@ -220,6 +220,10 @@ fn wait_reader_empty(context: &Context, reader: &str, program: &str, slot: u8) {
 /// connection makes vpcd power the card up over its socket, find the socket closed and report
 /// the card gone; with a live card it is harmless (a reset before any APDU of the step).
 fn nudge(context: &Context, reader: &str) {
+    eprintln!(
+        "vsc-tests: pcscd still shows a card in {reader:?} {STALE_PRESENCE:?} after its \
+         process exited: connecting to it"
+    );
     let Ok(name) = std::ffi::CString::new(reader) else {
         return;
     };
