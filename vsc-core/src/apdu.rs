@@ -118,15 +118,45 @@ impl Command {
         SecretBytes::new(out)
     }
 
+    /// The header and the length of the data: what may be logged or reported of a command.
+    pub fn header(&self) -> CommandHeader {
+        CommandHeader {
+            cla: self.cla,
+            ins: self.ins,
+            p1: self.p1,
+            p2: self.p2,
+            lc: self.data.len(),
+        }
+    }
+
     /// The header as logged: `CLA INS P1 P2 Lc` in hex, never the data.
     pub fn header_text(&self) -> String {
-        format!(
+        self.header().to_string()
+    }
+}
+
+/// What may be shown of a command APDU (ISO 7816-4 §5.1): its four header bytes and the length
+/// of its data, never the data. Displays as `00 DA 00 5B Lc=12`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CommandHeader {
+    /// Class byte.
+    pub cla: u8,
+    /// Instruction byte.
+    pub ins: u8,
+    /// Parameter 1.
+    pub p1: u8,
+    /// Parameter 2.
+    pub p2: u8,
+    /// Bytes of command data (`Lc`; 0 when there are none).
+    pub lc: usize,
+}
+
+impl fmt::Display for CommandHeader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
             "{:02X} {:02X} {:02X} {:02X} Lc={}",
-            self.cla,
-            self.ins,
-            self.p1,
-            self.p2,
-            self.data.len()
+            self.cla, self.ins, self.p1, self.p2, self.lc
         )
     }
 }
@@ -449,6 +479,15 @@ impl<'de> Deserialize<'de> for SwPattern {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_header_shows_the_four_bytes_and_the_length_never_the_data() {
+        let command = Command::new(0x00, 0xDA, 0x00, 0x5B).with_data(b"Siobh\xc3\xa1n".to_vec());
+        let header = command.header();
+        assert_eq!((header.ins, header.p2, header.lc), (0xDA, 0x5B, 8));
+        assert_eq!(header.to_string(), "00 DA 00 5B Lc=8");
+        assert_eq!(command.header_text(), header.to_string());
+    }
 
     #[test]
     fn encodes_the_four_cases_short_and_extended() {

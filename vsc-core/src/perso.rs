@@ -36,7 +36,7 @@ use uuid::Uuid;
 use crate::agent::{
     self, AgentError, CardAgent, CardState, HolderCredential, Link, Probe, StepInput, StepRecord,
 };
-use crate::apdu::{Command, Response, Status, StatusWord, SwPattern};
+use crate::apdu::{Command, CommandHeader, Response, Status, StatusWord, SwPattern};
 use crate::pin::{Pin, PinMailer};
 use crate::secret::SecretBytes;
 use crate::transport::{Batch, Transport, TransportError};
@@ -199,8 +199,8 @@ pub enum PersoError {
     Refused {
         /// The step.
         step: Step,
-        /// The command header (`00 DA 00 5B`).
-        command: String,
+        /// The command refused (its header; the data is never kept).
+        command: CommandHeader,
         /// The status word.
         sw: StatusWord,
     },
@@ -607,7 +607,7 @@ impl Personalization {
         let index = self.responses.len() - 1;
         PersoError::Refused {
             step: self.step(),
-            command: self.batch.items[index].command.header_text(),
+            command: self.batch.items[index].command.header(),
             sw: stopped_at.sw,
         }
     }
