@@ -5,15 +5,16 @@
 //! A watcher thread blocks in `SCardGetStatusChange` on every reader plus the
 //! `\\?PnP?\Notification` pseudo-reader and reports changes. A batch of more than one APDU runs
 //! inside one `SCardBeginTransaction`/`SCardEndTransaction`; a session ends with
-//! `SCardDisconnect(SCARD_RESET_CARD)`.
+//! `SCardDisconnect(SCARD_RESET_CARD)`. The PC/SC calls and the classification of their errors
+//! are the shared layer's ([`vsc_pcsc`]); this file maps its faults to the protocol's errors.
 
 use crate::backend::{run_batch, Backend, BackendError, BatchFailure, BatchOutcome, CardChannel};
-use pcsc::{Card, Context, Disposition, Protocols, ReaderState, Scope, ShareMode, State};
-use std::ffi::CString;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
 use vsc_core::protocol::{CardProtocol, HexBytes, ReaderInfo, SwPattern};
+use vsc_pcsc::pcsc::{self, Card, Context, Disposition, ReaderState, ShareMode, State};
+use vsc_pcsc::Fault;
 use zeroize::Zeroizing;
 
 /// PC/SC readers through pcscd.
@@ -22,11 +23,9 @@ pub struct PcscBackend {
     context: Mutex<Option<Context>>,
 }
 
-fn service_error(e: pcsc::Error) -> BackendError {
-    match e {
-        pcsc::Error::NoService | pcsc::Error::ServiceStopped => {
-            BackendError::Service(SERVICE_NOT_RUNNING.into())
-        }
+fn service_error(fault: Fault) -> BackendError {
+    match fault {
+        Fault::ServiceNotRunning(_) => BackendError::Service(SERVICE_NOT_RUNNING.into()),
         other => BackendError::Service(other.to_string()),
     }
 }
@@ -45,37 +44,23 @@ pub const SERVICE_NOT_RUNNING: &str = "the smart card service (CryptoTokenKit) d
 pub const SERVICE_NOT_RUNNING: &str = "pcscd is not running; start it (systemctl start \
      pcscd.socket, or install the pcscd package) and install the reader's driver (e.g. libccid)";
 
-fn list_reader_names(context: &Context) -> Result<Vec<CString>, pcsc::Error> {
-    match context.list_readers_owned() {
-        Ok(names) => Ok(names),
-        Err(pcsc::Error::NoReadersAvailable) => Ok(Vec::new()),
-        Err(e) => Err(e),
-    }
-}
-
-fn query_readers(context: &Context) -> Result<Vec<ReaderInfo>, pcsc::Error> {
-    let names = list_reader_names(context)?;
-    if names.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut states: Vec<ReaderState> = names
-        .iter()
-        .map(|n| ReaderState::new(n.clone(), State::UNAWARE))
-        .collect();
-    match context.get_status_change(Duration::ZERO, &mut states) {
-        Ok(()) | Err(pcsc::Error::Timeout) => {}
-        Err(pcsc::Error::UnknownReader) => return Ok(Vec::new()),
+fn query_readers(context: &Context) -> Result<Vec<ReaderInfo>, Fault> {
+    let names = vsc_pcsc::reader_names(context)?;
+    let statuses = match vsc_pcsc::reader_statuses(context, &names) {
+        Ok(statuses) => statuses,
+        // A reader left between listing and asking: the next readers_changed lists again.
+        Err(Fault::UnknownReader(_)) => return Ok(Vec::new()),
         Err(e) => return Err(e),
-    }
-    Ok(states
-        .iter()
-        .filter(|s| !s.event_state().intersects(State::UNKNOWN | State::IGNORE))
+    };
+    Ok(statuses
+        .into_iter()
+        .filter(vsc_pcsc::ReaderStatus::known)
         .map(|s| {
-            let present = s.event_state().contains(State::PRESENT);
+            let present = s.card_present();
             ReaderInfo {
-                name: s.name().to_string_lossy().into_owned(),
                 card_present: present,
-                atr: (present && !s.atr().is_empty()).then(|| HexBytes::from(s.atr())),
+                atr: (present && !s.atr.is_empty()).then(|| HexBytes::from(&s.atr[..])),
+                name: s.name,
             }
         })
         .collect())
@@ -86,7 +71,7 @@ impl Backend for PcscBackend {
         let mut guard = self.context.lock().unwrap_or_else(|p| p.into_inner());
         for _ in 0..2 {
             if guard.is_none() {
-                *guard = Some(Context::establish(Scope::User).map_err(service_error)?);
+                *guard = Some(vsc_pcsc::establish().map_err(service_error)?);
             }
             let Some(context) = guard.as_ref() else {
                 continue;
@@ -94,11 +79,7 @@ impl Backend for PcscBackend {
             match query_readers(context) {
                 Ok(readers) => return Ok(readers),
                 // pcscd restarted under us: a fresh context, once.
-                Err(
-                    pcsc::Error::InvalidHandle
-                    | pcsc::Error::NoService
-                    | pcsc::Error::ServiceStopped,
-                ) => {
+                Err(Fault::ServiceNotRunning(_) | Fault::Other(pcsc::Error::InvalidHandle)) => {
                     *guard = None;
                 }
                 Err(e) => return Err(service_error(e)),
@@ -110,32 +91,21 @@ impl Backend for PcscBackend {
     }
 
     fn connect(&self, reader: &str) -> Result<Box<dyn CardChannel>, BackendError> {
-        let name =
-            CString::new(reader).map_err(|_| BackendError::UnknownReader(reader.to_owned()))?;
-        let context = Context::establish(Scope::User).map_err(service_error)?;
-        if !list_reader_names(&context)
-            .map_err(service_error)?
-            .contains(&name)
-        {
-            return Err(BackendError::UnknownReader(reader.to_owned()));
-        }
-        let card = context
-            .connect(&name, ShareMode::Exclusive, Protocols::ANY)
-            .map_err(|e| match e {
-                pcsc::Error::UnknownReader | pcsc::Error::ReaderUnavailable => {
-                    BackendError::UnknownReader(reader.to_owned())
-                }
-                pcsc::Error::NoSmartcard | pcsc::Error::RemovedCard => {
-                    BackendError::NoCard("the reader is empty".into())
-                }
-                pcsc::Error::UnpoweredCard
-                | pcsc::Error::UnresponsiveCard
-                | pcsc::Error::UnsupportedCard => {
-                    BackendError::NoCard(format!("the card does not answer ({e})"))
-                }
-                pcsc::Error::SharingViolation => BackendError::Busy,
-                other => service_error(other),
-            })?;
+        let context = vsc_pcsc::establish().map_err(service_error)?;
+        let card =
+            vsc_pcsc::connect(&context, reader, ShareMode::Exclusive).map_err(
+                |fault| match fault {
+                    Fault::UnknownReader(_) => BackendError::UnknownReader(reader.to_owned()),
+                    Fault::NoCard(_) | Fault::CardRemoved(_) => {
+                        BackendError::NoCard("the reader is empty".into())
+                    }
+                    Fault::Unresponsive(e) => {
+                        BackendError::NoCard(format!("the card does not answer ({e})"))
+                    }
+                    Fault::Busy(_) => BackendError::Busy,
+                    other => service_error(other),
+                },
+            )?;
         let status = card
             .status2_owned()
             .map_err(|e| BackendError::NoCard(e.to_string()))?;
@@ -164,7 +134,7 @@ impl Backend for PcscBackend {
 /// Blocks in `SCardGetStatusChange` forever, notifying `changed` on every change.
 fn watch_loop(changed: &Notify) {
     loop {
-        let context = match Context::establish(Scope::User) {
+        let context = match vsc_pcsc::establish() {
             Ok(c) => c,
             Err(_) => {
                 std::thread::sleep(Duration::from_secs(1));
@@ -182,7 +152,7 @@ fn watch_with(context: &Context, changed: &Notify) {
     let mut states = vec![ReaderState::new(pcsc::PNP_NOTIFICATION(), State::UNAWARE)];
     loop {
         // Keep the watched set equal to the reader list (plus the PnP pseudo-reader).
-        let names = match list_reader_names(context) {
+        let names = match vsc_pcsc::reader_names(context) {
             Ok(names) => names,
             Err(_) => return,
         };
@@ -194,8 +164,8 @@ fn watch_with(context: &Context, changed: &Notify) {
                 states.push(ReaderState::new(name.clone(), State::UNAWARE));
             }
         }
-        match context.get_status_change(Duration::from_secs(30), &mut states) {
-            Ok(()) => {
+        match vsc_pcsc::wait_for_change(context, &mut states, Duration::from_secs(30)) {
+            Ok(true) => {
                 let mut any = false;
                 for state in &mut states {
                     if state.event_state().contains(State::CHANGED) {
@@ -207,8 +177,8 @@ fn watch_with(context: &Context, changed: &Notify) {
                     changed.notify_one();
                 }
             }
-            Err(pcsc::Error::Timeout) => {}
-            Err(pcsc::Error::UnknownReader) => {
+            Ok(false) => {}
+            Err(Fault::UnknownReader(_)) => {
                 // A reader vanished between listing and waiting: list again.
                 changed.notify_one();
             }
@@ -227,32 +197,11 @@ struct PcscChannel {
     buffer: Zeroizing<Vec<u8>>,
 }
 
-fn transmit_error(e: pcsc::Error) -> BackendError {
-    match e {
-        pcsc::Error::RemovedCard
-        | pcsc::Error::NoSmartcard
-        | pcsc::Error::ResetCard
-        | pcsc::Error::UnknownReader
-        | pcsc::Error::ReaderUnavailable => BackendError::CardRemoved(format!(" ({e})")),
-        other => BackendError::Transmit(other.to_string()),
-    }
-}
-
-/// Classifies a failed transmit: asks the reader whether the card is still there, since some
-/// drivers report a pulled card as a communication error.
-fn classify_failure(card: &Card, e: pcsc::Error) -> BackendError {
-    match transmit_error(e) {
-        BackendError::Transmit(message) => match card.status2_owned() {
-            Err(status_error) => match transmit_error(status_error) {
-                removed @ BackendError::CardRemoved(_) => removed,
-                _ => BackendError::Transmit(message),
-            },
-            Ok(status) if status.status().intersects(pcsc::Status::ABSENT) => {
-                BackendError::CardRemoved(format!(" ({e})"))
-            }
-            Ok(_) => BackendError::Transmit(message),
-        },
-        other => other,
+fn transmit_error(fault: Fault) -> BackendError {
+    if fault.card_gone() {
+        BackendError::CardRemoved(format!(" ({fault})"))
+    } else {
+        BackendError::Transmit(fault.to_string())
     }
 }
 
@@ -260,16 +209,8 @@ fn classify_failure(card: &Card, e: pcsc::Error) -> BackendError {
 /// otherwise the card misbehaved.
 fn missing_status_word(card: &Card) -> BackendError {
     for _ in 0..20 {
-        match card.status2_owned() {
-            Err(e) => {
-                if let removed @ BackendError::CardRemoved(_) = transmit_error(e) {
-                    return removed;
-                }
-            }
-            Ok(status) if status.status().intersects(pcsc::Status::ABSENT) => {
-                return BackendError::CardRemoved(String::new());
-            }
-            Ok(_) => {}
+        if vsc_pcsc::card_left(card).is_some() {
+            return BackendError::CardRemoved(String::new());
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -277,14 +218,7 @@ fn missing_status_word(card: &Card) -> BackendError {
 }
 
 fn transmit_one(card: &Card, apdu: &[u8], buffer: &mut [u8]) -> Result<HexBytes, BackendError> {
-    let response = match card.transmit(apdu, buffer) {
-        Ok(response) => response,
-        Err(e) => {
-            // Nothing should have been written, but leave no partial response behind.
-            zeroize::Zeroize::zeroize(buffer);
-            return Err(classify_failure(card, e));
-        }
-    };
+    let response = vsc_pcsc::transmit(card, apdu, buffer).map_err(transmit_error)?;
     let used = response.len();
     let out = (used >= 2).then(|| HexBytes::from(response));
     zeroize::Zeroize::zeroize(&mut buffer[..used]);
@@ -312,7 +246,7 @@ impl CardChannel for PcscChannel {
             return run_batch(apdus, expect, |apdu| transmit_one(&self.card, apdu, buffer));
         }
         let transaction = self.card.transaction().map_err(|e| BatchFailure {
-            error: transmit_error(e),
+            error: transmit_error(e.into()),
             completed: 0,
         })?;
         let outcome = run_batch(apdus, expect, |apdu| {

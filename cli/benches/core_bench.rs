@@ -15,13 +15,13 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use pcsc::{Context, Protocols, Scope, ShareMode};
 use rand_core::OsRng;
 use vsc_core::holder::HolderData;
 use vsc_core::perso::{self, Personalization};
 use vsc_core::profile::{Access, Profile};
 use vsc_core::transport::{Transport, TransportError};
 use vsc_core::vsc::Vsc;
+use vsc_pcsc::pcsc::{Context, Protocols, Scope, ShareMode};
 use vsc_tests::{PcscStack, SoftcardOptions};
 
 /// SELECT MF by FID, no response data (ISO 7816-4 §11.2.2): the cheapest real command.

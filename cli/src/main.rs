@@ -42,7 +42,7 @@ mod error;
 mod inspect;
 mod issuer_client;
 mod password_input;
-mod pcsc_transport;
+mod pcsc_messages;
 mod personalize;
 mod pin_mailer;
 mod profile_arg;

@@ -16,16 +16,16 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use pcsc::Disposition;
 use rand_core::OsRng;
 use vsc_core::perso::{self, NewPinQuestion, Outcome, PersoError, Personalization, Step};
 use vsc_core::pin::PinMailer;
 use vsc_core::vsc::Vsc;
+use vsc_pcsc::pcsc::Disposition;
 
 use crate::atomic_file::{self, Existing};
 use crate::error::CliError;
 use crate::password_input::{self, PasswordArgs};
-use crate::pcsc_transport::{self, PcscTransport};
+use crate::pcsc_messages;
 use crate::pin_mailer;
 use crate::vsc_file;
 
@@ -139,8 +139,8 @@ pub struct CardRun {
 /// the terminal. Errors before the engine runs (no pcscd, no reader, no card) are
 /// [`CliError`]s; the engine's own end is in [`CardRun::result`].
 pub fn personalize_card(vsc: Vsc, reader: &str, new_pin: bool) -> Result<CardRun, CliError> {
-    let context = pcsc_transport::context()?;
-    let mut card = pcsc_transport::connect(&context, reader)?;
+    let context = pcsc_messages::context()?;
+    let mut card = pcsc_messages::connect(&context, reader)?;
     let atr = card
         .status2_owned()
         .map(|status| status.atr().to_vec())
@@ -156,7 +156,7 @@ pub fn personalize_card(vsc: Vsc, reader: &str, new_pin: bool) -> Result<CardRun
                      back and run again"
                 ))
             })?;
-            let mut transport = PcscTransport::new(&transaction);
+            let mut transport = vsc_pcsc::CardTransport::new(&transaction);
             perso::run_batches(&mut engine, &mut transport, |progress| {
                 if progress.step != shown {
                     shown = progress.step;

@@ -16,25 +16,24 @@
 //! returns to the queue when its lease runs out). Passwords and PINs never reach the terminal,
 //! a log or the service.
 
-use std::ffi::CString;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use pcsc::{ReaderState, State};
 use serde_json::{json, Value};
 use vsc_core::envelope::{self, Binding, StationSecretKey};
 use vsc_core::job_envelopes::{MalformedEnvelope, WireEnvelope};
 use vsc_core::perso::PersoError;
 use vsc_core::secret::SecretString;
 use vsc_core::vsc::Vsc;
+use vsc_pcsc::pcsc::{Context, ReaderState};
 
 use crate::error::CliError;
 use crate::issuer_client::{api_path, Credentials, Session};
 use crate::personalize::{self, Args};
-use crate::{pcsc_transport, profile_arg, station};
+use crate::{pcsc_messages, profile_arg, station};
 
 /// How a claimed job ended on this terminal.
 enum Ended {
@@ -85,8 +84,12 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     let credentials = Credentials::read(&args.credentials)?;
     let mut session = Session::sign_in(server, &credentials)?;
     let station_id = station::approved_id(&mut session, &key.public_key())?;
-    let context = pcsc_transport::context()?;
-    if !pcsc_transport::reader_names(&context)?.contains(&args.reader) {
+    let context = pcsc_messages::context()?;
+    let names = pcsc_messages::reader_names(&context)?;
+    if !names
+        .iter()
+        .any(|name| name.as_bytes() == args.reader.as_bytes())
+    {
         return Err(CliError::Input(format!(
             "there is no reader named {:?}: `vsc readers` lists the readers and their exact \
              names",
@@ -380,7 +383,7 @@ fn ctrl_c_flag() -> Result<Arc<AtomicBool>, CliError> {
 }
 
 /// Whether a card is in `reader` now.
-fn card_in_reader(context: &pcsc::Context, reader: &str) -> Result<bool, CliError> {
+fn card_in_reader(context: &Context, reader: &str) -> Result<bool, CliError> {
     let mut states = [reader_state(reader)?];
     status_change(context, &mut states, Duration::ZERO)?;
     Ok(has_card(&states[0]))
@@ -388,7 +391,7 @@ fn card_in_reader(context: &pcsc::Context, reader: &str) -> Result<bool, CliErro
 
 /// Waits until `reader` holds a card (`present`) or none; `false` if Ctrl-C came first.
 fn wait_for_card(
-    context: &pcsc::Context,
+    context: &Context,
     reader: &str,
     present: bool,
     stop: &AtomicBool,
@@ -407,27 +410,24 @@ fn wait_for_card(
 }
 
 fn reader_state(reader: &str) -> Result<ReaderState, CliError> {
-    let name = CString::new(reader)
-        .map_err(|_| CliError::Input("a reader name cannot contain a NUL byte".into()))?;
-    Ok(ReaderState::new(name, State::UNAWARE))
+    vsc_pcsc::reader_state(reader)
+        .map_err(|_| CliError::Input("a reader name cannot contain a NUL byte".into()))
 }
 
 fn status_change(
-    context: &pcsc::Context,
+    context: &Context,
     states: &mut [ReaderState],
     timeout: Duration,
 ) -> Result<(), CliError> {
-    match context.get_status_change(timeout, states) {
-        Ok(()) | Err(pcsc::Error::Timeout) => Ok(()),
-        Err(e) => Err(CliError::Pcsc(format!(
-            "pcscd cannot report the state of the reader ({e}): is the reader still connected?"
-        ))),
-    }
+    vsc_pcsc::wait_for_change(context, states, timeout)
+        .map(drop)
+        .map_err(pcsc_messages::status_error("the reader"))
 }
 
+/// Whether the reader holds a card that answers.
 fn has_card(state: &ReaderState) -> bool {
-    let event = state.event_state();
-    event.contains(State::PRESENT) && !event.contains(State::MUTE)
+    let status = vsc_pcsc::ReaderStatus::from(state);
+    status.card_present() && !status.mute()
 }
 
 #[cfg(test)]
