@@ -10,19 +10,20 @@
 //! branch" building the 3 VSCs in the page and sealing each password for the station, the
 //! approver approving all three, the operator claiming the first (the bridge opens its
 //! envelope, the page personalizes the card, "Verified", the result reported by the page),
-//! swapping the card and personalizing the second with "Next card", and the third card pulled
-//! mid-run (a softcard with a tear point): its job reported failed with its reason and back in
-//! the queue. Then, around the page: the job's envelope, claimed again through the API, does
-//! not open at the bridge bound to another job or another branch, and opens bound to its own
-//! (which gives the test a card's password; the job is released); the auditor's log shows
+//! swapping the card, "Next card" with the two queued jobs' envelopes swapped in the database
+//! (the bridge refuses the moved envelope, `envelope_invalid`, the job goes back to the queue,
+//! the card untouched), swapped back and personalizing that card with "Claim", and the third
+//! card pulled mid-run (a softcard with a tear point): its job reported failed with its reason
+//! and back in the queue. Then, around the page: the job's envelope, claimed again through the
+//! API, does not open at the bridge bound to another job or another branch, and opens bound to
+//! its own (which gives the test a card's password; the job is released); the auditor's log shows
 //! every step, filtered, and its chain verifies; Sign out. Last, no PIN the page's PIN mailers
 //! showed and no card password appears, as text or as hex, in the SQLite database file, the
 //! service's log or the bridge's debug log, and OpenSC (independent of this workspace) reads
 //! the holder name back from the first card.
 //!
-//! Not covered here: an envelope row moved to another job inside the database (the bridge is
-//! asked with the other job's binding instead, which is what the page would send), and the
-//! PostgreSQL cluster's files (the secrets search reads the SQLite file only). Screenshots of each view go where the other browser test puts them
+//! Not covered here: the PostgreSQL cluster's files (the secrets search reads the SQLite file
+//! only), and the PIN mailers' print itself. Screenshots of each view go where the other browser test puts them
 //! (`docs/screenshots/` with `VSC_UPDATE_SCREENSHOTS=1`), from the SQLite run.
 #![cfg(not(target_arch = "wasm32"))]
 
@@ -305,6 +306,40 @@ fn leaks(haystack: &[u8], secret: &str) -> Vec<&'static str> {
     found
 }
 
+/// Swaps the envelopes of jobs `a` and `b` in the issuer's database, behind the service's back
+/// (as someone with write access to the database could).
+fn swap_envelopes(db: &str, a: &str, b: &str) {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut conn = sqlx::AnyConnection::connect(db).await.unwrap();
+        let rows: Vec<(String, Vec<u8>, Vec<u8>)> = sqlx::query_as(
+            "SELECT job_id, enc, ciphertext FROM envelopes WHERE job_id IN ($1, $2)",
+        )
+        .bind(a)
+        .bind(b)
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!(rows.len(), 2, "one envelope each for {a} and {b}");
+        for (job, enc, ciphertext) in rows {
+            let other = if job == a { b } else { a };
+            sqlx::query("UPDATE envelopes SET enc = $1, ciphertext = $2 WHERE job_id = $3")
+                .bind(enc)
+                .bind(ciphertext)
+                .bind(other)
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        conn.close().await.unwrap();
+    });
+}
+
 /// A blank softcard's options, its state kept in `dir/card-<n>.json`, pulled before APDU
 /// `tear_before` if given.
 fn card(dir: &Path, n: usize, tear_before: Option<u64>) -> SoftcardOptions {
@@ -542,7 +577,37 @@ fn run(db: &str, dir: &Path, screenshots: Option<&Path>) {
     wait_text(&browser, "#op-reader-status", "No card");
     card_in_reader = stack.softcard(0, card(dir, 2, None));
     wait_text(&browser, "#op-reader-status", "Card present");
+    // An envelope moved to another job does not open: with the two queued jobs' envelopes
+    // swapped in the database, the page's claim of the next job gets the other job's envelope,
+    // the bridge refuses it, and the job goes back to the queue, the card untouched. Swapped
+    // back, the same card is personalized.
+    let (_, left) = clerk.get("/api/jobs?branch=b1&state=queued");
+    let left: Vec<String> = left["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(left.len(), 2, "{left:?}");
+    swap_envelopes(db, &left[0], &left[1]);
     browser.click(&browser.find("#next-card"));
+    wait_text(
+        &browser,
+        "#op-status",
+        "Not personalized: the job is back in the queue",
+    );
+    let alert = browser.wait_displayed("#queue-error", WAIT);
+    assert_eq!(
+        browser.attribute(&alert, "data-code").as_deref(),
+        Some("envelope_invalid")
+    );
+    for id in &left {
+        let (_, job) = clerk.get(&format!("/api/jobs/{id}"));
+        assert_eq!(job["job"]["state"], "queued", "{job}");
+        assert_eq!(job["job"]["spoiled_cards"], 0, "{job}");
+    }
+    swap_envelopes(db, &left[0], &left[1]);
+    browser.click(&browser.button("Claim"));
     wait_text(&browser, "#mailer-tray-count", "2 PIN mailers");
     wait_text(&browser, "#op-status", "done and reported");
     wait_text(&browser, "#queue-count", "1 card to personalize");
@@ -595,8 +660,8 @@ fn run(db: &str, dir: &Path, screenshots: Option<&Path>) {
         mailers
             .iter()
             .map(|(uid, _)| uid.as_str())
-            .collect::<Vec<_>>(),
-        done.iter().map(String::as_str).collect::<Vec<_>>(),
+            .collect::<std::collections::BTreeSet<_>>(),
+        done.iter().map(String::as_str).collect(),
         "a PIN mailer for each card personalized"
     );
     let pins: Vec<String> = mailers.into_iter().map(|(_, pin)| pin).collect();
@@ -676,9 +741,9 @@ fn run(db: &str, dir: &Path, screenshots: Option<&Path>) {
             json!([]),
         );
         let actions: Vec<String> = serde_json::from_value(actions).unwrap();
-        // Uploaded 3, approved 3, claimed 4 (3 by the page, 1 by the test), reported 3,
-        // released 1.
-        actions.len() == 14 && actions.iter().all(|a| a.starts_with("job."))
+        // Uploaded 3, approved 3, claimed 5 (4 by the page, 1 by the test), reported 3,
+        // released 2.
+        actions.len() == 16 && actions.iter().all(|a| a.starts_with("job."))
     });
     shot("online-audit.png");
     sign_out(&browser);
