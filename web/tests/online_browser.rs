@@ -23,8 +23,9 @@
 //! the holder name back from the first card.
 //!
 //! Not covered here: the PostgreSQL cluster's files (the secrets search reads the SQLite file
-//! only), and the PIN mailers' print itself. Screenshots of each view go where the other browser test puts them
-//! (`docs/screenshots/` with `VSC_UPDATE_SCREENSHOTS=1`), from the SQLite run.
+//! only), and the PIN mailers' print itself. Screenshots of each view go where the other
+//! browser test puts them (`docs/screenshots/` with `VSC_UPDATE_SCREENSHOTS=1`), from the
+//! SQLite run.
 #![cfg(not(target_arch = "wasm32"))]
 
 mod page;
