@@ -1,16 +1,31 @@
 //! The page on the issuer service, in headless Chromium against a real `vsc-issuer`, on SQLite
-//! and on PostgreSQL, with a real `vsc-bridge --sim` for the branch PC: Sign in (a wrong
-//! password explained), each role seeing its views and nothing else, the clerk importing a CSV
-//! file (a bad row listed, nothing stored; then the fixed file), searching the records and
-//! refused an upload to a branch without an approved station, the operator pairing the Queue
-//! with the bridge (the reader's card state live) and enrolling this station (its fingerprint
-//! shown), the admin finding that fingerprint and approving the station and adding a branch and
-//! a user, the clerk's "Upload to branch" building the VSCs in the page and sealing each
-//! password for the station, the approver approving one prepared job, the operator claiming it
-//! (the bridge opens its envelope, the page personalizes the simulated card, "Verified", the
-//! result reported by the page), the auditor's log showing every step, filtered, and its chain
-//! verified, and Sign out. Screenshots of each view go where the other browser test puts them
-//! (`docs/screenshots/` with `VSC_UPDATE_SCREENSHOTS=1`).
+//! and on PostgreSQL, with a real `vsc-bridge` (not `--sim`) for the branch PC over pcscd, its
+//! cards `softcard --vpcd` processes in the first vpcd reader (the PC/SC stack held for the
+//! whole run, so the two runs take turns): Sign in (a wrong password explained), each role
+//! seeing its views and nothing else, the clerk importing a CSV file (a bad row listed, nothing
+//! stored; then the fixed file), searching the records and refused an upload to a branch
+//! without an approved station, the operator pairing the Queue with the bridge (the reader's
+//! card state live) and enrolling this station (its fingerprint shown), the admin finding that
+//! fingerprint and approving the station and adding a branch and a user, the clerk's "Upload to
+//! branch" building the 3 VSCs in the page and sealing each password for the station, the
+//! approver approving all three, the operator claiming the first (the bridge opens its
+//! envelope, the page personalizes the card, "Verified", the result reported by the page),
+//! swapping the card, "Next card" with the two queued jobs' envelopes swapped in the database
+//! (the bridge refuses the moved envelope, `envelope_invalid`, the job goes back to the queue,
+//! the card untouched), swapped back and personalizing that card with "Claim", and the third
+//! card pulled mid-run (a softcard with a tear point): its job reported failed with its reason
+//! and back in the queue. Then, around the page: the job's envelope, claimed again through the
+//! API, does not open at the bridge bound to another job or another branch, and opens bound to
+//! its own (which gives the test a card's password; the job is released); the auditor's log shows
+//! every step, filtered, and its chain verifies; Sign out. Last, no PIN the page's PIN mailers
+//! showed and no card password appears, as text or as hex, in the SQLite database file, the
+//! service's log or the bridge's debug log, and OpenSC (independent of this workspace) reads
+//! the holder name back from the first card.
+//!
+//! Not covered here: the PostgreSQL cluster's files (the secrets search reads the SQLite file
+//! only), and the PIN mailers' print itself. Screenshots of each view go where the other
+//! browser test puts them (`docs/screenshots/` with `VSC_UPDATE_SCREENSHOTS=1`), from the
+//! SQLite run.
 #![cfg(not(target_arch = "wasm32"))]
 
 mod page;
@@ -21,13 +36,21 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use base64::Engine;
 use page::{ensure_web_pkg, repo_root, target_dir};
 use serde_json::json;
+use vsc_core::envelope::Binding;
+use vsc_core::profile::Profile;
 use vsc_tests::issuer::Client;
-use vsc_tests::{cargo_bin, free_port, wait_until, ChildGuard, PostgresCluster};
+use vsc_tests::{
+    cargo_bin, free_port, opensc_apdus, wait_until, ChildGuard, PcscStack, PostgresCluster,
+    SoftcardOptions,
+};
 use webdriver::Browser;
 
 const WAIT: Duration = Duration::from_secs(30);
+/// The origin of the test's own station client: the bridge trusts it (`--trust-origin`).
+const STATION_CLIENT: &str = "http://station-client.test";
 const PW: &str = "a long demo password";
 const ROLES: [(&str, Option<&str>); 4] = [
     ("clerk", None),
@@ -168,14 +191,17 @@ fn wait_text(browser: &Browser, css: &str, text: &str) {
     });
 }
 
-/// `vsc-bridge --sim` for the branch PC, allowing the service's origin (pairing needed); its
-/// WebSocket address.
-fn start_bridge(dir: &Path, origin: &str) -> (ChildGuard, String) {
+/// `vsc-bridge` (not `--sim`: over pcscd and its vpcd readers) for the branch PC, allowing the
+/// service's origin (pairing needed) and trusting [`STATION_CLIENT`]'s, logging at debug level;
+/// its guard, WebSocket address and port.
+fn start_bridge(dir: &Path, origin: &str) -> (ChildGuard, String, u16) {
     let port = free_port();
     let mut command = Command::new(cargo_bin("vsc-bridge"));
     command
-        .args(["--sim", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--listen", &format!("127.0.0.1:{port}")])
         .args(["--allow-origin", origin])
+        .args(["--trust-origin", STATION_CLIENT])
+        .args(["--log-level", "debug"])
         .arg("--pairing-code-file")
         .arg(dir.join("pairing-code"))
         .arg("--config-dir")
@@ -184,11 +210,151 @@ fn start_bridge(dir: &Path, origin: &str) -> (ChildGuard, String) {
     wait_until(WAIT, "vsc-bridge to listen", || {
         TcpStream::connect(("127.0.0.1", port)).is_ok()
     });
-    (child, format!("ws://127.0.0.1:{port}/v1"))
+    (child, format!("ws://127.0.0.1:{port}/v1"), port)
+}
+
+/// A WebSocket client of the bridge from [`STATION_CLIENT`] (an origin the bridge trusts, as
+/// an operator may pre-trust a page), after `hello`.
+struct StationClient {
+    ws: tungstenite::WebSocket<TcpStream>,
+    next_id: u32,
+}
+
+impl StationClient {
+    fn connect(port: u16) -> StationClient {
+        use tungstenite::client::IntoClientRequest;
+        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        let mut request = format!("ws://127.0.0.1:{port}/v1")
+            .into_client_request()
+            .unwrap();
+        request
+            .headers_mut()
+            .insert("Origin", STATION_CLIENT.parse().unwrap());
+        let (ws, _) = tungstenite::client(request, stream).expect("WebSocket handshake");
+        let mut client = StationClient { ws, next_id: 1 };
+        let hello = client.ask(
+            "hello",
+            json!({"protocol": vsc_core::protocol::PROTOCOL_VERSION}),
+        );
+        assert_eq!(hello["paired"], true, "{hello}");
+        client
+    }
+
+    /// Sends `op` with `fields` and returns its reply (events are skipped).
+    fn ask(&mut self, op: &str, mut fields: serde_json::Value) -> serde_json::Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        fields["id"] = json!(id);
+        fields["op"] = json!(op);
+        self.ws
+            .send(tungstenite::Message::text(fields.to_string()))
+            .unwrap();
+        loop {
+            if let tungstenite::Message::Text(text) = self.ws.read().expect("a bridge reply") {
+                let reply: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
+                if reply["id"] == id {
+                    return reply;
+                }
+            }
+        }
+    }
+
+    /// `open_envelope` of a claimed job's envelope with the binding of `job` in `branch`
+    /// beside `vsc`: the reply.
+    fn open(
+        &mut self,
+        envelope: &serde_json::Value,
+        job: &str,
+        branch: &str,
+        vsc: &[u8],
+    ) -> serde_json::Value {
+        let aad = Binding::new(job, branch, vsc).unwrap().to_aad();
+        self.ask(
+            "open_envelope",
+            json!({
+                "enc": envelope["enc"],
+                "ciphertext": envelope["ciphertext"],
+                "aad": hex::encode(aad),
+            }),
+        )
+    }
+}
+
+/// The places in `haystack` where `secret` appears as text (not inside a longer run of digits,
+/// as a timestamp may hold a short numeric PIN by chance) or as hex of its UTF-8 bytes, either
+/// case; empty when it appears nowhere.
+fn leaks(haystack: &[u8], secret: &str) -> Vec<&'static str> {
+    let mut found = Vec::new();
+    let text = secret.as_bytes();
+    let is_digit = |i: Option<&u8>| i.is_some_and(u8::is_ascii_digit);
+    let as_text = haystack.windows(text.len()).enumerate().any(|(at, w)| {
+        w == text
+            && !(text[0].is_ascii_digit()
+                && is_digit(at.checked_sub(1).and_then(|i| haystack.get(i))))
+            && !(text[text.len() - 1].is_ascii_digit() && is_digit(haystack.get(at + text.len())))
+    });
+    if as_text {
+        found.push("as text");
+    }
+    let hex_forms = [hex::encode(text), hex::encode_upper(text)];
+    if hex_forms
+        .iter()
+        .any(|hex| haystack.windows(hex.len()).any(|w| w == hex.as_bytes()))
+    {
+        found.push("as hex");
+    }
+    found
+}
+
+/// Swaps the envelopes of jobs `a` and `b` in the issuer's database, behind the service's back
+/// (as someone with write access to the database could).
+fn swap_envelopes(db: &str, a: &str, b: &str) {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut conn = sqlx::AnyConnection::connect(db).await.unwrap();
+        let rows: Vec<(String, Vec<u8>, Vec<u8>)> = sqlx::query_as(
+            "SELECT job_id, enc, ciphertext FROM envelopes WHERE job_id IN ($1, $2)",
+        )
+        .bind(a)
+        .bind(b)
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!(rows.len(), 2, "one envelope each for {a} and {b}");
+        for (job, enc, ciphertext) in rows {
+            let other = if job == a { b } else { a };
+            sqlx::query("UPDATE envelopes SET enc = $1, ciphertext = $2 WHERE job_id = $3")
+                .bind(enc)
+                .bind(ciphertext)
+                .bind(other)
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        conn.close().await.unwrap();
+    });
+}
+
+/// A blank softcard's options, its state kept in `dir/card-<n>.json`, pulled before APDU
+/// `tear_before` if given.
+fn card(dir: &Path, n: usize, tear_before: Option<u64>) -> SoftcardOptions {
+    SoftcardOptions {
+        state_file: Some(dir.join(format!("card-{n}.json"))),
+        tear_before,
+        ..SoftcardOptions::new()
+    }
 }
 
 fn run(db: &str, dir: &Path, screenshots: Option<&Path>) {
-    let root = repo_root();
+    // The PC/SC stack for the whole run: a blank card in the first vpcd reader.
+    let stack = PcscStack::start();
+    let mut card_in_reader = stack.softcard(0, card(dir, 1, None));
     let service = Service::start(db, dir);
     let browser = Browser::start(
         &dir.join("chromium-profile"),
@@ -279,7 +445,7 @@ fn run(db: &str, dir: &Path, screenshots: Option<&Path>) {
 
     // The operator at the branch PC: the Queue pairs with the bridge, shows its reader's card
     // state live and its station key's fingerprint, and enrols the station.
-    let (_bridge, bridge_address) = start_bridge(dir, &service.base);
+    let (mut bridge, bridge_address, bridge_port) = start_bridge(dir, &service.base);
     sign_in(&browser, "operator", PW, "view-queue");
     assert_eq!(nav_links(&browser), ["Queue"]);
     wait_text(&browser, "#station-status", "Connect to the bridge");
@@ -352,46 +518,160 @@ fn run(db: &str, dir: &Path, screenshots: Option<&Path>) {
     let jobs = jobs["jobs"].as_array().unwrap().clone();
     assert_eq!(jobs.len(), 3, "{jobs:?}");
 
-    // The approver: the prepared jobs, by holder; one approved.
+    // The approver: the prepared jobs, by holder; all three approved.
     sign_in(&browser, "approver", PW, "view-approve");
     assert_eq!(nav_links(&browser), ["Approve jobs"]);
     wait_rows(&browser, "#approve-rows", 3);
     wait_text(&browser, "#approve-rows", "Émile Nguyễn-Müller 田中");
     shot("online-approve.png");
-    browser.click(&browser.button("Approve"));
-    wait_rows(&browser, "#approve-rows", 2);
+    for left in [2, 1, 0] {
+        browser.click(&browser.button("Approve"));
+        wait_rows(&browser, "#approve-rows", left);
+    }
     sign_out(&browser);
     let (_, queued) = clerk.get("/api/jobs?branch=b1&state=queued");
     let queued = queued["jobs"].as_array().unwrap().clone();
-    assert_eq!(queued.len(), 1, "{queued:?}");
-    let job = queued[0]["id"].as_str().unwrap().to_owned();
-    let holder = queued[0]["holder_name"].as_str().unwrap().to_owned();
+    assert_eq!(queued.len(), 3, "{queued:?}");
 
     // The operator again: the bridge reconnects with its pairing kept; the station is approved;
-    // Claim opens the job's envelope in the bridge and personalizes the simulated card with it,
-    // and the page reports the result.
+    // Claim opens the oldest job's envelope in the bridge and personalizes the card in the vpcd
+    // reader with it, and the page reports the result.
     sign_in(&browser, "operator", PW, "view-queue");
     browser.click(&browser.find("#op-connect"));
     wait_text(&browser, "#op-bridge-status", "aired");
     wait_text(&browser, "#op-reader-status", "Card present");
     wait_text(&browser, "#station-status", "is approved");
-    wait_text(&browser, "#queue-rows", &holder);
-    wait_text(&browser, "#queue-rows", &job);
-    assert_eq!(rows(&browser, "#queue-rows"), 1, "only the approved job");
+    for job in &queued {
+        wait_text(&browser, "#queue-rows", job["id"].as_str().unwrap());
+    }
+    assert_eq!(rows(&browser, "#queue-rows"), 3, "the three approved jobs");
     shot("online-queue.png");
+    let personalized = |n: usize| -> Vec<String> {
+        let (_, done) = clerk.get("/api/jobs?branch=b1&state=personalized");
+        let ids: Vec<String> = done["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(ids.len(), n, "{done}");
+        ids
+    };
     browser.click(&browser.button("Claim"));
-    wait_text(&browser, "#op-status", "Verified");
     wait_text(&browser, "#op-status", "done and reported");
-    assert!(browser.text(&browser.find("#op-status")).contains(&holder));
     browser.wait_displayed("#next-card", WAIT);
-    wait_text(&browser, "#queue-count", "The queue is empty");
-    let (_, done) = clerk.get(&format!("/api/jobs/{job}"));
-    assert_eq!(done["job"]["state"], "personalized", "{done}");
+    wait_text(&browser, "#queue-count", "2 cards to personalize");
+    let first = personalized(1).remove(0);
+    let (_, done) = clerk.get(&format!("/api/jobs/{first}"));
+    let first_holder = done["job"]["holder_name"].as_str().unwrap().to_owned();
+    assert!(browser
+        .text(&browser.find("#op-status"))
+        .contains(&first_holder));
     assert_eq!(
         done["job"]["result"]["atr"].as_str().map(str::to_uppercase),
         Some(hex::encode_upper(softcard::Card::blank().atr()))
     );
-    // Signing out with the card's PIN mailer not printed asks first (answered yes here).
+    let apdus = done["job"]["result"]["apdus"].as_u64().unwrap();
+
+    // Next card: the first one out, a fresh blank card in the same reader.
+    card_in_reader.kill();
+    wait_text(&browser, "#op-reader-status", "No card");
+    card_in_reader = stack.softcard(0, card(dir, 2, None));
+    wait_text(&browser, "#op-reader-status", "Card present");
+    // An envelope moved to another job does not open: with the two queued jobs' envelopes
+    // swapped in the database, the page's claim of the next job gets the other job's envelope,
+    // the bridge refuses it, and the job goes back to the queue, the card untouched. Swapped
+    // back, the same card is personalized.
+    let (_, left) = clerk.get("/api/jobs?branch=b1&state=queued");
+    let left: Vec<String> = left["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(left.len(), 2, "{left:?}");
+    swap_envelopes(db, &left[0], &left[1]);
+    browser.click(&browser.find("#next-card"));
+    wait_text(
+        &browser,
+        "#op-status",
+        "Not personalized: the job is back in the queue",
+    );
+    let alert = browser.wait_displayed("#queue-error", WAIT);
+    assert_eq!(
+        browser.attribute(&alert, "data-code").as_deref(),
+        Some("envelope_invalid")
+    );
+    for id in &left {
+        let (_, job) = clerk.get(&format!("/api/jobs/{id}"));
+        assert_eq!(job["job"]["state"], "queued", "{job}");
+        assert_eq!(job["job"]["spoiled_cards"], 0, "{job}");
+    }
+    swap_envelopes(db, &left[0], &left[1]);
+    browser.click(&browser.button("Claim"));
+    wait_text(&browser, "#mailer-tray-count", "2 PIN mailers");
+    wait_text(&browser, "#op-status", "done and reported");
+    wait_text(&browser, "#queue-count", "1 card to personalize");
+    let done = personalized(2);
+
+    // The third card is pulled halfway through its run: the page reports the job failed with
+    // its reason, and the job goes back to the queue.
+    card_in_reader.kill();
+    wait_text(&browser, "#op-reader-status", "No card");
+    let mut pulled = stack.softcard(0, card(dir, 3, Some(apdus / 2)));
+    wait_text(&browser, "#op-reader-status", "Card present");
+    browser.click(&browser.find("#next-card"));
+    wait_text(&browser, "#op-status", "reported as failed");
+    let alert = browser.wait_displayed("#queue-error", WAIT);
+    let code = browser.attribute(&alert, "data-code").unwrap_or_default();
+    assert_eq!(
+        pulled.wait_exit(WAIT),
+        Some(3),
+        "the softcard left at its tear point"
+    );
+    wait_text(&browser, "#queue-count", "1 card to personalize");
+    let (_, back) = clerk.get("/api/jobs?branch=b1&state=queued");
+    let back = back["jobs"].as_array().unwrap().clone();
+    assert_eq!(back.len(), 1, "{back:?}");
+    let third = back[0]["id"].as_str().unwrap().to_owned();
+    assert!(!done.contains(&third));
+    let (_, failed) = clerk.get(&format!("/api/jobs/{third}"));
+    assert_eq!(code, "card_removed");
+    let job = &failed["job"];
+    assert_eq!(job["state"], "queued", "{failed}");
+    assert_eq!(job["attempts"], 1, "{failed}");
+    assert_eq!(job["spoiled_cards"], 1, "{failed}");
+    assert_eq!(job["result"]["outcome"], "failed", "{failed}");
+    assert!(
+        job["result"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("card_removed: the card was removed from the reader")),
+        "{failed}"
+    );
+
+    // The PIN mailers of the two cards, as the page prints them.
+    browser.click(&browser.button("Print PIN mailers"));
+    browser.wait_displayed("#view-mailers", WAIT);
+    let mailers: Vec<(String, String)> = serde_json::from_value(browser.execute(
+        "return [...document.querySelectorAll('#mailers-list .mailer')].map((m) => [m.querySelector('code').textContent, m.querySelector('.pin').textContent]);",
+        json!([]),
+    ))
+    .unwrap();
+    assert_eq!(
+        mailers
+            .iter()
+            .map(|(uid, _)| uid.as_str())
+            .collect::<std::collections::BTreeSet<_>>(),
+        done.iter().map(String::as_str).collect(),
+        "a PIN mailer for each card personalized"
+    );
+    let pins: Vec<String> = mailers.into_iter().map(|(_, pin)| pin).collect();
+    assert!(pins
+        .iter()
+        .all(|pin| pin.len() >= 4 && pin.bytes().all(|b| b.is_ascii_digit())));
+    browser.execute("location.hash = '#queue';", json!([]));
+    browser.wait_displayed("#view-queue", WAIT);
+    // Signing out with the cards' PIN mailers not printed asks first (answered yes here).
     browser.execute(
         "window.vscAsked = []; window.confirm = (m) => { window.vscAsked.push(m); return true; };",
         json!([]),
@@ -402,6 +682,38 @@ fn run(db: &str, dir: &Path, screenshots: Option<&Path>) {
         asked.as_str().is_some_and(|a| a.contains("PIN mailer")),
         "{asked}"
     );
+
+    // The third job claimed again (as the page does) and its envelope opened by the station:
+    // moved to another job or another branch, it does not open; bound to its own job, it
+    // gives the card's password. The job is then released back to the queue.
+    let mut operator = service.login("operator");
+    let (_, stations) = operator.get("/api/stations");
+    let station = stations["stations"][0]["id"].clone();
+    let (status, claimed) = operator.post(
+        "/api/queue/claim",
+        json!({"station": station, "job": third}),
+    );
+    assert_eq!(status, 200, "{claimed}");
+    assert_eq!(claimed["job"]["id"], third.as_str(), "{claimed}");
+    let vsc = base64::engine::general_purpose::STANDARD
+        .decode(claimed["vsc"].as_str().unwrap())
+        .unwrap();
+    let envelope = &claimed["envelope"];
+    let mut station = StationClient::connect(bridge_port);
+    for (job, branch) in [(first.as_str(), "b1"), (third.as_str(), "b2")] {
+        let moved = station.open(envelope, job, branch, &vsc);
+        assert_eq!(moved["error"]["code"], "envelope_invalid", "{moved}");
+    }
+    let opened = station.open(envelope, &third, "b1", &vsc);
+    assert_eq!(opened["ok"], true, "the envelope opens for its own job");
+    let password =
+        String::from_utf8(hex::decode(opened["plaintext"].as_str().unwrap()).unwrap()).unwrap();
+    assert!(password.len() >= 8);
+    drop(station);
+    let (status, released) = operator.post(&format!("/api/jobs/{third}/release"), json!({}));
+    assert_eq!(status, 200, "{released}");
+    let (_, back) = clerk.get(&format!("/api/jobs/{third}"));
+    assert_eq!(back["job"]["state"], "queued", "{back}");
 
     // The auditor: every step in the log, filtered; the chain verified.
     browser.click(&browser.link("Sign in"));
@@ -417,6 +729,8 @@ fn run(db: &str, dir: &Path, screenshots: Option<&Path>) {
         "job.claim",
         "envelope.release",
         "job.report-personalized",
+        "job.report-failed",
+        "job.release",
     ] {
         wait_text(&browser, "#audit-rows", action);
     }
@@ -428,7 +742,9 @@ fn run(db: &str, dir: &Path, screenshots: Option<&Path>) {
             json!([]),
         );
         let actions: Vec<String> = serde_json::from_value(actions).unwrap();
-        actions.len() == 6 && actions.iter().all(|a| a.starts_with("job."))
+        // Uploaded 3, approved 3, claimed 5 (4 by the page, 1 by the test), reported 3,
+        // released 2.
+        actions.len() == 16 && actions.iter().all(|a| a.starts_with("job."))
     });
     shot("online-audit.png");
     sign_out(&browser);
@@ -436,7 +752,65 @@ fn run(db: &str, dir: &Path, screenshots: Option<&Path>) {
         nav_links(&browser),
         ["Issue cards", "Personalize", "Sign in"]
     );
-    let _ = root;
+    drop(browser);
+
+    // Nothing kept or logged holds a card's PIN or its password: the issuer's database file
+    // (SQLite), the server's log and the bridge's log, searched as text and as hex.
+    let bridge_log = std::fs::read_to_string(dir.join("bridge.log")).unwrap();
+    assert!(
+        bridge_log.contains("password envelope opened"),
+        "the bridge logged its envelope opens:\n{bridge_log}"
+    );
+    let mut files = vec![dir.join("issuer.log"), dir.join("bridge.log")];
+    if db.starts_with("sqlite:") {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("issuer.db"))
+            {
+                files.push(path);
+            }
+        }
+        assert!(files.len() > 2, "the SQLite database file is searched");
+    }
+    let secrets = pins
+        .iter()
+        .map(|pin| ("a PIN from a PIN mailer", pin))
+        .chain([("a card's password", &password)]);
+    for (what, secret) in secrets {
+        for file in &files {
+            let found = leaks(&std::fs::read(file).unwrap(), secret);
+            assert!(
+                found.is_empty(),
+                "{} holds {what} ({})",
+                file.display(),
+                found.join(", ")
+            );
+        }
+    }
+
+    // OpenSC, independent of this workspace, reads the holder name back from the first card
+    // (iso7816-generic: the application's DF by name, the public EF by FID).
+    bridge.kill();
+    let _first_card = stack.softcard(0, card(dir, 1, None));
+    let profile = Profile::builtin("iso7816-generic").unwrap();
+    let layout = profile.file_system().unwrap();
+    let select_app = format!(
+        "00A4040C{:02X}{}",
+        layout.df.aid.len(),
+        hex::encode_upper(&layout.df.aid)
+    );
+    let select_public = format!("00A4000C02{:04X}", layout.public.fid);
+    let responses = opensc_apdus(0, &[&select_app, &select_public, "00B0000000"]);
+    for response in &responses {
+        assert_eq!(&response[response.len() - 2..], [0x90, 0x00]);
+    }
+    let name = first_holder.as_bytes();
+    assert!(
+        responses[2].windows(name.len()).any(|w| w == name),
+        "the card's public EF holds {first_holder:?}"
+    );
 }
 
 #[test]
@@ -458,4 +832,12 @@ fn the_page_on_the_issuer_service_on_postgres() {
     let pg = PostgresCluster::start();
     let db = pg.create_database("online_page");
     run(&db, dir.path(), None);
+}
+
+#[test]
+fn the_secret_search_finds_a_secret_as_text_and_as_hex() {
+    assert_eq!(leaks(b"pin=123456;", "123456"), ["as text"]);
+    assert_eq!(leaks(b"t=1796123456789 313233343536", "123456"), ["as hex"]);
+    assert_eq!(leaks(b"[4C6F6E67]", "Long"), ["as hex"]);
+    assert!(leaks(b"a long pass", "long password").is_empty());
 }
