@@ -109,6 +109,14 @@ pub fn approved_id(session: &mut Session, key: &StationPublicKey) -> Result<Stri
     });
     match ours {
         Some(s) if s["state"] == "approved" => Ok(s["id"].as_str().unwrap_or_default().to_owned()),
+        // A revoked key stays revoked: envelopes are never sealed for it again.
+        Some(s) if s["state"] == "revoked" => Err(CliError::Input(format!(
+            "this station ({}) was revoked at the issuer: its key (fingerprint {}) receives no \
+             more envelopes. Make a new key (`vsc-bridge station rotate`), enrol it (`vsc \
+             station --server URL --enrol NAME`) and have an admin approve it",
+            s["id"].as_str().unwrap_or("?"),
+            key.fingerprint()
+        ))),
         Some(s) => Err(CliError::Input(format!(
             "this station ({}) is {} at the issuer, not approved: an admin approves it after \
              comparing the fingerprint {}",
