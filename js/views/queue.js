@@ -80,7 +80,9 @@ async function loadStation() {
   try {
     const key = await stationKey(panel.bridge);
     const answer = await get('/api/stations');
-    const known = answer.stations.find((s) => s.public_key === key.publicKey && s.state !== 'revoked');
+    // A live enrolment of this key first; a revoked one only says why it cannot be used.
+    const mine = answer.stations.filter((s) => s.public_key === key.publicKey);
+    const known = mine.find((s) => s.state !== 'revoked') || mine[0];
     state.station = { ...key, id: known ? known.id : null, state: known ? known.state : null, name: known ? known.name : null };
   } catch (error) {
     state.station = null;
@@ -103,6 +105,9 @@ function renderStation() {
     setStatus(status, 'Connect to the bridge of this PC to see its station key.');
   } else if (!s.id) {
     setStatus(status, 'This station is not enrolled: enrol it, then ask an administrator to approve it after comparing the fingerprint below with the bridge\'s console.');
+    status.classList.add('warn');
+  } else if (s.state === 'revoked') {
+    setStatus(status, `Station ${s.name} was revoked: its key receives no more passwords. Make a new key on this PC (vsc-bridge station rotate), connect again, enrol it, and ask an administrator to approve it.`);
     status.classList.add('warn');
   } else if (s.state === 'enrolled') {
     setStatus(status, `Station ${s.name} is enrolled and waits for an administrator to approve it (compare the fingerprint below with the bridge's console).`);
