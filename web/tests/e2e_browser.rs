@@ -155,16 +155,7 @@ fn run_failure(browser: &Browser, code: &str) -> String {
 /// A WebSocket client of the bridge (trusted origin) holding a session on `reader` until it is
 /// dropped, as another tab or program would.
 fn hold_reader(port: u16, reader: &str) -> tungstenite::WebSocket<TcpStream> {
-    use tungstenite::client::IntoClientRequest;
-    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.set_read_timeout(Some(WAIT)).unwrap();
-    let mut request = format!("ws://127.0.0.1:{port}/v1")
-        .into_client_request()
-        .unwrap();
-    request
-        .headers_mut()
-        .insert("Origin", HOLDING_CLIENT_ORIGIN.parse().unwrap());
-    let (mut ws, _) = tungstenite::client(request, stream).expect("WebSocket handshake");
+    let mut ws = page::bridge_socket(port, HOLDING_CLIENT_ORIGIN, WAIT);
     let mut ask = |id: u32, request: serde_json::Value| -> serde_json::Value {
         ws.send(tungstenite::Message::text(request.to_string()))
             .unwrap();

@@ -222,16 +222,7 @@ struct StationClient {
 
 impl StationClient {
     fn connect(port: u16) -> StationClient {
-        use tungstenite::client::IntoClientRequest;
-        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        stream.set_read_timeout(Some(WAIT)).unwrap();
-        let mut request = format!("ws://127.0.0.1:{port}/v1")
-            .into_client_request()
-            .unwrap();
-        request
-            .headers_mut()
-            .insert("Origin", STATION_CLIENT.parse().unwrap());
-        let (ws, _) = tungstenite::client(request, stream).expect("WebSocket handshake");
+        let ws = page::bridge_socket(port, STATION_CLIENT, WAIT);
         let mut client = StationClient { ws, next_id: 1 };
         let hello = client.ask(
             "hello",

@@ -1,5 +1,6 @@
 //! The page's build as the tests use it: where the repository and the target directory are,
-//! and `web/pkg` (what `index.html` imports) built when it is missing or stale.
+//! and `web/pkg` (what `index.html` imports) built when it is missing or stale; and a
+//! WebSocket to a bridge, as another program of the PC would open one.
 // Shared by several test crates, each of which uses a part of it.
 #![allow(dead_code)]
 
@@ -63,4 +64,24 @@ pub fn ensure_web_pkg(root: &Path) {
         .status()
         .expect("run wasm-bindgen (scripts/test installs it)");
     assert!(status.success(), "wasm-bindgen failed");
+}
+
+/// A WebSocket to the bridge on `127.0.0.1:port` (`/v1`) sending `Origin: origin` (one the
+/// bridge trusts, so no pairing), reads timing out after `timeout`.
+pub fn bridge_socket(
+    port: u16,
+    origin: &str,
+    timeout: std::time::Duration,
+) -> tungstenite::WebSocket<std::net::TcpStream> {
+    use tungstenite::client::IntoClientRequest;
+    let stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(timeout)).unwrap();
+    let mut request = format!("ws://127.0.0.1:{port}/v1")
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("Origin", origin.parse().unwrap());
+    let (ws, _) = tungstenite::client(request, stream).expect("WebSocket handshake");
+    ws
 }
