@@ -24,6 +24,74 @@ const STALE_PRESENCE: Duration = Duration::from_secs(3);
 /// Starts of a card process before giving up.
 const INSERT_ATTEMPTS: u32 = 3;
 
+/// Command-line options of a virtual card process ([`crate::PcscStack::softcard`] and
+/// [`crate::PcscStack::opcard`] take the same flags, but for `serial`).
+#[derive(Debug, Clone)]
+pub struct CardOptions {
+    /// `--state FILE`: the card's persistent state (a blank card is created if missing). Start
+    /// a later card with the same file to put a pulled card back.
+    pub state_file: Option<PathBuf>,
+    /// `--tear-before K`: the card disappears before processing APDU K (counted from 0, every
+    /// chained part and GET RESPONSE included; exit code 3).
+    pub tear_before: Option<u64>,
+    /// `--tear-after K`: the card disappears after processing (and saving) APDU K, without
+    /// answering it (exit code 3).
+    pub tear_after: Option<u64>,
+    /// `--apdu-log FILE`: one line per command and response (the opcard peer logs `CLA INS P1
+    /// P2 Lc SW`, never data).
+    pub apdu_log: Option<PathBuf>,
+    /// `--max-response N`: longer responses are split with `61xx` / GET RESPONSE.
+    pub max_response: Option<usize>,
+    /// `--serial HEX`, the opcard peer only: the serial number in its AID (default 00000000).
+    /// A softcard has none and refuses to start with one.
+    pub serial: Option<[u8; 4]>,
+    /// Wait until pcscd shows the card present before returning (default true).
+    pub wait_for_card: bool,
+}
+
+impl CardOptions {
+    /// No options, and wait for the card to be present.
+    pub fn new() -> CardOptions {
+        CardOptions {
+            state_file: None,
+            tear_before: None,
+            tear_after: None,
+            apdu_log: None,
+            max_response: None,
+            serial: None,
+            wait_for_card: true,
+        }
+    }
+
+    /// The flags both card programs take.
+    pub(crate) fn common_args(&self) -> Vec<OsString> {
+        let mut args: Vec<OsString> = Vec::new();
+        if let Some(path) = &self.state_file {
+            args.extend(["--state".into(), path.into()]);
+        }
+        if let Some(n) = self.max_response {
+            args.extend(["--max-response".into(), n.to_string().into()]);
+        }
+        if let Some(k) = self.tear_before {
+            args.extend(["--tear-before".into(), k.to_string().into()]);
+        }
+        if let Some(k) = self.tear_after {
+            args.extend(["--tear-after".into(), k.to_string().into()]);
+        }
+        if let Some(path) = &self.apdu_log {
+            args.extend(["--apdu-log".into(), path.into()]);
+        }
+        args
+    }
+}
+
+impl Default for CardOptions {
+    /// Same as [`CardOptions::new`]: waits for the card.
+    fn default() -> CardOptions {
+        CardOptions::new()
+    }
+}
+
 /// A running virtual card process (softcard, or the opcard peer) in one of pcscd's vpcd
 /// readers, killed on drop.
 pub struct CardProcess {

@@ -33,7 +33,7 @@ mod softcard;
 mod wait;
 mod wine;
 
-pub use card_process::CardProcess;
+pub use card_process::{CardOptions, CardProcess};
 pub use cargo_bin::cargo_bin;
 pub use child::ChildGuard;
 pub use gnupg::{GnupgHome, GpgCardStatus};
