@@ -9,6 +9,8 @@
 //! 3. Time per APDU through pcscd + vpcd + `softcard --vpcd` against the in-process softcard
 //!    (the stack's overhead), and a whole `vsc personalize` through the stack.
 
+mod common;
+
 use std::ffi::CString;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -294,28 +296,12 @@ fn stack_overhead(sizes: &Sizes, built: &Path) {
     let (file, password) = (row[0], row[2]);
     let password_file = built.join("bench-password");
     std::fs::write(&password_file, password).expect("password file");
-    let started = Instant::now();
-    let output = Command::new(env!("CARGO_BIN_EXE_vsc"))
-        .arg("personalize")
-        .arg(built.join(file))
-        .arg("--password-file")
-        .arg(&password_file)
-        .args(["--reader", &reader, "--pin-mailer"])
-        .arg(built.join("bench-mailer.html"))
-        .output()
-        .expect("run vsc personalize");
-    let elapsed = started.elapsed();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "vsc personalize failed: {stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
+    let (elapsed, apdus) = common::personalize(
+        &built.join(file),
+        &password_file,
+        &reader,
+        &built.join("bench-mailer.html"),
     );
-    let apdus = stdout
-        .split(" APDUs")
-        .next()
-        .and_then(|t| t.rsplit('(').next())
-        .unwrap_or("?");
     println!(
         "bench: `vsc personalize` through pcscd+vpcd+softcard: {:.0} ms for {apdus} APDUs \
          (process start to verified)",

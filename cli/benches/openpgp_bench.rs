@@ -8,9 +8,11 @@
 //! 2. The time of a whole `vsc personalize` (process start to verified) through pcscd against
 //!    the opcard peer, beside the same for the ISO softcard in the same run.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use vsc_core::profile::{DataArea, Profile};
 use vsc_core::vsc::Vsc;
@@ -161,30 +163,12 @@ fn vsc() -> Command {
 
 /// One `vsc personalize` onto the card in `reader`: its wall time and the APDUs it reported.
 fn personalize(built: &Built, reader: &str, dir: &Path) -> (Duration, usize) {
-    let started = Instant::now();
-    let output = vsc()
-        .arg("personalize")
-        .arg(&built.file)
-        .arg("--password-file")
-        .arg(&built.password_file)
-        .args(["--reader", reader, "--pin-mailer"])
-        .arg(dir.join("bench-mailer.html"))
-        .output()
-        .expect("run vsc personalize");
-    let elapsed = started.elapsed();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "vsc personalize failed: {stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let apdus = stdout
-        .split(" APDUs")
-        .next()
-        .and_then(|t| t.rsplit('(').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no APDU count in {stdout:?}"));
-    (elapsed, apdus)
+    common::personalize(
+        &built.file,
+        &built.password_file,
+        reader,
+        &dir.join("bench-mailer.html"),
+    )
 }
 
 /// The fewest APDUs that personalize a blank OpenPGP card with `vsc` under the method's
