@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 mod apdu;
+pub mod apdu_log;
 mod card;
 mod chaos;
 mod credential;

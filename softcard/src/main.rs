@@ -6,9 +6,9 @@
 //! headers and status words (never data). See `docs/softcard.md`.
 #![forbid(unsafe_code)]
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -97,7 +97,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
     );
     let apdu_log = match &args.apdu_log {
-        Some(path) => Some(open_log(path)?),
+        Some(path) => Some(softcard::apdu_log::open(path)?),
         None => None,
     };
     let mut softcard = Softcard {
@@ -125,19 +125,6 @@ fn run(args: Args) -> Result<ExitCode, String> {
         // The card stays inserted, but it lost power with the connection.
         softcard.card.reset();
     }
-}
-
-fn open_log(path: &Path) -> Result<File, String> {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| {
-            format!(
-                "cannot open the APDU log {}: {e}; check the path and its permissions",
-                path.display()
-            )
-        })
 }
 
 impl Softcard {

@@ -6,9 +6,9 @@
 //! crate reads both with `read_exact` on a socket it owns, so every APDU waited for a delayed
 //! ACK: 50 ms per APDU through it against well under 1 ms this way (docs/opcard-peer.md).
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -45,7 +45,7 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         None => (Flash::erased(), true),
     };
     let apdu_log = match &args.apdu_log {
-        Some(path) => Some(open_log(path)?),
+        Some(path) => Some(softcard::apdu_log::open(path)?),
         None => None,
     };
     let store = store_config(&flash, factory_new);
@@ -222,19 +222,6 @@ enum ServeError {
     Io(std::io::Error),
     /// The state file cannot be written: stop.
     Save(String),
-}
-
-fn open_log(path: &Path) -> Result<File, String> {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| {
-            format!(
-                "cannot open the APDU log {}: {e}; check the path and its permissions",
-                path.display()
-            )
-        })
 }
 
 /// A T=1 ATR (ISO/IEC 7816-3 §8.2) carrying `historical` bytes: `3B`, T0, TD1 `80`, TD2 `01`
