@@ -602,6 +602,7 @@ fn run(db: &str, dir: &Path, screenshots: Option<&Path>) {
     browser.click(&browser.button("Claim"));
     wait_text(&browser, "#mailer-tray-count", "2 PIN mailers");
     wait_text(&browser, "#op-status", "done and reported");
+    let claim_ms = data_ms(&browser, "#op-status");
     wait_text(&browser, "#queue-count", "1 card to personalize");
     let done = personalized(2);
 
@@ -706,6 +707,16 @@ fn run(db: &str, dir: &Path, screenshots: Option<&Path>) {
     let (_, back) = clerk.get(&format!("/api/jobs/{third}"));
     assert_eq!(back["job"]["state"], "queued", "{back}");
 
+    // The operator's budget: "Claim" to "Verified" (the second card above) against
+    // "Personalize" to "Verified" from a loaded file (the third job's VSC, with the password its
+    // envelope gave) onto a fresh card: same card type, bridge and reader, same run. Printed
+    // for docs/benchmarks.md, not asserted.
+    let file_ms = personalize_from_file(&browser, &stack, dir, &bridge_address, (&vsc, &password));
+    println!(
+        "budget: operator \"Claim\" to \"Verified\" {claim_ms:.0} ms against \"Personalize\" to \"Verified\" from a loaded file {file_ms:.0} ms (softcard through pcscd): ratio {:.2} (goal <= 1.5)",
+        claim_ms / file_ms
+    );
+
     // The auditor: every step in the log, filtered; the chain verified.
     browser.click(&browser.link("Sign in"));
     sign_in(&browser, "auditor", PW, "view-audit");
@@ -802,6 +813,49 @@ fn run(db: &str, dir: &Path, screenshots: Option<&Path>) {
         responses[2].windows(name.len()).any(|w| w == name),
         "the card's public EF holds {first_holder:?}"
     );
+}
+
+/// The duration the page measured and left in the `data-ms` of `css`.
+fn data_ms(browser: &Browser, css: &str) -> f64 {
+    browser
+        .attribute(&browser.find(css), "data-ms")
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or_else(|| panic!("the page records a duration in {css}'s data-ms"))
+}
+
+/// The file mode, signed out: the Personalize view connects to the bridge at `address` (paired
+/// already, from the Queue view), and personalizes a fresh softcard in slot 0 with the sealed
+/// `vsc` and its `password`; the milliseconds from "Personalize" to "Verified" the page
+/// measured.
+fn personalize_from_file(
+    browser: &Browser,
+    stack: &PcscStack,
+    dir: &Path,
+    address: &str,
+    (vsc, password): (&[u8], &str),
+) -> f64 {
+    let file = dir.join("from-file.vsc");
+    std::fs::write(&file, vsc).unwrap();
+    let _card = stack.softcard(0, card(dir, 4, None));
+    browser.click(&browser.link("Personalize"));
+    browser.wait_displayed("#view-personalize", WAIT);
+    let field = browser.find("#bridge-address");
+    browser.clear(&field);
+    browser.type_text(&field, address);
+    browser.click(&browser.find("#connect"));
+    wait_text(browser, "#reader-status", "Card present");
+    let reader = stack.reader_name(0);
+    browser.click(&browser.find(&format!("#reader option[value='{reader}']")));
+    browser.type_text(&browser.find("#vsc-file"), &file.display().to_string());
+    browser.wait_displayed("#vsc-summary", WAIT);
+    browser.type_text(&browser.find("#password"), password);
+    browser.click(&browser.find("#personalize"));
+    let verified = browser.wait_displayed("#verified", WAIT);
+    let ms = data_ms(browser, "#verified");
+    assert!(browser.text(&verified).contains("Verified"));
+    browser.click(&browser.button("Done, clear the PIN"));
+    browser.wait_displayed("#view-personalize", WAIT);
+    ms
 }
 
 #[test]
