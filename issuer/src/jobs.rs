@@ -382,6 +382,27 @@ impl Checker {
     }
 }
 
+/// Marks the records of `ids` built (in the caller's transaction), a few statements for a
+/// whole batch.
+async fn mark_built(conn: &mut AnyConnection, ids: &[i64]) -> Result<(), sqlx::Error> {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    for chunk in ids.chunks(500) {
+        let placeholders: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "UPDATE records SET state = $1 WHERE state <> $1 AND id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(BUILT);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// Checks and stores `jobs` in one transaction: all, or none and the first problem.
 async fn store(
     state: &AppState,
@@ -461,11 +482,6 @@ async fn store(
                 .execute(tx.conn())
                 .await?;
         }
-        sqlx::query("UPDATE records SET state = $1 WHERE id = $2 AND state <> $1")
-            .bind(BUILT)
-            .bind(job.record)
-            .execute(tx.conn())
-            .await?;
         let mut event = caller.event(
             "job.upload",
             &uid,
@@ -506,6 +522,7 @@ async fn store(
         }
         stored.push((uid, final_state));
     }
+    mark_built(tx.conn(), &record_ids).await?;
     tx.commit().await?;
     Ok(stored)
 }
