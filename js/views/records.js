@@ -270,7 +270,10 @@ async function upload() {
         setStatus(status, `Building, sealing and uploading… ${done} of ${ids.length}`);
       }
       lap('store');
-      storing = quiet(api('POST', '/api/jobs/batch', built.body).then(() => built.uids.length));
+      // Only the count outlives the request: the body is the service's to hold, not a
+      // closure's (two chunks' bodies at once would grow the peak heap).
+      const jobs = built.uids.length;
+      storing = quiet(api('POST', '/api/jobs/batch', built.body).then(() => jobs));
       await nextFrame();
     }
     await stored();
