@@ -8,6 +8,8 @@
 //! - Memory: the peak JS heap during the upload of N records over the peak during the upload
 //!   of N/10 (sampled through the DevTools protocol); goal: <= 1.5 (memory does not grow with
 //!   the batch: the page streams chunks).
+//! - Where the upload's time went, as the page measures it: listing the ids, waiting for the
+//!   records' values, building and sealing, waiting for the service to store a chunk.
 //!
 //! When the page refuses the upload, the upload's budgets print `SKIPPED:` with the page's
 //! reason.
