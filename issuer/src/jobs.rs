@@ -382,6 +382,141 @@ impl Checker {
     }
 }
 
+/// Rows of the `jobs` and `envelopes` tables in one `INSERT` (11 and 4 parameters a row: far
+/// below SQLite's and PostgreSQL's limits).
+const INSERT_ROWS: usize = 100;
+
+/// `VALUES` with `rows` rows of `columns` numbered parameters each.
+fn values_clause(rows: usize, columns: usize) -> String {
+    let rows: Vec<String> = (0..rows)
+        .map(|row| {
+            let params: Vec<String> = (row * columns + 1..=(row + 1) * columns)
+                .map(|i| format!("${i}"))
+                .collect();
+            format!("({})", params.join(", "))
+        })
+        .collect();
+    format!("VALUES {}", rows.join(", "))
+}
+
+/// The UIDs of `jobs` (those whose header parses) that the database holds already.
+async fn existing_uids(
+    conn: &mut AnyConnection,
+    jobs: &[JobUpload],
+) -> Result<HashSet<String>, sqlx::Error> {
+    let uids: Vec<String> = jobs
+        .iter()
+        .filter_map(|job| seal::read_header(&job.vsc).ok())
+        .map(|header| header.uid.to_string())
+        .collect();
+    let mut existing = HashSet::new();
+    for chunk in uids.chunks(500) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT id FROM jobs WHERE id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query_as::<_, (String,)>(&sql);
+        for uid in chunk {
+            query = query.bind(uid);
+        }
+        existing.extend(
+            query
+                .fetch_all(&mut *conn)
+                .await?
+                .into_iter()
+                .map(|(id,)| id),
+        );
+    }
+    Ok(existing)
+}
+
+/// Inserts the checked `jobs` (UID and `.vsc` SHA-256 in `checked`), prepared.
+async fn insert_jobs(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    jobs: &[JobUpload],
+    checked: &[(String, Vec<u8>)],
+    checker: &Checker,
+    now: i64,
+    reissue_of: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    let rows: Vec<(&JobUpload, &(String, Vec<u8>))> = jobs.iter().zip(checked).collect();
+    for chunk in rows.chunks(INSERT_ROWS) {
+        let sql = format!(
+            "INSERT INTO jobs (id, record_id, profile, branch, state, vsc, vsc_sha256, created_by, created_at, reissue_of, updated_at) {}",
+            values_clause(chunk.len(), 11)
+        );
+        let mut query = sqlx::query(&sql);
+        for (job, (uid, sha)) in chunk {
+            query = query
+                .bind(uid.clone())
+                .bind(job.record)
+                .bind(checker.records[&job.record].0.clone())
+                .bind(job.branch.clone())
+                .bind(JobState::Prepared.as_str())
+                .bind(job.vsc.clone())
+                .bind(sha.clone())
+                .bind(caller.name.clone())
+                .bind(now)
+                .bind(reissue_of.map(str::to_owned))
+                .bind(now);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Inserts the password envelopes of the checked `jobs`.
+async fn insert_envelopes(
+    conn: &mut AnyConnection,
+    jobs: &[JobUpload],
+    checked: &[(String, Vec<u8>)],
+) -> Result<(), sqlx::Error> {
+    let rows: Vec<(&String, &EnvelopeUpload)> = jobs
+        .iter()
+        .zip(checked)
+        .flat_map(|(job, (uid, _))| job.envelopes.iter().map(move |e| (uid, e)))
+        .collect();
+    for chunk in rows.chunks(INSERT_ROWS) {
+        let sql = format!(
+            "INSERT INTO envelopes (job_id, station_id, enc, ciphertext) {}",
+            values_clause(chunk.len(), 4)
+        );
+        let mut query = sqlx::query(&sql);
+        for (uid, e) in chunk {
+            query = query
+                .bind((*uid).clone())
+                .bind(e.station.clone())
+                .bind(e.enc.clone())
+                .bind(e.ciphertext.clone());
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Marks the records of `ids` built (in the caller's transaction), a few statements for a
+/// whole batch.
+async fn mark_built(conn: &mut AnyConnection, ids: &[i64]) -> Result<(), sqlx::Error> {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    for chunk in ids.chunks(500) {
+        let placeholders: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "UPDATE records SET state = $1 WHERE state <> $1 AND id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(BUILT);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// Checks and stores `jobs` in one transaction: all, or none and the first problem.
 async fn store(
     state: &AppState,
@@ -415,64 +550,61 @@ async fn store(
     let mut checker = Checker::default();
     let record_ids: Vec<i64> = jobs.iter().map(|j| j.record).collect();
     checker.prefetch_records(tx.conn(), &record_ids).await?;
-    let mut stored = Vec::with_capacity(jobs.len());
-    for (i, job) in jobs.iter().enumerate() {
-        let numbered = |mut e: ApiError| {
-            if jobs.len() > 1 {
-                e.message = format!(
-                    "job #{} of the batch: {}; nothing was stored",
-                    i + 1,
-                    e.message
-                );
-            }
-            e
-        };
-        let (uid, sha) = checker.check(tx.conn(), job).await.map_err(numbered)?;
-        let inserted = sqlx::query(
-            "INSERT INTO jobs (id, record_id, profile, branch, state, vsc, vsc_sha256, created_by, created_at, reissue_of, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9)",
-        )
-        .bind(&uid)
-        .bind(job.record)
-        .bind(checker.records[&job.record].0.clone())
-        .bind(&job.branch)
-        .bind(JobState::Prepared.as_str())
-        .bind(job.vsc.clone())
-        .bind(sha.clone())
-        .bind(&caller.name)
-        .bind(now)
-        .bind(reissue_of.map(str::to_owned))
-        .execute(tx.conn())
-        .await;
-        match inserted {
-            Err(e) if is_unique_violation(&e) => {
-                return Err(numbered(ApiError::conflict(format!(
-                    "a job with UID {uid} exists already; a VSC is uploaded once (build a new one to replace it)"
-                ))))
-            }
-            other => other?,
-        };
-        for e in &job.envelopes {
-            sqlx::query("INSERT INTO envelopes (job_id, station_id, enc, ciphertext) VALUES ($1, $2, $3, $4)")
-                .bind(&uid)
-                .bind(&e.station)
-                .bind(e.enc.clone())
-                .bind(e.ciphertext.clone())
-                .execute(tx.conn())
-                .await?;
+    let numbered = |i: usize, mut e: ApiError| {
+        if jobs.len() > 1 {
+            e.message = format!(
+                "job #{} of the batch: {}; nothing was stored",
+                i + 1,
+                e.message
+            );
         }
-        sqlx::query("UPDATE records SET state = $1 WHERE id = $2 AND state <> $1")
-            .bind(BUILT)
-            .bind(job.record)
-            .execute(tx.conn())
-            .await?;
-        let mut event = caller.event(
-            "job.upload",
-            &uid,
-            json!({ "record": job.record, "vsc_sha256": hex::encode(&sha), "stations": job.envelopes.iter().map(|e| &e.station).collect::<Vec<_>>(), "reissue_of": reissue_of }),
-        );
-        event.branch = job.branch.clone();
-        tx.audit(&event).await?;
+        e
+    };
+    let duplicate = |uid: &str| {
+        ApiError::conflict(format!(
+            "a job with UID {uid} exists already; a VSC is uploaded once (build a new one to replace it)"
+        ))
+    };
+    let existing = existing_uids(tx.conn(), jobs).await?;
+    let mut checked: Vec<(String, Vec<u8>)> = Vec::with_capacity(jobs.len());
+    let mut seen = HashSet::with_capacity(jobs.len());
+    for (i, job) in jobs.iter().enumerate() {
+        let (uid, sha) = checker
+            .check(tx.conn(), job)
+            .await
+            .map_err(|e| numbered(i, e))?;
+        if existing.contains(&uid) || !seen.insert(uid.clone()) {
+            return Err(numbered(i, duplicate(&uid)));
+        }
+        checked.push((uid, sha));
+    }
+    match insert_jobs(tx.conn(), caller, jobs, &checked, &checker, now, reissue_of).await {
+        // Not expected (the UIDs were checked above in this transaction); if it happens,
+        // which job of the batch it was is not known.
+        Err(e) if is_unique_violation(&e) => {
+            return Err(ApiError::conflict(
+                "a job of the batch exists already; a VSC is uploaded once (build a new one to replace it); nothing was stored",
+            ))
+        }
+        other => other?,
+    }
+    insert_envelopes(tx.conn(), jobs, &checked).await?;
+    let events: Vec<Event> = jobs
+        .iter()
+        .zip(&checked)
+        .map(|(job, (uid, sha))| {
+            let mut event = caller.event(
+                "job.upload",
+                uid,
+                json!({ "record": job.record, "vsc_sha256": hex::encode(sha), "stations": job.envelopes.iter().map(|e| &e.station).collect::<Vec<_>>(), "reissue_of": reissue_of }),
+            );
+            event.branch = job.branch.clone();
+            event
+        })
+        .collect();
+    tx.audit_many(&events).await?;
+    let mut stored = Vec::with_capacity(jobs.len());
+    for (job, (uid, _)) in jobs.iter().zip(checked) {
         let mut final_state = JobState::Prepared;
         if auto {
             let row = JobRow {
@@ -506,6 +638,7 @@ async fn store(
         }
         stored.push((uid, final_state));
     }
+    mark_built(tx.conn(), &record_ids).await?;
     tx.commit().await?;
     Ok(stored)
 }

@@ -30,6 +30,11 @@ pub struct Event {
     pub details: Value,
 }
 
+/// Most audit rows in one `INSERT` (11 parameters each: far below SQLite's and PostgreSQL's
+/// limits).
+pub const AUDIT_ROWS: usize = 100;
+const AUDIT_COLUMNS: usize = 11;
+
 /// A serialized write transaction that appends to the audit chain.
 pub struct WriteTx {
     tx: Transaction<'static, Any>,
@@ -58,7 +63,13 @@ impl WriteTx {
 
     /// Appends `event` to the audit chain (stored with the transaction).
     pub async fn audit(&mut self, event: &Event) -> Result<(), sqlx::Error> {
-        let (seq, prev) = match self.head {
+        self.audit_many(std::slice::from_ref(event)).await
+    }
+
+    /// Appends `events` to the audit chain in their order (stored with the transaction), up
+    /// to [`AUDIT_ROWS`] rows a statement.
+    pub async fn audit_many(&mut self, events: &[Event]) -> Result<(), sqlx::Error> {
+        let (mut seq, mut prev) = match self.head {
             Some(head) => head,
             None => {
                 let (seq, hash): (i64, Vec<u8>) =
@@ -71,42 +82,61 @@ impl WriteTx {
                 (seq, hash)
             }
         };
-        let details = if event.details.is_null() {
-            String::new()
-        } else {
-            event.details.to_string()
-        };
-        let entry = AuditEntry {
-            seq: seq + 1,
-            at_ms: now_ms(),
-            actor: event.actor.clone(),
-            role: event.role.clone(),
-            branch: event.branch.clone(),
-            action: event.action.clone(),
-            object: event.object.clone(),
-            outcome: event.outcome.clone(),
-            details,
-        };
-        let hash = entry.chain_hash(&prev);
-        sqlx::query(
-            "INSERT INTO audit (seq, at, actor, role, branch, action, object, outcome, details, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(entry.seq)
-        .bind(entry.at_ms)
-        .bind(entry.actor)
-        .bind(entry.role)
-        .bind(entry.branch)
-        .bind(entry.action)
-        .bind(entry.object)
-        .bind(entry.outcome)
-        .bind(entry.details)
-        .bind(prev.to_vec())
-        .bind(hash.to_vec())
-        .execute(&mut *self.tx)
-        .await?;
-        self.head = Some((entry.seq, hash));
-        self.changed = true;
+        for chunk in events.chunks(AUDIT_ROWS) {
+            let mut rows = Vec::with_capacity(chunk.len());
+            for event in chunk {
+                let entry = AuditEntry {
+                    seq: seq + 1,
+                    at_ms: now_ms(),
+                    actor: event.actor.clone(),
+                    role: event.role.clone(),
+                    branch: event.branch.clone(),
+                    action: event.action.clone(),
+                    object: event.object.clone(),
+                    outcome: event.outcome.clone(),
+                    details: if event.details.is_null() {
+                        String::new()
+                    } else {
+                        event.details.to_string()
+                    },
+                };
+                let hash = entry.chain_hash(&prev);
+                rows.push((entry, prev, hash));
+                seq += 1;
+                prev = hash;
+            }
+            let values: Vec<String> = (0..rows.len())
+                .map(|row| {
+                    let first = row * AUDIT_COLUMNS + 1;
+                    let params: Vec<String> = (first..first + AUDIT_COLUMNS)
+                        .map(|i| format!("${i}"))
+                        .collect();
+                    format!("({})", params.join(", "))
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO audit (seq, at, actor, role, branch, action, object, outcome, details, prev_hash, hash) VALUES {}",
+                values.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for (entry, prev, hash) in rows {
+                query = query
+                    .bind(entry.seq)
+                    .bind(entry.at_ms)
+                    .bind(entry.actor)
+                    .bind(entry.role)
+                    .bind(entry.branch)
+                    .bind(entry.action)
+                    .bind(entry.object)
+                    .bind(entry.outcome)
+                    .bind(entry.details)
+                    .bind(prev.to_vec())
+                    .bind(hash.to_vec());
+            }
+            query.execute(&mut *self.tx).await?;
+            self.head = Some((seq, prev));
+            self.changed = true;
+        }
         Ok(())
     }
 

@@ -724,7 +724,8 @@ fn batch_all_or_nothing(backend: &Backend) {
     let issuer = Issuer::start(backend, "batch");
     let station = issuer.station("operator");
     let mut clerk = issuer.login("clerk");
-    let recs = issuer.records(&mut clerk, 20);
+    // More jobs than one INSERT of jobs, envelopes or audit rows holds.
+    let recs = issuer.records(&mut clerk, 130);
     let mut jobs: Vec<Value> = recs
         .iter()
         .map(|&r| job_json(r, "b1", &station).1)
@@ -746,7 +747,49 @@ fn batch_all_or_nothing(backend: &Backend) {
     jobs[13] = job_json(recs[13], "b1", &station).1;
     let (s, body) = clerk.post("/api/jobs/batch", json!({ "jobs": jobs }));
     assert_eq!(s, 201, "{body}");
-    assert_eq!(body["jobs"].as_array().unwrap().len(), 20);
+    assert_eq!(body["jobs"].as_array().unwrap().len(), 130);
+    // One audit row per job, in the batch's order, on an intact chain.
+    let auditor = issuer.login("auditor");
+    let (s, verified) = auditor.get("/api/audit/verify");
+    assert_eq!(
+        (s, verified["ok"].as_bool()),
+        (200, Some(true)),
+        "{verified}"
+    );
+    let (_, audit) = auditor.get("/api/audit?action=job.upload&limit=1000");
+    let audited: Vec<&str> = audit["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["object"].as_str().unwrap())
+        .collect();
+    let stored: Vec<&str> = body["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(audited, stored);
+    // A UID stored already, or twice in one batch: refused with its number, nothing stored.
+    let fresh = issuer.records(&mut clerk, 2);
+    for again in [
+        vec![job_json(fresh[0], "b1", &station).1, jobs[7].clone()],
+        {
+            let job = job_json(fresh[1], "b1", &station).1;
+            vec![job.clone(), job]
+        },
+    ] {
+        let (s, body) = clerk.post("/api/jobs/batch", json!({ "jobs": again }));
+        assert_eq!(s, 409, "{body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("job #2 of the batch: a job with UID")
+                && message.contains("exists already"),
+            "{body}"
+        );
+    }
+    let (_, list) = clerk.get("/api/jobs");
+    assert_eq!(list["total"], 130, "nothing of a refused batch is stored");
     let (s, body) = clerk.post("/api/jobs/batch", json!({ "jobs": [] }));
     assert_eq!(s, 422, "{body}");
 }

@@ -8,6 +8,8 @@
 //! - Memory: the peak JS heap during the upload of N records over the peak during the upload
 //!   of N/10 (sampled through the DevTools protocol); goal: <= 1.5 (memory does not grow with
 //!   the batch: the page streams chunks).
+//! - Where the upload's time went, as the page measures it: listing the ids, waiting for the
+//!   records' values, building and sealing, waiting for the service to store a chunk.
 //!
 //! When the page refuses the upload, the upload's budgets print `SKIPPED:` with the page's
 //! reason.
@@ -200,6 +202,8 @@ fn sign_in(browser: &Browser, user: &str) {
 struct Upload {
     ms: f64,
     peak_heap: f64,
+    /// Milliseconds per phase as the page measured them (`{ids, values, build, store}`).
+    phases: serde_json::Value,
 }
 
 /// A service holding `n` records, the holders' CSV file, and a browser on its page.
@@ -287,7 +291,15 @@ impl Session {
             .unwrap()
             .parse()
             .unwrap();
-        Ok(Upload { ms, peak_heap })
+        let phases = browser
+            .attribute(&status, "data-phases")
+            .and_then(|p| serde_json::from_str(&p).ok())
+            .unwrap_or_default();
+        Ok(Upload {
+            ms,
+            peak_heap,
+            phases,
+        })
     }
 }
 
@@ -296,7 +308,7 @@ fn main() {
     ensure_web_pkg(&root);
     let quick = std::env::var_os("VSC_BENCH_QUICK").is_some();
     let (big, small) = if quick { (2_000, 200) } else { (10_000, 1_000) };
-    let today = "2026-12-01";
+    let today = "2026-12-02";
 
     let session = Session::start(big);
     let build = session.build_alone();
@@ -316,6 +328,14 @@ fn main() {
     println!(
         "bench: clerk {big} records built, sealed and uploaded from the page in {:.1} s [{today}]",
         upload.ms / 1000.0
+    );
+    let phase = |name: &str| upload.phases[name].as_f64().unwrap_or(f64::NAN) / 1000.0;
+    println!(
+        "bench: where the upload's time went: listing the ids {:.2} s, fetching the records' values {:.2} s, building and sealing for the stations {:.2} s, the service storing the chunks {:.2} s [{today}]",
+        phase("ids"),
+        phase("values"),
+        phase("build"),
+        phase("store")
     );
     println!(
         "ratio: upload from the page over building alone {:.2} (goal <= 2)",
