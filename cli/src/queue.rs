@@ -447,6 +447,7 @@ mod tests {
             ("holder_name".to_owned(), "Holder 0".to_owned()),
             ("holder_id".to_owned(), "H-0".to_owned()),
             ("expiry_date".to_owned(), "2031-12-31".to_owned()),
+            ("email".to_owned(), "h0@example.org".to_owned()),
         ]);
         let holder =
             vsc_core::holder::validate_record(&profile, &values, vsc_tests::test_day()).unwrap();

@@ -326,14 +326,20 @@ struct Upload {
     ciphertext: [u8; 48],
 }
 
+/// The uploads of `records` as [`import_records`] made them (record `k` of the slice from CSV
+/// row `k`), each VSC built from its record's values, as the service checks.
 fn uploads(records: &[i64]) -> Vec<Upload> {
     let profile = vsc_core::profile::Profile::builtin("iso7816-generic").expect("profile");
     records
         .iter()
-        .map(|&record| {
-            let mut values = std::collections::BTreeMap::new();
-            values.insert("holder_name".to_owned(), format!("Holder {record}"));
-            values.insert("holder_id".to_owned(), format!("H-{record}"));
+        .enumerate()
+        .map(|(i, &record)| {
+            let values = std::collections::BTreeMap::from([
+                ("holder_name".to_owned(), format!("Holder {i}")),
+                ("holder_id".to_owned(), format!("H-{i}")),
+                ("expiry_date".to_owned(), "2031-12-31".to_owned()),
+                ("email".to_owned(), format!("h{i}@example.org")),
+            ]);
             let holder =
                 vsc_core::holder::validate_record(&profile, &values, vsc_issuer::db::today_utc())
                     .expect("holder");

@@ -231,11 +231,59 @@ async fn purge(conn: &mut AnyConnection, job: &JobRow, record: bool) -> Result<(
     Ok(())
 }
 
-/// What a batch caches while it checks: profiles and the approved stations of each branch.
+/// Refuses a `.vsc` whose clear public area is not the one record `id`'s public fields make
+/// (a VSC paired with the wrong holder by the uploader): the same values under the same tags,
+/// in profile order, byte for byte. The error names the first field that differs.
+fn check_public_fields(
+    id: i64,
+    record_json: &str,
+    profile: &vsc_core::profile::Profile,
+    public_area: &[u8],
+) -> Result<(), ApiError> {
+    use vsc_core::field::DataArea;
+    let record: HashMap<String, String> =
+        serde_json::from_str(record_json).map_err(|_| ApiError::internal())?;
+    let fields: Vec<_> = profile
+        .fields
+        .iter()
+        .filter(|f| f.area == DataArea::Public)
+        .collect();
+    let expected = vsc_core::tlv::encode_all(fields.iter().filter_map(|f| {
+        record
+            .get(&f.column)
+            .map(|value| (f.tag.as_slice(), value.as_bytes()))
+    }));
+    if expected.expose() == public_area {
+        return Ok(());
+    }
+    let in_vsc: HashMap<String, String> = vsc_core::vsc::read_public_area(profile, public_area)
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let differing = fields
+        .iter()
+        .find(|f| record.get(&f.column) != in_vsc.get(&f.name))
+        .map_or("public area", |f| f.column.as_str());
+    Err(ApiError::invalid(format!(
+        "the .vsc is not built from record {id}: its {differing} differs from the record's; \
+         upload each VSC with the record it was built from"
+    )))
+}
+
+/// A holder record as an upload is checked against it.
+#[derive(Clone)]
+struct RecordRow {
+    profile: String,
+    state: String,
+    /// The public fields as imported (a JSON object of field name to value).
+    public_fields: String,
+}
+
+/// What a batch caches while it checks: its records and the approved stations of each branch.
 #[derive(Default)]
 struct Checker {
     stations: HashMap<String, HashSet<String>>,
-    records: HashMap<i64, (String, String)>,
+    records: HashMap<i64, RecordRow>,
 }
 
 impl Checker {
@@ -279,36 +327,42 @@ impl Checker {
         for chunk in wanted.chunks(500) {
             let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             let sql = format!(
-                "SELECT id, profile, state FROM records WHERE id IN ({})",
+                "SELECT id, profile, state, public_fields FROM records WHERE id IN ({})",
                 placeholders.join(", ")
             );
-            let mut query = sqlx::query_as::<_, (i64, String, String)>(&sql);
+            let mut query = sqlx::query_as::<_, (i64, String, String, String)>(&sql);
             for id in chunk {
                 query = query.bind(*id);
             }
-            for (id, profile, state) in query.fetch_all(&mut *conn).await? {
-                self.records.insert(id, (profile, state));
+            for (id, profile, state, public_fields) in query.fetch_all(&mut *conn).await? {
+                let row = RecordRow {
+                    profile,
+                    state,
+                    public_fields,
+                };
+                self.records.insert(id, row);
             }
         }
         Ok(())
     }
 
-    async fn record(
-        &mut self,
-        conn: &mut AnyConnection,
-        id: i64,
-    ) -> Result<(String, String), ApiError> {
+    async fn record(&mut self, conn: &mut AnyConnection, id: i64) -> Result<RecordRow, ApiError> {
         if let Some(r) = self.records.get(&id) {
             return Ok(r.clone());
         }
-        let row: Option<(String, String)> =
-            sqlx::query_as("SELECT profile, state FROM records WHERE id = $1")
+        let row: Option<(String, String, String)> =
+            sqlx::query_as("SELECT profile, state, public_fields FROM records WHERE id = $1")
                 .bind(id)
                 .fetch_optional(conn)
                 .await?;
-        let row = row.ok_or_else(|| {
+        let (profile, state, public_fields) = row.ok_or_else(|| {
             ApiError::invalid(format!("there is no record {id}; import it first"))
         })?;
+        let row = RecordRow {
+            profile,
+            state,
+            public_fields,
+        };
         self.records.insert(id, row.clone());
         Ok(row)
     }
@@ -328,14 +382,15 @@ impl Checker {
                 header.profile_id
             )));
         }
-        let (record_profile, record_state) = self.record(conn, job.record).await?;
-        if record_profile != header.profile_id {
+        let record = self.record(conn, job.record).await?;
+        if record.profile != header.profile_id {
             return Err(ApiError::invalid(format!(
-                "record {} is for profile {record_profile}, the .vsc for {}",
-                job.record, header.profile_id
+                "record {} is for profile {}, the .vsc for {}",
+                job.record, record.profile, header.profile_id
             )));
         }
-        if record_state == PURGED {
+        check_public_fields(job.record, &record.public_fields, profile, &header.public)?;
+        if record.state == PURGED {
             return Err(ApiError::conflict(format!(
                 "record {} is purged (its private fields are deleted); import the holder again",
                 job.record
@@ -452,7 +507,7 @@ async fn insert_jobs(
             query = query
                 .bind(uid.clone())
                 .bind(job.record)
-                .bind(checker.records[&job.record].0.clone())
+                .bind(checker.records[&job.record].profile.clone())
                 .bind(job.branch.clone())
                 .bind(JobState::Prepared.as_str())
                 .bind(job.vsc.clone())

@@ -522,7 +522,18 @@ fn job_flow(backend: &Backend) {
     let recs = issuer.records(&mut clerk, 3);
 
     // Checks without the password.
-    let (uid, job) = job_json(recs[0], "b1", &station);
+    let (uid, job) = job_json(&clerk, recs[0], "b1", &station);
+    // A VSC paired with another holder's record: its clear public area gives it away.
+    let (_, mut swapped) = job_json(&clerk, recs[1], "b1", &station);
+    swapped["record"] = json!(recs[0]);
+    let (s, body) = clerk.post("/api/jobs", swapped);
+    assert_eq!(s, 422, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("is not built from record {}", recs[0]))
+            && message.contains("holder_name"),
+        "{body}"
+    );
     let mut broken = job.clone();
     broken["vsc"] = json!(b64(b"not a vsc at all"));
     let (s, body) = clerk.post("/api/jobs", broken);
@@ -659,14 +670,14 @@ fn job_flow(backend: &Backend) {
         json!({ "reason": "card lost" }),
     );
     assert_eq!((s, body["job"]["state"].as_str()), (200, Some("revoked")));
-    let (_, again) = job_json(recs[0], "b1", &station);
+    let (_, again) = job_json(&clerk, recs[0], "b1", &station);
     let (s, body) = clerk.post(&format!("/api/jobs/{uid}/reissue"), again);
     assert_eq!(s, 409, "the record is purged: {body}");
 
     // Reissue of a queued job: the old one is superseded, the new one prepared.
-    let (uid2, job2) = job_json(recs[1], "b1", &station);
+    let (uid2, job2) = job_json(&clerk, recs[1], "b1", &station);
     assert_eq!(clerk.post("/api/jobs", job2).0, 201);
-    let (_, job3) = job_json(recs[1], "b1", &station);
+    let (_, job3) = job_json(&clerk, recs[1], "b1", &station);
     let (s, body) = clerk.post(&format!("/api/jobs/{uid2}/reissue"), job3);
     assert_eq!(s, 201, "{body}");
     let (_, old) = clerk.get(&format!("/api/jobs/{uid2}"));
@@ -728,7 +739,7 @@ fn batch_all_or_nothing(backend: &Backend) {
     let recs = issuer.records(&mut clerk, 130);
     let mut jobs: Vec<Value> = recs
         .iter()
-        .map(|&r| job_json(r, "b1", &station).1)
+        .map(|&r| job_json(&clerk, r, "b1", &station).1)
         .collect();
     jobs[13]["envelopes"][0]["enc"] = json!(hex::encode([1, 2, 3]));
     let (s, body) = clerk.post("/api/jobs/batch", json!({ "jobs": jobs }));
@@ -744,7 +755,7 @@ fn batch_all_or_nothing(backend: &Backend) {
     assert_eq!(list["total"], 0, "nothing of a refused batch is stored");
     let (_, recs_after) = clerk.get("/api/records?state=built");
     assert_eq!(recs_after["total"], 0);
-    jobs[13] = job_json(recs[13], "b1", &station).1;
+    jobs[13] = job_json(&clerk, recs[13], "b1", &station).1;
     let (s, body) = clerk.post("/api/jobs/batch", json!({ "jobs": jobs }));
     assert_eq!(s, 201, "{body}");
     assert_eq!(body["jobs"].as_array().unwrap().len(), 130);
@@ -773,9 +784,12 @@ fn batch_all_or_nothing(backend: &Backend) {
     // A UID stored already, or twice in one batch: refused with its number, nothing stored.
     let fresh = issuer.records(&mut clerk, 2);
     for again in [
-        vec![job_json(fresh[0], "b1", &station).1, jobs[7].clone()],
+        vec![
+            job_json(&clerk, fresh[0], "b1", &station).1,
+            jobs[7].clone(),
+        ],
         {
-            let job = job_json(fresh[1], "b1", &station).1;
+            let job = job_json(&clerk, fresh[1], "b1", &station).1;
             vec![job.clone(), job]
         },
     ] {
@@ -799,7 +813,7 @@ fn lease_expiry(backend: &Backend) {
     let station = issuer.station("operator");
     let mut clerk = issuer.login("clerk");
     let recs = issuer.records(&mut clerk, 1);
-    let (uid, job) = job_json(recs[0], "b1", &station);
+    let (uid, job) = job_json(&clerk, recs[0], "b1", &station);
     assert_eq!(clerk.post("/api/jobs", job).0, 201);
     assert_eq!(
         issuer
@@ -843,7 +857,7 @@ fn four_eyes_off(backend: &Backend) {
     assert_eq!(s, 200, "{body}");
     let mut clerk = issuer.login("clerk");
     let recs = issuer.records(&mut clerk, 1);
-    let (_, job) = job_json(recs[0], "b1", &station);
+    let (_, job) = job_json(&clerk, recs[0], "b1", &station);
     let (s, body) = clerk.post("/api/jobs", job);
     assert_eq!(
         (s, body["job"]["state"].as_str()),
@@ -921,7 +935,7 @@ fn page_needs(backend: &Backend) {
     }
     let mut uids = Vec::new();
     for id in &ids {
-        let (uid, job) = job_json(*id, "b1", &station);
+        let (uid, job) = job_json(&clerk, *id, "b1", &station);
         let (s, body) = clerk.post("/api/jobs", job);
         assert_eq!(s, 201, "{body}");
         uids.push(uid);
@@ -1213,7 +1227,7 @@ fn two_instances_racing(backend: &Backend) {
     let jobs: Vec<Value> = recs
         .iter()
         .map(|&r| {
-            let (_, mut j) = job_json(r, "b1", &stations[0]);
+            let (_, mut j) = job_json(&clerk, r, "b1", &stations[0]);
             let envelope = j["envelopes"][0].clone();
             j["envelopes"] = stations
                 .iter()
@@ -1345,11 +1359,12 @@ fn kill_mid_batch(backend: &Backend) {
     let mut issuer = Issuer::start(backend, "kill");
     let station = issuer.station("operator");
     let mut clerk = issuer.login("clerk");
+    let reader = issuer.login("clerk");
     let n = 1500;
     let batch = |recs: &[i64]| {
         let jobs: Vec<Value> = recs
             .iter()
-            .map(|&r| job_json(r, "b1", &station).1)
+            .map(|&r| job_json(&reader, r, "b1", &station).1)
             .collect();
         json!({ "jobs": jobs })
     };

@@ -369,20 +369,10 @@ impl Vsc {
     }
 
     fn fields(&self, area: DataArea, bytes: &[u8]) -> Vec<(String, SecretString)> {
-        let objects = tlv::walk(bytes).unwrap_or_default();
-        objects
+        named_fields(&self.profile, area, bytes)
+            .unwrap_or_default()
             .into_iter()
-            .map(|(tag, value)| {
-                let name = self
-                    .profile
-                    .fields
-                    .iter()
-                    .find(|f| f.area == area && f.tag == tag)
-                    .map(|f| f.name.clone())
-                    .unwrap_or_else(|| format!("tag {}", hex::encode_upper(tag)));
-                let text = String::from_utf8_lossy(value).into_owned();
-                (name, SecretString::new(text))
-            })
+            .map(|(name, value)| (name, SecretString::new(value)))
             .collect()
     }
 
@@ -461,4 +451,30 @@ impl Vsc {
             })
             .collect()
     }
+}
+
+/// The fields of a public area built for `profile`, as a sealed VSC's header carries it in
+/// clear (`seal::Header::public`): `(field name, value)` in area order, a tag the profile does
+/// not name as `tag 5F20`; `None` if the bytes are not BER-TLV. What the issuer service checks
+/// an uploaded VSC against its holder record with, without the password.
+pub fn read_public_area(profile: &Profile, public: &[u8]) -> Option<Vec<(String, String)>> {
+    named_fields(profile, DataArea::Public, public)
+}
+
+fn named_fields(profile: &Profile, area: DataArea, bytes: &[u8]) -> Option<Vec<(String, String)>> {
+    let objects = tlv::walk(bytes).ok()?;
+    Some(
+        objects
+            .into_iter()
+            .map(|(tag, value)| {
+                let name = profile
+                    .fields
+                    .iter()
+                    .find(|f| f.area == area && f.tag == tag)
+                    .map(|f| f.name.clone())
+                    .unwrap_or_else(|| format!("tag {}", hex::encode_upper(tag)));
+                (name, String::from_utf8_lossy(value).into_owned())
+            })
+            .collect(),
+    )
 }

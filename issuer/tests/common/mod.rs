@@ -102,12 +102,14 @@ pub fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// A sealed VSC for a holder (a real one, built by vsc-core), its UID.
-pub fn sealed_vsc(holder_id: &str) -> (String, Vec<u8>) {
+/// A sealed VSC (a real one, built by vsc-core) from record `record`'s values as the service
+/// gives them to `clerk`, as the page and `vsc build --server` build it; its UID.
+pub fn sealed_vsc(clerk: &vsc_tests::issuer::Client, record: i64) -> (String, Vec<u8>) {
+    let (status, body) = clerk.get(&format!("/api/records/{record}"));
+    assert_eq!(status, 200, "{body}");
+    let values: BTreeMap<String, String> =
+        serde_json::from_value(body["record"]["values"].clone()).unwrap();
     let profile = vsc_core::profile::Profile::builtin("iso7816-generic").unwrap();
-    let mut values = BTreeMap::new();
-    values.insert("holder_name".to_owned(), format!("Holder {holder_id}"));
-    values.insert("holder_id".to_owned(), holder_id.to_owned());
     let holder =
         vsc_core::holder::validate_record(&profile, &values, vsc_issuer::db::today_utc()).unwrap();
     let sealed =
@@ -115,10 +117,15 @@ pub fn sealed_vsc(holder_id: &str) -> (String, Vec<u8>) {
     (sealed.uid.to_string(), sealed.bytes)
 }
 
-/// The JSON of one job upload with one (random) envelope for `station`, in hex as the API
-/// takes envelopes.
-pub fn job_json(record: i64, branch: &str, station: &str) -> (String, Value) {
-    let (uid, bytes) = sealed_vsc(&format!("R{record}"));
+/// The JSON of one job upload of a VSC built from `record` (read as `clerk`) with one
+/// (random) envelope for `station`, in hex as the API takes envelopes.
+pub fn job_json(
+    clerk: &vsc_tests::issuer::Client,
+    record: i64,
+    branch: &str,
+    station: &str,
+) -> (String, Value) {
+    let (uid, bytes) = sealed_vsc(clerk, record);
     let mut enc = [0u8; 32];
     getrandom(&mut enc);
     let mut ct = [0u8; 48];
