@@ -180,6 +180,15 @@ pub async fn require_access(
         _ => None,
     };
     if endpoint.access.allows(role) {
+        // A body declared larger than the endpoint takes is refused before any of it is read.
+        let declared = req
+            .headers()
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > endpoint.body_limit as u64) {
+            return crate::json::too_large().into_response();
+        }
         return next.run(req).await;
     }
     match role {

@@ -231,43 +231,37 @@ async fn purge(conn: &mut AnyConnection, job: &JobRow, record: bool) -> Result<(
     Ok(())
 }
 
-/// Refuses a `.vsc` whose clear public area is not the one record `id`'s public fields make
-/// (a VSC paired with the wrong holder by the uploader): the same values under the same tags,
-/// in profile order, byte for byte. The error names the first field that differs.
-fn check_public_fields(
+/// Refuses a `.vsc` built for another holder than record `id` (paired with the wrong record by
+/// the uploader): the fields that say who a card is for (the profile's `who`: the holder's
+/// name and id) must hold the record's values in the VSC's clear public area. Fields a build
+/// fills in itself (an issue date defaulting to the builder's today) may differ.
+fn check_holder(
     id: i64,
     record_json: &str,
     profile: &vsc_core::profile::Profile,
     public_area: &[u8],
 ) -> Result<(), ApiError> {
-    use vsc_core::field::DataArea;
     let record: HashMap<String, String> =
         serde_json::from_str(record_json).map_err(|_| ApiError::internal())?;
-    let fields: Vec<_> = profile
-        .fields
-        .iter()
-        .filter(|f| f.area == DataArea::Public)
-        .collect();
-    let expected = vsc_core::tlv::encode_all(fields.iter().filter_map(|f| {
-        record
-            .get(&f.column)
-            .map(|value| (f.tag.as_slice(), value.as_bytes()))
-    }));
-    if expected.expose() == public_area {
-        return Ok(());
-    }
     let in_vsc: HashMap<String, String> = vsc_core::vsc::read_public_area(profile, public_area)
-        .unwrap_or_default()
+        .ok_or_else(|| ApiError::invalid("the .vsc's public area is not BER-TLV"))?
         .into_iter()
         .collect();
-    let differing = fields
+    let who = [Some(&profile.who.name), profile.who.id.as_ref()];
+    for field in profile
+        .fields
         .iter()
-        .find(|f| record.get(&f.column) != in_vsc.get(&f.name))
-        .map_or("public area", |f| f.column.as_str());
-    Err(ApiError::invalid(format!(
-        "the .vsc is not built from record {id}: its {differing} differs from the record's; \
-         upload each VSC with the record it was built from"
-    )))
+        .filter(|f| who.contains(&Some(&f.name)))
+    {
+        if record.get(&field.column) != in_vsc.get(&field.name) {
+            return Err(ApiError::invalid(format!(
+                "the .vsc is not built from record {id}: its {} differs from the record's; \
+                 upload each VSC with the record it was built from",
+                field.column
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A holder record as an upload is checked against it.
@@ -389,7 +383,7 @@ impl Checker {
                 job.record, record.profile, header.profile_id
             )));
         }
-        check_public_fields(job.record, &record.public_fields, profile, &header.public)?;
+        check_holder(job.record, &record.public_fields, profile, &header.public)?;
         if record.state == PURGED {
             return Err(ApiError::conflict(format!(
                 "record {} is purged (its private fields are deleted); import the holder again",

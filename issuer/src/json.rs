@@ -48,14 +48,19 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
     }
 }
 
+/// 413: the body is over the endpoint's limit.
+pub fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &codes::TOO_LARGE,
+        "the request body is larger than this endpoint accepts (see GET /api/openapi.json); send fewer items per request",
+    )
+}
+
 /// The API error for a body that could not be read (413 when over the endpoint's limit).
 pub fn bytes_rejection(status: StatusCode, e: &BytesRejection) -> ApiError {
     if status == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &codes::TOO_LARGE,
-            "the request body is larger than this endpoint accepts (see GET /api/openapi.json); send fewer items per request",
-        )
+        too_large()
     } else {
         ApiError::new(
             status,

@@ -171,6 +171,47 @@ impl Client {
         }
     }
 
+    /// The status the service answers a `method path` that declares a body of `length` bytes of
+    /// `content_type` and sends none of it: how an oversized body is refused (413) without the
+    /// client racing the service's early answer while it writes (a full-size write fails with a
+    /// broken pipe whenever the service answers and closes first).
+    pub fn declared_length_status(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        length: usize,
+    ) -> u16 {
+        use std::io::{Read, Write};
+        let address = self.base.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nhost: {address}\r\ncontent-type: {content_type}\r\ncontent-length: {length}\r\nconnection: close\r\n"
+        );
+        if let Some(cookie) = &self.cookie {
+            head.push_str(&format!("cookie: {cookie}\r\n"));
+        }
+        if let Some(origin) = &self.origin {
+            head.push_str(&format!("origin: {origin}\r\n"));
+        }
+        if self.csrf_header {
+            head.push_str("x-vsc-request: 1\r\n");
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes()).unwrap();
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        let answer = String::from_utf8_lossy(&answer);
+        answer
+            .strip_prefix("HTTP/1.1 ")
+            .and_then(|rest| rest.get(..3))
+            .and_then(|code| code.parse().ok())
+            .unwrap_or_else(|| panic!("no HTTP status in {answer:?}"))
+    }
+
     /// Sends a request; the status, headers and body text.
     pub fn raw(
         &mut self,
