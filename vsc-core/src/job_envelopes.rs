@@ -1,8 +1,9 @@
 //! A job's password envelopes as the issuer service's API carries them (keys, `enc` and
 //! `ciphertext` in hex): sealing one VSC password for every approved station of a branch
-//! ([`seal_for_stations`], what the page's `Issuer.sealPasswords` and `vsc build --server` both
-//! run), and reading back the envelope a claim returns ([`WireEnvelope::parse`], what the page's
-//! `Bridge.openJob` and `vsc personalize --server --queue` both run).
+//! ([`seal_for_stations`], what the page's upload (`Uploader.batchBody`) and `vsc build
+//! --server` both run), and reading back the envelope a claim returns
+//! ([`WireEnvelope::parse`], what the page's `Bridge.openJob` and `vsc personalize --server
+//! --queue` both run).
 //!
 //! What it does not do: choose the stations (the caller lists the approved ones), talk to the
 //! service, or open an envelope (`crate::envelope::open`, with the station's key).

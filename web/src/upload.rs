@@ -5,7 +5,7 @@
 //! Memory stays flat with the batch: a chunk's VSCs and passwords live only until its body is
 //! made; the page sends it and asks for the next chunk. Passwords never leave the wasm in the
 //! clear: each is sealed for the stations by [`crate::envelope::seal_for_stations`] (the same
-//! code as `Issuer.sealPasswords` and `vsc build --server`) and wiped with its chunk; keys and
+//! code as `vsc build --server`) and wiped with its chunk; keys and
 //! envelopes are hex, the `.vsc` base64, as the service's API takes them.
 //!
 //! What it does not do: talk to the service (the page does), or keep anything between chunks
