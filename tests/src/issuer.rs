@@ -37,11 +37,16 @@ pub fn run(args: &[&str]) -> Ran {
     }
 }
 
+/// Runs `vsc-issuer ARGS`, which must succeed; its standard output.
+pub fn run_ok(args: &[&str]) -> String {
+    let ran = run(args);
+    assert_eq!(ran.code, 0, "vsc-issuer {args:?}: {}", ran.stderr);
+    ran.stdout
+}
+
 /// `vsc-issuer init`; the admin's password.
 pub fn init(url: &str) -> String {
-    let ran = run(&["init", "--db", url]);
-    assert_eq!(ran.code, 0, "init failed: {}", ran.stderr);
-    ran.stdout
+    run_ok(&["init", "--db", url])
         .lines()
         .find_map(|l| l.strip_prefix("admin password (shown once; store it now): "))
         .expect("init prints the admin password")

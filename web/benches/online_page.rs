@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use page::{ensure_web_pkg, repo_root};
 use serde_json::json;
-use vsc_tests::issuer::Client;
+use vsc_tests::issuer::{run_ok, Client};
 use vsc_tests::{cargo_bin, free_port, wait_until, ChildGuard};
 use webdriver::Browser;
 
@@ -38,18 +38,6 @@ const PW: &str = "a long bench password";
 const WAIT: Duration = Duration::from_secs(60);
 /// The longest an upload or a build of the bench may take.
 const LONG: Duration = Duration::from_secs(1800);
-
-fn issuer(args: &[&str]) {
-    let out = Command::new(cargo_bin("vsc-issuer"))
-        .args(args)
-        .output()
-        .expect("run vsc-issuer");
-    assert!(
-        out.status.success(),
-        "vsc-issuer {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// A fresh service with a branch, a clerk, and `n` holder records; its base URL.
 struct Service {
@@ -67,8 +55,8 @@ fn holders_csv(n: usize) -> String {
 
 fn start_service(dir: &Path, n: usize, csv_file: &Path) -> Service {
     let db = format!("sqlite://{}/issuer.db", dir.display());
-    issuer(&["init", "--db", &db]);
-    issuer(&[
+    run_ok(&["init", "--db", &db]);
+    run_ok(&[
         "branches",
         "add",
         "b1",
@@ -88,10 +76,10 @@ fn start_service(dir: &Path, n: usize, csv_file: &Path) -> Service {
         if let Some(b) = branch {
             args.extend(["--branch", b]);
         }
-        issuer(&args);
+        run_ok(&args);
     }
     // A second admin whose password the bench knows (init's is printed once).
-    issuer(&[
+    run_ok(&[
         "users",
         "add",
         "bench-admin",

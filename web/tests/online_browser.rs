@@ -41,7 +41,7 @@ use page::{ensure_web_pkg, repo_root, target_dir};
 use serde_json::json;
 use vsc_core::envelope::Binding;
 use vsc_core::profile::Profile;
-use vsc_tests::issuer::Client;
+use vsc_tests::issuer::{run_ok, Client};
 use vsc_tests::{
     cargo_bin, free_port, opensc_apdus, wait_until, ChildGuard, PcscStack, PostgresCluster,
     SoftcardOptions,
@@ -74,28 +74,10 @@ struct Service {
     admin_pw: String,
 }
 
-fn issuer(args: &[&str]) -> String {
-    let out = Command::new(cargo_bin("vsc-issuer"))
-        .args(args)
-        .output()
-        .expect("run vsc-issuer");
-    assert!(
-        out.status.success(),
-        "vsc-issuer {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 impl Service {
     fn start(db: &str, dir: &Path) -> Service {
-        let init = issuer(&["init", "--db", db]);
-        let admin_pw = init
-            .lines()
-            .find_map(|l| l.strip_prefix("admin password (shown once; store it now): "))
-            .expect("init prints the admin password")
-            .to_owned();
-        issuer(&["branches", "add", "b1", "--name", "Paris Opéra", "--db", db]);
+        let admin_pw = vsc_tests::issuer::init(db);
+        run_ok(&["branches", "add", "b1", "--name", "Paris Opéra", "--db", db]);
         let pw_file = dir.join("pw");
         std::fs::write(&pw_file, format!("{PW}\n")).unwrap();
         for (user, branch) in ROLES {
@@ -104,7 +86,7 @@ impl Service {
             if let Some(b) = branch {
                 args.extend(["--branch", b]);
             }
-            issuer(&args);
+            run_ok(&args);
         }
         let port = free_port();
         let mut serve = Command::new(cargo_bin("vsc-issuer"));
