@@ -155,25 +155,22 @@ impl CardProcess {
     }
 
     fn wait_card_gone(&self) {
-        let started = Instant::now();
-        let mut nudged = false;
-        while card_present(&self.context, &self.reader) {
-            assert!(
-                started.elapsed() < CARD_TIMEOUT,
-                "pcscd still shows a card in {:?} {CARD_TIMEOUT:?} after its {} exited",
-                self.reader,
-                self.program
-            );
-            if !nudged && started.elapsed() >= STALE_PRESENCE {
+        wait_no_card(
+            &self.context,
+            &self.reader,
+            || {
                 note(
                     &self.log_path(),
                     "pcscd still shows the card after it exited: connecting to it",
-                );
-                nudge(&self.context, &self.reader);
-                nudged = true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+                )
+            },
+            || {
+                format!(
+                    "pcscd still shows a card in {:?} {CARD_TIMEOUT:?} after its {} exited",
+                    self.reader, self.program
+                )
+            },
+        );
     }
 }
 
@@ -265,17 +262,37 @@ pub(crate) fn spawn_card(
 /// Waits until pcscd shows no card in `reader`: a card that connects before pcscd noticed the
 /// previous one leave is not seen.
 fn wait_reader_empty(context: &Context, reader: &str, program: &str, slot: u8) {
+    wait_no_card(
+        context,
+        reader,
+        || {},
+        || {
+            format!(
+                "{reader:?} still holds a card {CARD_TIMEOUT:?} later: stop the card process of \
+                 the earlier step before starting {program} in slot {slot}"
+            )
+        },
+    );
+}
+
+/// Waits until pcscd shows no card in `reader`. A card still shown after [`STALE_PRESENCE`] is
+/// connected to once ([`nudge`], after `stale()`); after [`CARD_TIMEOUT`] it panics with
+/// `too_long()`.
+fn wait_no_card(
+    context: &Context,
+    reader: &str,
+    stale: impl FnOnce(),
+    too_long: impl Fn() -> String,
+) {
     let started = Instant::now();
-    let mut nudged = false;
+    let mut stale = Some(stale);
     while card_present(context, reader) {
-        assert!(
-            started.elapsed() < CARD_TIMEOUT,
-            "{reader:?} still holds a card {CARD_TIMEOUT:?} later: stop the card process of the \
-             earlier step before starting {program} in slot {slot}"
-        );
-        if !nudged && started.elapsed() >= STALE_PRESENCE {
-            nudge(context, reader);
-            nudged = true;
+        assert!(started.elapsed() < CARD_TIMEOUT, "{}", too_long());
+        if started.elapsed() >= STALE_PRESENCE {
+            if let Some(stale) = stale.take() {
+                stale();
+                nudge(context, reader);
+            }
         }
         std::thread::sleep(Duration::from_millis(20));
     }
