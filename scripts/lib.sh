@@ -277,10 +277,11 @@ install_cargo_fuzz() {
     ok "cargo-fuzz installed in $((SECONDS - started)) s"
 }
 
-# fuzz_build: every target, optimized, with AddressSanitizer, debug assertions and overflow
-# checks (cargo-fuzz's defaults), into VSC_FUZZ_DIR.
+# fuzz_build [CODEGEN_UNITS]: every target, optimized, with AddressSanitizer, debug assertions
+# and overflow checks (cargo-fuzz's defaults), into VSC_FUZZ_DIR. CODEGEN_UNITS (cargo-fuzz's
+# default: 1) trades run speed for build time: scripts/test's seconds-long runs build with 16.
 fuzz_build() {
-    (cd "$VSC_ROOT" && RUSTC_BOOTSTRAP=1 cargo fuzz build --target-dir "$VSC_FUZZ_DIR")
+    (cd "$VSC_ROOT" && RUSTC_BOOTSTRAP=1 cargo fuzz build --codegen-units "${1:-1}" --target-dir "$VSC_FUZZ_DIR")
 }
 
 # fuzz_run TARGET SECONDS LOG: runs TARGET for SECONDS from its seeds (fuzz/seeds/TARGET) and
