@@ -3,7 +3,10 @@
 // kept per address, and the reader list kept live from the bridge's events.
 //
 // A panel binds to elements whose ids start with its prefix (`bridge-address`, `connect`,
-// `bridge-status`, `pairing`, `pairing-code`, `pair`, `reader`, `reader-status`).
+// `bridge-status`, `pairing`, `pairing-code`, `pair`, `reader`, `reader-status`). The address,
+// Connect and pairing markup is index.html's `#bridge-connect` template, which the panel copies
+// into its view's `[data-bridge-connect="prefix"]` slot; the reader's select and status are the
+// view's own.
 
 import { $, hideError, setStatus, showError } from './dom.js';
 import { vsc } from './engine.js';
@@ -22,10 +25,26 @@ function defaultBridgeAddress(servedByBridge) {
   return DEFAULT_BRIDGE;
 }
 
+// Replaces the view's `[data-bridge-connect="prefix"]` slot with a copy of the
+// `#bridge-connect` template whose ids, and the `for` and `aria-describedby` that name them,
+// carry `prefix`.
+function stampConnectMarkup(prefix) {
+  const slot = document.querySelector(`[data-bridge-connect="${prefix}"]`);
+  const copy = $('#bridge-connect').content.cloneNode(true);
+  for (const element of copy.querySelectorAll('[id]')) element.id = prefix + element.id;
+  for (const label of copy.querySelectorAll('label[for]')) label.htmlFor = prefix + label.htmlFor;
+  for (const element of copy.querySelectorAll('[aria-describedby]')) {
+    const ids = element.getAttribute('aria-describedby').split(/\s+/);
+    element.setAttribute('aria-describedby', ids.map((id) => prefix + id).join(' '));
+  }
+  slot.replaceWith(copy);
+}
+
 export class BridgePanel {
   // `prefix` of the ids, the alert box for errors, `isBusy()` (no error shown on a close while
   // busy: the run reports it), and `onChange()` called when the connection or readers change.
   constructor({ prefix = '', errorBox, isBusy = () => false, onChange = () => {} }) {
+    stampConnectMarkup(prefix);
     this.id = (name) => $(`#${prefix}${name}`);
     this.errorBox = errorBox;
     this.isBusy = isBusy;
