@@ -66,8 +66,9 @@ fn raw_parts(genuine: &[Genuine; 2], bytes: &[u8]) {
     if let Ok(opened) = envelope::open_parts(enc, ciphertext, aad, &genuine[0].key) {
         assert_eq!(opened.expose(), PASSWORD.as_bytes());
         assert!(
-            genuine.iter().any(|g| (enc, ciphertext, aad)
-                == (&g.enc[..], &g.ciphertext[..], &g.aad[..])),
+            genuine
+                .iter()
+                .any(|g| (enc, ciphertext, aad) == (&g.enc[..], &g.ciphertext[..], &g.aad[..])),
             "only a genuine envelope opens"
         );
     }
