@@ -28,3 +28,20 @@ pub fn check_policy(password: &str) -> Result<(), PasswordError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_is_explained() {
+        assert_eq!(
+            check_policy("short").unwrap_err().to_string(),
+            "the password has 5 characters; use at least 12"
+        );
+        assert!(check_policy("a long enough password").is_ok());
+        let long = "x".repeat(MAX_PASSWORD_BYTES + 1);
+        assert!(matches!(check_policy(&long), Err(PasswordError::TooLong)));
+        assert_eq!(check_policy(&"é".repeat(12)).ok(), Some(()));
+    }
+}
