@@ -1,6 +1,6 @@
 //! The bridge as a station, end to end through its WebSocket (`--sim`): the station key made
-//! at first start, `station_key` and `open_envelope` for paired pages only, envelopes sealed by
-//! `vsc_core::envelope` (the page's code), refusals, the rate limit, `vsc-bridge station
+//! at first start, `station_key` and `open_envelope` for paired pages only, envelopes of both
+//! forms sealed by `vsc_core::envelope` (the page's code), refusals, the rate limit, `vsc-bridge station
 //! rotate`, and a log without the password.
 
 mod common;
@@ -101,6 +101,41 @@ fn a_paired_page_gets_the_key_and_opens_envelopes_sealed_for_it() {
     assert_eq!(opened, password);
     let profile = vsc_core::profile::Profile::builtin("iso7816-generic").unwrap();
     vsc_core::seal::open(&vsc.bytes, &opened, &profile.hash()).expect("the password opens the VSC");
+
+    // The batch form (one encapsulation for a chunk of jobs, as the page's upload seals):
+    // two jobs' envelopes share their enc, each opens for its own job only.
+    let second = sealed_vsc();
+    let sealer = envelope::StationSealer::new(&key, &mut rand_core::OsRng).unwrap();
+    let batch: Vec<(Value, Binding)> = [
+        (&vsc, password.as_str()),
+        (&second, second.password.expose()),
+    ]
+    .into_iter()
+    .map(|(job, job_password)| {
+        let binding = Binding::new(&job.uid.to_string(), BRANCH, &job.bytes).unwrap();
+        let sealed = sealer
+            .seal(job_password, &binding, &mut rand_core::OsRng)
+            .unwrap();
+        let fields = json!({
+            "enc": hex::encode(sealed.enc),
+            "ciphertext": hex::encode(&sealed.ciphertext),
+            "aad": hex::encode(binding.to_aad()),
+        });
+        (fields, binding)
+    })
+    .collect();
+    assert_eq!(batch[0].0["enc"], batch[1].0["enc"]);
+    assert_eq!(
+        plaintext(&client.ok("open_envelope", batch[0].0.clone())),
+        password
+    );
+    assert_eq!(
+        plaintext(&client.ok("open_envelope", batch[1].0.clone())),
+        second.password.expose()
+    );
+    let mut swapped = batch[1].0.clone();
+    swapped["aad"] = json!(hex::encode(batch[0].1.to_aad()));
+    assert_eq!(client.err("open_envelope", swapped), "envelope_invalid");
 
     // Refusals: one code, no detail; the connection stays usable.
     let good = envelope_fields(&password, &key, &uid, &vsc.bytes);

@@ -16,7 +16,7 @@ use rand_core::OsRng;
 use serde_json::{json, Value};
 use vsc_core::batch::BatchEntry;
 use vsc_core::envelope::{Binding, StationPublicKey};
-use vsc_core::job_envelopes::{self, Station};
+use vsc_core::job_envelopes::{BranchSealer, Station};
 use vsc_core::profile::Profile;
 use vsc_core::text_encoding::TextEncoding;
 
@@ -163,10 +163,13 @@ impl Upload {
         let mut states = Vec::with_capacity(built.len());
         for (chunk, entries) in built.chunks(CHUNK).enumerate() {
             let offset = chunk * CHUNK;
+            // One HPKE encapsulation per station and chunk.
+            let sealer = BranchSealer::new(&self.stations, &mut OsRng)
+                .map_err(|e| CliError::Issuer(e.to_string()))?;
             let jobs = entries
                 .iter()
                 .enumerate()
-                .map(|(i, entry)| self.job(records[offset + i], entry))
+                .map(|(i, entry)| self.job(records[offset + i], entry, &sealer))
                 .collect::<Result<Vec<Value>, CliError>>()?;
             let answer = self
                 .session
@@ -195,17 +198,18 @@ impl Upload {
     }
 
     /// One job upload: the record, the branch, the sealed VSC and its envelopes.
-    fn job(&self, record: i64, entry: &BatchEntry) -> Result<Value, CliError> {
+    fn job(
+        &self,
+        record: i64,
+        entry: &BatchEntry,
+        sealer: &BranchSealer,
+    ) -> Result<Value, CliError> {
         let uid = entry.sealed.uid.to_string();
         let binding = Binding::new(&uid, &self.branch, &entry.sealed.bytes)
             .map_err(|e| CliError::Input(e.to_string()))?;
-        let envelopes = job_envelopes::seal_for_stations(
-            entry.sealed.password.expose(),
-            &binding,
-            &self.stations,
-            &mut OsRng,
-        )
-        .map_err(|e| CliError::Issuer(e.to_string()))?;
+        let envelopes = sealer
+            .seal(entry.sealed.password.expose(), &binding, &mut OsRng)
+            .map_err(|e| CliError::Input(e.to_string()))?;
         Ok(json!({
             "record": record,
             "branch": self.branch,

@@ -470,15 +470,15 @@ fn upload_tampered_job(station: &str, clerk: &Client) -> String {
         .unwrap()
         .to_owned();
     let binding = Binding::new(&built.uid, "b1", &bytes).unwrap();
-    let mut envelopes = job_envelopes::seal_for_stations(
-        &built.password,
-        &binding,
+    let mut envelopes = job_envelopes::BranchSealer::new(
         &[Station {
             id: station.to_owned(),
             public_key: key,
         }],
         &mut rand_core::OsRng,
     )
+    .unwrap()
+    .seal(&built.password, &binding, &mut rand_core::OsRng)
     .unwrap();
     let mut ciphertext = hex::decode(&envelopes[0].ciphertext).unwrap();
     ciphertext[0] ^= 1;

@@ -6,6 +6,18 @@
 //! Both sides run this one module. The suite is fixed: base mode, DHKEM(X25519, HKDF-SHA256),
 //! HKDF-SHA256, AES-256-GCM, `info` = [`INFO`].
 //!
+//! An envelope comes in one of two forms, and [`open`] takes either:
+//!
+//! - **single** ([`seal`]): HPKE single-shot; the ciphertext is the context's first AEAD
+//!   message (`Seal` at sequence number 0), as bridge-protocol.md's `open_envelope` describes.
+//! - **batch** ([`StationSealer`]): one HPKE encapsulation seals the passwords of many jobs for
+//!   one station (the page's upload makes one per chunk of records and station, since an X25519
+//!   encapsulation in wasm costs ten times the build of a VSC). Each job's key is the context's
+//!   exported secret (RFC 9180 §5.3) for [`BATCH_KEY_LABEL`] followed by the job's binding,
+//!   32 bytes; the ciphertext is a random 12-byte nonce, then AES-256-GCM of the password under
+//!   that key with the binding as associated data, then the tag. The envelopes of one chunk
+//!   share their `enc`; no two share a key, since no two jobs share a binding.
+//!
 //! The associated data is a [`Binding`]: the job id (the VSC UID), the branch id and the
 //! SHA-256 of the sealed `.vsc` bytes, encoded one way ([`Binding::to_aad`]). An envelope moved
 //! to another job, another branch or beside another `.vsc` does not open. Every opening failure
@@ -22,6 +34,8 @@
 
 use std::fmt;
 
+use aes_gcm::aead::{AeadInOut, KeyInit};
+use aes_gcm::{Aes256Gcm, Nonce, Tag};
 use hpke::aead::AesGcm256;
 use hpke::kdf::HkdfSha256;
 use hpke::kem::X25519HkdfSha256;
@@ -40,6 +54,11 @@ pub const KEY_LEN: usize = 32;
 pub const TAG_LEN: usize = 16;
 /// Largest ciphertext an envelope may have (a sealed VSC password is far smaller).
 pub const MAX_CIPHERTEXT: usize = 1024;
+/// Length of the random nonce at the head of a batch envelope's ciphertext.
+pub const NONCE_LEN: usize = 12;
+/// The first bytes of the HPKE exporter context that gives a batch envelope's key; the
+/// binding's encoding ([`Binding::to_aad`]) follows them.
+pub const BATCH_KEY_LABEL: &[u8] = b"vsc-password-key/1";
 /// Largest job id or branch id a binding holds, in bytes.
 pub const MAX_ID_LEN: usize = 255;
 
@@ -55,6 +74,7 @@ type Aead = AesGcm256;
 /// What went wrong with a key, a binding or an envelope. Messages never hold key material or
 /// the password.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum EnvelopeError {
     /// A station public key that is not 32 bytes of hex.
     #[error(
@@ -81,6 +101,14 @@ pub enum EnvelopeError {
          no longer be opened)"
     )]
     BadKeyFile,
+    /// A password too long for any envelope to carry (its ciphertext would pass
+    /// [`MAX_CIPHERTEXT`]).
+    #[error(
+        "a password of {0} bytes is too long to seal in an envelope (at most {max} bytes); \
+         choose a shorter one",
+        max = MAX_CIPHERTEXT - NONCE_LEN - TAG_LEN
+    )]
+    PasswordTooLong(usize),
     /// The envelope does not open with this key and binding: sealed for another station or
     /// another job, truncated, or altered. Deliberately says no more.
     #[error(
@@ -343,6 +371,7 @@ pub fn seal(
     binding: &Binding,
     rng: &mut impl CryptoRngCore,
 ) -> Result<Envelope, EnvelopeError> {
+    check_password_len(password)?;
     seal_with_info(
         INFO,
         station,
@@ -352,9 +381,98 @@ pub fn seal(
     )
 }
 
-/// Opens `envelope` with the station's `key`, checking that it is bound to `binding`. The
-/// plaintext is the password's text (UTF-8), zeroized on drop. Every failure is
-/// [`EnvelopeError::Invalid`].
+/// Seals the passwords of many jobs for one station with one HPKE encapsulation (the batch
+/// form of the module docs): make one per station and chunk of jobs, then [`StationSealer::seal`]
+/// each job's password. Holds the HPKE sender context (its secrets are wiped on drop).
+pub struct StationSealer {
+    enc: [u8; KEY_LEN],
+    context: hpke::aead::AeadCtxS<Aead, Kdf, Kem>,
+}
+
+impl StationSealer {
+    /// A sealer for `station`: one encapsulation, a fresh ephemeral key.
+    pub fn new(
+        station: &StationPublicKey,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<StationSealer, EnvelopeError> {
+        let public = <Kem as hpke::Kem>::PublicKey::from_bytes(station.as_bytes())
+            .map_err(|_| EnvelopeError::UnusableKey)?;
+        let (enc, context) = hpke::setup_sender_with_rng::<Aead, Kdf, Kem>(
+            &OpModeS::Base,
+            &public,
+            INFO,
+            &mut Rng010(rng),
+        )
+        .map_err(|_| EnvelopeError::UnusableKey)?;
+        Ok(StationSealer {
+            enc: enc.to_bytes().into(),
+            context,
+        })
+    }
+
+    /// Seals `password` bound to `binding`: an envelope with this sealer's `enc` and a
+    /// ciphertext that only this job's key opens.
+    pub fn seal(
+        &self,
+        password: &str,
+        binding: &Binding,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<Envelope, EnvelopeError> {
+        check_password_len(password)?;
+        let aad = binding.to_aad();
+        let cipher = batch_cipher(|context, key| self.context.export(context, key), &aad)?;
+        let mut nonce = [0; NONCE_LEN];
+        rng.fill_bytes(&mut nonce);
+        // Sized up front: the password is encrypted in place, and no reallocation may leave a
+        // clear copy behind.
+        let mut ciphertext = Vec::with_capacity(NONCE_LEN + password.len() + TAG_LEN);
+        ciphertext.extend_from_slice(&nonce);
+        ciphertext.extend_from_slice(password.as_bytes());
+        let tag = cipher
+            .encrypt_inout_detached(
+                &Nonce::from(nonce),
+                &aad,
+                ciphertext[NONCE_LEN..].as_mut().into(),
+            )
+            .map_err(|_| EnvelopeError::PasswordTooLong(password.len()))?;
+        ciphertext.extend_from_slice(&tag);
+        Ok(Envelope {
+            enc: self.enc,
+            ciphertext,
+        })
+    }
+}
+
+impl fmt::Debug for StationSealer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StationSealer(enc {})", hex::encode(self.enc))
+    }
+}
+
+fn check_password_len(password: &str) -> Result<(), EnvelopeError> {
+    if NONCE_LEN + password.len() + TAG_LEN > MAX_CIPHERTEXT {
+        return Err(EnvelopeError::PasswordTooLong(password.len()));
+    }
+    Ok(())
+}
+
+/// The AES-256-GCM cipher of a batch envelope bound to `aad`, keyed by the HPKE context's
+/// exported secret (`export(exporter context, out)`).
+fn batch_cipher(
+    export: impl FnOnce(&[u8], &mut [u8]) -> Result<(), hpke::HpkeError>,
+    aad: &[u8],
+) -> Result<Aes256Gcm, EnvelopeError> {
+    let mut context = Vec::with_capacity(BATCH_KEY_LABEL.len() + aad.len());
+    context.extend_from_slice(BATCH_KEY_LABEL);
+    context.extend_from_slice(aad);
+    let mut key = Zeroizing::new([0; 32]);
+    export(&context, key.as_mut()).map_err(|_| EnvelopeError::Invalid)?;
+    Aes256Gcm::new_from_slice(key.as_ref()).map_err(|_| EnvelopeError::Invalid)
+}
+
+/// Opens `envelope` (either form) with the station's `key`, checking that it is bound to
+/// `binding`. The plaintext is the password's text (UTF-8), zeroized on drop. Every failure
+/// is [`EnvelopeError::Invalid`].
 pub fn open(
     envelope: &Envelope,
     key: &StationSecretKey,
@@ -408,7 +526,8 @@ fn seal_with_info(
     })
 }
 
-/// HPKE single-shot open in the envelope suite, with any `info`.
+/// Opens an envelope of either form in the envelope suite, with any `info`: one HPKE
+/// decapsulation, then the batch form's exported key, then the single form's first message.
 fn open_with_info(
     info: &[u8],
     key: &StationSecretKey,
@@ -421,16 +540,40 @@ fn open_with_info(
     }
     let enc =
         <Kem as hpke::Kem>::EncappedKey::from_bytes(enc).map_err(|_| EnvelopeError::Invalid)?;
-    hpke::single_shot_open::<Aead, Kdf, Kem>(
-        &OpModeR::Base,
-        &key.secret,
-        &enc,
-        info,
-        ciphertext,
-        aad,
-    )
-    .map(SecretBytes::new)
-    .map_err(|_| EnvelopeError::Invalid)
+    let mut context =
+        hpke::setup_receiver::<Aead, Kdf, Kem>(&OpModeR::Base, &key.secret, &enc, info)
+            .map_err(|_| EnvelopeError::Invalid)?;
+    if let Some(opened) = open_batch(&context, ciphertext, aad) {
+        return Ok(opened);
+    }
+    context
+        .open(ciphertext, aad)
+        .map(SecretBytes::new)
+        .map_err(|_| EnvelopeError::Invalid)
+}
+
+/// The batch form's password, if `ciphertext` is one under this context's key for `aad`.
+fn open_batch(
+    context: &hpke::aead::AeadCtxR<Aead, Kdf, Kem>,
+    ciphertext: &[u8],
+    aad: &[u8],
+) -> Option<SecretBytes> {
+    if ciphertext.len() < NONCE_LEN + TAG_LEN {
+        return None;
+    }
+    let (nonce, rest) = ciphertext.split_at(NONCE_LEN);
+    let (body, tag) = rest.split_at(rest.len() - TAG_LEN);
+    let cipher = batch_cipher(|context_bytes, key| context.export(context_bytes, key), aad).ok()?;
+    let mut plain = SecretBytes::from_slice(body);
+    cipher
+        .decrypt_inout_detached(
+            &Nonce::try_from(nonce).ok()?,
+            aad,
+            plain.expose_mut().as_mut_slice().into(),
+            &Tag::try_from(tag).ok()?,
+        )
+        .ok()?;
+    Some(plain)
 }
 
 /// The caller's generator (rand_core 0.6, as the rest of this crate takes) seen through the
@@ -675,6 +818,110 @@ mod tests {
             !message.contains(PASSWORD) && !message.contains("tag"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn batch_envelopes_open_each_with_its_own_binding_only() {
+        let (binding, key) = job();
+        let sealer = StationSealer::new(&key.public_key(), &mut OsRng).unwrap();
+        let second = Binding::from_digest("job-2", "paris-1", [3; 32]).unwrap();
+        let first_envelope = sealer.seal(PASSWORD, &binding, &mut OsRng).unwrap();
+        let second_envelope = sealer.seal("a chosen one", &second, &mut OsRng).unwrap();
+        // One encapsulation for both; each ciphertext is a nonce, the password, a tag.
+        assert_eq!(first_envelope.enc, second_envelope.enc);
+        assert_eq!(
+            first_envelope.ciphertext.len(),
+            NONCE_LEN + PASSWORD.len() + TAG_LEN
+        );
+        assert!(!first_envelope
+            .ciphertext
+            .windows(PASSWORD.len())
+            .any(|w| w == PASSWORD.as_bytes()));
+        assert_eq!(
+            open(&first_envelope, &key, &binding).unwrap().expose(),
+            PASSWORD.as_bytes()
+        );
+        assert_eq!(
+            open_parts(
+                &second_envelope.enc,
+                &second_envelope.ciphertext,
+                &second.to_aad(),
+                &key
+            )
+            .unwrap()
+            .expose(),
+            b"a chosen one"
+        );
+        // Swapped between the two jobs, to another station, or altered: the one error.
+        let other_key = StationSecretKey::generate(&mut OsRng);
+        let mut failures = vec![
+            open(&first_envelope, &key, &second),
+            open(&second_envelope, &key, &binding),
+            open(&first_envelope, &other_key, &binding),
+        ];
+        for i in 0..first_envelope.ciphertext.len() {
+            let mut flipped = first_envelope.clone();
+            flipped.ciphertext[i] ^= 0x01;
+            failures.push(open(&flipped, &key, &binding));
+        }
+        let mut short = first_envelope.clone();
+        short.ciphertext.truncate(NONCE_LEN + TAG_LEN - 1);
+        failures.push(open(&short, &key, &binding));
+        for failure in failures {
+            assert_eq!(failure, Err(EnvelopeError::Invalid));
+        }
+        // A second sealer for the same station encapsulates afresh.
+        let again = StationSealer::new(&key.public_key(), &mut OsRng).unwrap();
+        assert_ne!(
+            again.seal(PASSWORD, &binding, &mut OsRng).unwrap().enc,
+            first_envelope.enc
+        );
+        assert!(!format!("{sealer:?}").contains(PASSWORD));
+    }
+
+    #[test]
+    fn a_batch_key_is_the_exported_secret_of_the_label_and_binding() {
+        // Derived by hand from the HPKE context: the exporter context is the label, then the
+        // binding's encoding; AES-256-GCM under that key with the envelope's own nonce.
+        let (binding, key) = job();
+        let sealer = StationSealer::new(&key.public_key(), &mut OsRng).unwrap();
+        let envelope = sealer.seal(PASSWORD, &binding, &mut OsRng).unwrap();
+        let mut exported = [0; 32];
+        let mut context = BATCH_KEY_LABEL.to_vec();
+        context.extend_from_slice(&binding.to_aad());
+        sealer.context.export(&context, &mut exported).unwrap();
+        let cipher = Aes256Gcm::new_from_slice(&exported).unwrap();
+        let (nonce, rest) = envelope.ciphertext.split_at(NONCE_LEN);
+        let (body, tag) = rest.split_at(rest.len() - TAG_LEN);
+        let mut plain = body.to_vec();
+        cipher
+            .decrypt_inout_detached(
+                &Nonce::try_from(nonce).unwrap(),
+                &binding.to_aad(),
+                plain.as_mut_slice().into(),
+                &Tag::try_from(tag).unwrap(),
+            )
+            .unwrap();
+        assert_eq!(plain, PASSWORD.as_bytes());
+    }
+
+    #[test]
+    fn a_password_too_long_for_an_envelope_is_refused_before_sealing() {
+        let (binding, key) = job();
+        let long = "x".repeat(MAX_CIPHERTEXT);
+        let sealer = StationSealer::new(&key.public_key(), &mut OsRng).unwrap();
+        assert_eq!(
+            sealer.seal(&long, &binding, &mut OsRng).unwrap_err(),
+            EnvelopeError::PasswordTooLong(MAX_CIPHERTEXT)
+        );
+        assert_eq!(
+            seal(&long, &key.public_key(), &binding, &mut OsRng).unwrap_err(),
+            EnvelopeError::PasswordTooLong(MAX_CIPHERTEXT)
+        );
+        let longest = "x".repeat(MAX_CIPHERTEXT - NONCE_LEN - TAG_LEN);
+        let envelope = sealer.seal(&longest, &binding, &mut OsRng).unwrap();
+        assert_eq!(envelope.ciphertext.len(), MAX_CIPHERTEXT);
+        assert!(open(&envelope, &key, &binding).is_ok());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! A job's password envelopes as the issuer service's API carries them (keys, `enc` and
-//! `ciphertext` in hex): sealing one VSC password for every approved station of a branch
-//! ([`seal_for_stations`], what the page's upload (`Uploader.batchBody`) and `vsc build
-//! --server` both run), and reading back the envelope a claim returns
+//! `ciphertext` in hex): sealing the VSC passwords of a chunk of jobs for every approved
+//! station of a branch ([`BranchSealer`], what the page's upload (`Uploader.batchBody`) and
+//! `vsc build --server` both run), and reading back the envelope a claim returns
 //! ([`WireEnvelope::parse`], what the page's `Bridge.openJob` and `vsc personalize --server
 //! --queue` both run).
 //!
@@ -52,30 +52,55 @@ pub struct StationKeyError {
 )]
 pub struct MalformedEnvelope;
 
-/// Seals `password` for each of `stations`, bound to `binding` (the job, its branch and its
-/// sealed bytes): the `envelopes` of the job's upload, in the order of `stations`.
-pub fn seal_for_stations(
-    password: &str,
-    binding: &Binding,
-    stations: &[Station],
-    rng: &mut impl CryptoRngCore,
-) -> Result<Vec<WireEnvelope>, StationKeyError> {
-    stations
-        .iter()
-        .map(|station| {
-            let named = |source| StationKeyError {
-                station: station.id.clone(),
-                source,
-            };
-            let key = StationPublicKey::from_hex(&station.public_key).map_err(named)?;
-            let sealed = envelope::seal(password, &key, binding, rng).map_err(named)?;
-            Ok(WireEnvelope {
-                station: station.id.clone(),
-                enc: hex::encode(sealed.enc),
-                ciphertext: hex::encode(&sealed.ciphertext),
+/// The sealers of one chunk of jobs for a branch: one HPKE encapsulation per approved station
+/// ([`envelope::StationSealer`]), then every job's password sealed for each of them. A chunk
+/// of jobs shares a `BranchSealer`; make a new one for the next chunk.
+#[derive(Debug)]
+pub struct BranchSealer {
+    stations: Vec<(String, envelope::StationSealer)>,
+}
+
+impl BranchSealer {
+    /// Sealers for `stations` (their keys checked: a bad one is named).
+    pub fn new(
+        stations: &[Station],
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<BranchSealer, StationKeyError> {
+        let stations = stations
+            .iter()
+            .map(|station| {
+                let named = |source| StationKeyError {
+                    station: station.id.clone(),
+                    source,
+                };
+                let key = StationPublicKey::from_hex(&station.public_key).map_err(named)?;
+                let sealer = envelope::StationSealer::new(&key, rng).map_err(named)?;
+                Ok((station.id.clone(), sealer))
             })
-        })
-        .collect()
+            .collect::<Result<_, StationKeyError>>()?;
+        Ok(BranchSealer { stations })
+    }
+
+    /// Seals `password` for each station, bound to `binding` (the job, its branch and its
+    /// sealed bytes): the `envelopes` of the job's upload, in the order of the stations.
+    pub fn seal(
+        &self,
+        password: &str,
+        binding: &Binding,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<Vec<WireEnvelope>, EnvelopeError> {
+        self.stations
+            .iter()
+            .map(|(id, sealer)| {
+                let sealed = sealer.seal(password, binding, rng)?;
+                Ok(WireEnvelope {
+                    station: id.clone(),
+                    enc: hex::encode(sealed.enc),
+                    ciphertext: hex::encode(&sealed.ciphertext),
+                })
+            })
+            .collect()
+    }
 }
 
 impl WireEnvelope {
@@ -111,7 +136,15 @@ mod tests {
             .collect();
         let password = "7K2M-Q9TD-4HXR-8WBN-3FJC-ZE6P-0VGS";
         let binding = Binding::new("job-1", "b1", b"sealed bytes").unwrap();
-        let wires = seal_for_stations(password, &binding, &stations, &mut OsRng).unwrap();
+        let sealer = BranchSealer::new(&stations, &mut OsRng).unwrap();
+        let wires = sealer.seal(password, &binding, &mut OsRng).unwrap();
+        // A second job of the chunk: the same encapsulation, its own key.
+        let second = Binding::new("job-2", "b1", b"other sealed bytes").unwrap();
+        let second_wires = sealer
+            .seal("another password", &second, &mut OsRng)
+            .unwrap();
+        assert_eq!(second_wires[0].enc, wires[0].enc);
+        assert_ne!(second_wires[0].enc, wires[1].enc);
         assert_eq!(
             wires.iter().map(|w| w.station.as_str()).collect::<Vec<_>>(),
             ["st-0", "st-1"]
@@ -123,6 +156,14 @@ mod tests {
             assert_eq!(opened.expose(), password.as_bytes());
             assert!(envelope::open(&sealed, &keys[1 - i], &binding).is_err());
             assert!(envelope::open(&sealed, &keys[i], &other_job).is_err());
+            let second_sealed = second_wires[i].parse().unwrap();
+            assert_eq!(
+                envelope::open(&second_sealed, &keys[i], &second)
+                    .unwrap()
+                    .expose(),
+                b"another password"
+            );
+            assert!(envelope::open(&second_sealed, &keys[i], &binding).is_err());
         }
     }
 
@@ -132,8 +173,7 @@ mod tests {
             id: "st-9".into(),
             public_key: "AAAA".into(),
         }];
-        let binding = Binding::new("j", "b", b"v").unwrap();
-        let error = seal_for_stations("pw", &binding, &stations, &mut OsRng).unwrap_err();
+        let error = BranchSealer::new(&stations, &mut OsRng).unwrap_err();
         assert_eq!(error.station, "st-9");
         assert!(error.to_string().starts_with("station st-9: "), "{error}");
         for (enc, ciphertext) in [("zz", "00"), ("00", "00"), (&*"00".repeat(32), "0g")] {

@@ -7,8 +7,8 @@
 //! JavaScript surface (hex everywhere, as the issuer's API and the bridge protocol carry keys
 //! and envelopes):
 //!
-//! - Sealing happens inside the upload (`crate::upload`), through [`seal_for_stations`]: the
-//!   password never reaches JavaScript.
+//! - Sealing happens inside the upload (`crate::upload`), through a [`branch_sealer`] per
+//!   chunk: the password never reaches JavaScript.
 //! - `bridge.stationKey()` resolves to `{publicKey, fingerprint}`; `bridge.openJob(vsc, jobId,
 //!   branchId, envelope)` resolves to an `OpenedVsc` ready for `bridge.personalize`.
 //!
@@ -20,7 +20,7 @@
 use js_sys::Promise;
 use serde::Serialize;
 use vsc_core::envelope::Binding;
-use vsc_core::job_envelopes::{self, Station, WireEnvelope};
+use vsc_core::job_envelopes::{BranchSealer, Station, WireEnvelope};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
@@ -28,21 +28,17 @@ use crate::error::{Code, WebError};
 use crate::rng::BlockOsRng;
 use crate::{js, Bridge, OpenedVsc};
 
-/// Seals `password` for each of `stations`, bound to job `job_id` of branch `branch_id` whose
-/// sealed bytes are `vsc` (`vsc_core::job_envelopes::seal_for_stations`, which `vsc build
-/// --server` runs too), with the page's error codes.
-pub fn seal_for_stations(
-    password: &str,
-    job_id: &str,
-    branch_id: &str,
-    vsc: &[u8],
-    stations: &[Station],
-    rng: &mut BlockOsRng,
-) -> Result<Vec<WireEnvelope>, WebError> {
-    let binding = Binding::new(job_id, branch_id, vsc)
-        .map_err(|e| WebError::new(Code::InvalidInput, e.to_string()))?;
-    job_envelopes::seal_for_stations(password, &binding, stations, rng)
-        .map_err(|e| WebError::new(Code::BadStationKey, e.to_string()))
+/// The binding of job `job_id` of branch `branch_id` whose sealed bytes are `vsc`, with the
+/// page's error code.
+pub fn binding(job_id: &str, branch_id: &str, vsc: &[u8]) -> Result<Binding, WebError> {
+    Binding::new(job_id, branch_id, vsc)
+        .map_err(|e| WebError::new(Code::InvalidInput, e.to_string()))
+}
+
+/// Sealers for `stations` (`vsc_core::job_envelopes::BranchSealer`, which `vsc build --server`
+/// runs too), with the page's error code.
+pub fn branch_sealer(stations: &[Station], rng: &mut BlockOsRng) -> Result<BranchSealer, WebError> {
+    BranchSealer::new(stations, rng).map_err(|e| WebError::new(Code::BadStationKey, e.to_string()))
 }
 
 #[wasm_bindgen]
@@ -84,8 +80,7 @@ impl Bridge {
         });
         future_to_promise(async move {
             let envelope = parsed?;
-            let binding = Binding::new(&job_id, &branch_id, &vsc)
-                .map_err(|e| WebError::new(Code::InvalidInput, e.to_string()))?;
+            let binding = binding(&job_id, &branch_id, &vsc)?;
             let plaintext = connection.open_envelope(&envelope, &binding).await?;
             let password = std::str::from_utf8(plaintext.expose()).map_err(|_| {
                 WebError::new(
@@ -109,12 +104,9 @@ mod tests {
             id: "st-9".into(),
             public_key: "AAAA".into(),
         }];
-        let error =
-            seal_for_stations("pw", "j", "b", b"v", &stations, &mut BlockOsRng::new()).unwrap_err();
+        let error = branch_sealer(&stations, &mut BlockOsRng::new()).unwrap_err();
         assert_eq!(error.code, "bad_station_key");
         assert!(error.message.contains("st-9"), "{}", error.message);
-        let error =
-            seal_for_stations("pw", "", "b", b"v", &[], &mut BlockOsRng::new()).unwrap_err();
-        assert_eq!(error.code, "invalid_input");
+        assert_eq!(binding("", "b", b"v").unwrap_err().code, "invalid_input");
     }
 }

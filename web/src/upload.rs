@@ -4,8 +4,9 @@
 //!
 //! Memory stays flat with the batch: a chunk's VSCs and passwords live only until its body is
 //! made; the page sends it and asks for the next chunk. Passwords never leave the wasm in the
-//! clear: each is sealed for the stations by [`crate::envelope::seal_for_stations`] (the same
-//! code as `vsc build --server`) and wiped with its chunk; keys and
+//! clear: each is sealed for the stations by a [`crate::envelope::branch_sealer`] made for
+//! the chunk (one HPKE encapsulation per station and chunk; the same code as `vsc build
+//! --server`) and wiped with its chunk; keys and
 //! envelopes are hex, the `.vsc` base64, as the service's API takes them.
 //!
 //! What it does not do: talk to the service (the page does), or keep anything between chunks
@@ -24,7 +25,7 @@ use vsc_core::job_envelopes::WireEnvelope;
 use vsc_core::profile::Profile;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::envelope::seal_for_stations;
+use crate::envelope::{binding, branch_sealer};
 use crate::error::{Code, WebError};
 use crate::rng::BlockOsRng;
 
@@ -115,6 +116,7 @@ impl Uploader {
                 format!("the service's records have the wrong shape ({e}); reload the page"),
             )
         })?;
+        let sealer = branch_sealer(&self.stations, &mut self.rng)?;
         let mut jobs = Vec::with_capacity(records.records.len());
         let mut uids = Vec::with_capacity(records.records.len());
         for record in &records.records {
@@ -136,14 +138,18 @@ impl Uploader {
                 )
             })?;
             let uid = entry.sealed.uid.to_string();
-            let envelopes = seal_for_stations(
-                entry.sealed.password.expose(),
-                &uid,
-                &self.branch,
-                &entry.sealed.bytes,
-                &self.stations,
-                &mut self.rng,
-            )?;
+            let binding = binding(&uid, &self.branch, &entry.sealed.bytes)?;
+            let envelopes = sealer
+                .seal(entry.sealed.password.expose(), &binding, &mut self.rng)
+                .map_err(|e| {
+                    WebError::new(
+                        Code::BuildFailed,
+                        format!(
+                            "the password of record {} could not be sealed: {e}",
+                            record.id
+                        ),
+                    )
+                })?;
             jobs.push(Job {
                 record: record.id,
                 branch: self.branch.clone(),

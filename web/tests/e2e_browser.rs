@@ -48,7 +48,8 @@ const HOLDER: &str = "Émile Nguyễn-Müller 田中";
 const HOLDING_CLIENT_ORIGIN: &str = "http://reader-holder.test";
 const WAIT: Duration = Duration::from_secs(30);
 
-/// Where the page's build time is left for `benches/native_build.rs`, under the target dir.
+/// Where the page's build time is left for `web/native-bench/benches/native_build.rs`, under the
+/// target dir.
 const PAGE_BUILD_FIGURE: &str = "page-build-1000-ms.txt";
 /// Builds of the 1,000-row batch timed after the first one; the page's figure is the best.
 const PAGE_BUILD_ROUNDS: usize = 5;

@@ -82,7 +82,7 @@ fn main() {
 fn page_figure() -> Option<f64> {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
     std::fs::read_to_string(target.join("vsc-web/page-build-1000-ms.txt"))
         .ok()?
         .trim()
