@@ -21,9 +21,10 @@ use rand_core::{OsRng, RngCore};
 use serde_json::{json, Value};
 use vsc_core::job::Role;
 use vsc_issuer::db::{now_ms, Db};
-use vsc_issuer::queue::{claim_next, report, Outcome};
+use vsc_issuer::queue::{claim_next, report};
 use vsc_issuer::session::Caller;
 use vsc_issuer::tx::{Event, WriteTx};
+use vsc_issuer_api::queue::Outcome;
 use vsc_tests::{free_port, wait_until, ChildGuard, PostgresCluster};
 
 const PW: &str = "benchmark password";

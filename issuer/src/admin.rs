@@ -4,7 +4,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 use sqlx::AnyConnection;
 use vsc_core::job::Role;
@@ -17,25 +17,8 @@ use crate::password;
 use crate::session::Caller;
 use crate::state::AppState;
 use crate::tx::{Event, WriteTx};
-
-/// Longest user name, branch id or branch name.
-pub const MAX_NAME: usize = 64;
-
-/// Checks a user name or branch id: 1 to 64 of `a-z A-Z 0-9 . _ -`.
-pub fn check_id(what: &str, id: &str) -> Result<(), ApiError> {
-    let ok = !id.is_empty()
-        && id.len() <= MAX_NAME
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(format!(
-            "{what} {id:?} is not valid: use 1 to {MAX_NAME} letters, digits, '.', '_' or '-'"
-        )))
-    }
-}
+use vsc_issuer_api::admin::{check_account, ChangeSettings, ChangeUser, CreateBranch, CreateUser};
+use vsc_issuer_api::names::check_branch;
 
 /// Whether `branch` exists.
 pub async fn branch_exists(conn: &mut AnyConnection, branch: &str) -> Result<bool, sqlx::Error> {
@@ -60,27 +43,18 @@ pub struct NewUser {
 
 /// Creates a user in `tx` and audits it as `by`. The password is hashed here (slow).
 pub async fn create_user(tx: &mut WriteTx, user: NewUser, by: Event) -> Result<(), ApiError> {
-    check_id("user name", &user.name)?;
-    password::check_policy(user.password.expose()).map_err(|e| ApiError::invalid(e.to_string()))?;
-    match (user.role, &user.branch) {
-        (Role::Operator, None) => {
-            return Err(ApiError::invalid(
-                "an operator works at one branch: give its branch",
-            ))
-        }
-        (Role::Operator, Some(b)) => {
-            if !branch_exists(tx.conn(), b).await? {
-                return Err(ApiError::invalid(format!(
-                    "there is no branch {b:?}; create it first"
-                )));
-            }
-        }
-        (role, Some(_)) => {
+    check_account(
+        &user.name,
+        user.role,
+        user.branch.as_deref(),
+        &user.password,
+    )?;
+    if let Some(b) = &user.branch {
+        if !branch_exists(tx.conn(), b).await? {
             return Err(ApiError::invalid(format!(
-                "only operators belong to a branch; a {role} does not"
-            )))
+                "there is no branch {b:?}; create it first"
+            )));
         }
-        (_, None) => {}
     }
     let pw = user.password;
     let hash = password::hash_async(pw)
@@ -120,12 +94,7 @@ pub async fn create_branch(
     name: &str,
     by: Event,
 ) -> Result<(), ApiError> {
-    check_id("branch id", id)?;
-    if name.trim().is_empty() || name.chars().count() > MAX_NAME {
-        return Err(ApiError::invalid(format!(
-            "the branch name must have 1 to {MAX_NAME} characters"
-        )));
-    }
+    check_branch(id, name)?;
     let inserted = sqlx::query("INSERT INTO branches (id, name, created_at) VALUES ($1, $2, $3)")
         .bind(id)
         .bind(name.trim())
@@ -182,28 +151,13 @@ pub async fn list_users(
     Ok(Json(json!({ "users": users })))
 }
 
-/// The body of `POST /api/users`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateUser {
-    name: String,
-    role: String,
-    #[serde(default)]
-    branch: Option<String>,
-    #[serde(deserialize_with = "crate::json::secret")]
-    password: SecretString,
-}
-
 /// `POST /api/users`.
 pub async fn add_user(
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(body): JsonBody<CreateUser>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let role: Role = body
-        .role
-        .parse()
-        .map_err(|e: vsc_core::job::UnknownName| ApiError::invalid(e.to_string()))?;
+    let role = body.role()?;
     let name = body.name.clone();
     let mut tx = WriteTx::begin(&state.db).await?;
     create_user(
@@ -224,18 +178,6 @@ pub async fn add_user(
     ))
 }
 
-/// The body of `PATCH /api/users/{name}`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChangeUser {
-    #[serde(default)]
-    disabled: Option<bool>,
-    #[serde(default, deserialize_with = "crate::json::secret_opt")]
-    password: Option<SecretString>,
-    #[serde(default)]
-    unlock: bool,
-}
-
 /// `PATCH /api/users/{name}`: disable or enable, set a new password, unlock.
 pub async fn change_user(
     State(state): State<AppState>,
@@ -243,23 +185,17 @@ pub async fn change_user(
     Path(name): Path<String>,
     JsonBody(body): JsonBody<ChangeUser>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    if body.disabled.is_none() && body.password.is_none() && !body.unlock {
-        return Err(ApiError::invalid(
-            "nothing to change: give \"disabled\", \"password\" or \"unlock\": true",
-        ));
-    }
+    // Disabling oneself is refused first, whatever password the body holds.
     if body.disabled == Some(true) && name == caller.name {
         return Err(ApiError::conflict("you cannot disable your own account"));
     }
+    body.check()?;
     let hash = match body.password {
-        Some(pw) => {
-            password::check_policy(pw.expose()).map_err(|e| ApiError::invalid(e.to_string()))?;
-            Some(
-                password::hash_async(pw)
-                    .await
-                    .ok_or_else(ApiError::internal)?,
-            )
-        }
+        Some(pw) => Some(
+            password::hash_async(pw)
+                .await
+                .ok_or_else(ApiError::internal)?,
+        ),
         None => None,
     };
     let mut tx = WriteTx::begin(&state.db).await?;
@@ -325,14 +261,6 @@ pub async fn list_branches(
     Ok(Json(json!({ "branches": branches })))
 }
 
-/// The body of `POST /api/branches`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateBranch {
-    id: String,
-    name: String,
-}
-
 /// `POST /api/branches`.
 pub async fn add_branch(
     State(state): State<AppState>,
@@ -370,13 +298,6 @@ pub async fn get_settings(
     let mut conn = state.db.pool().acquire().await?;
     let four_eyes = four_eyes(&mut conn).await?;
     Ok(Json(json!({ "settings": { "four_eyes": four_eyes } })))
-}
-
-/// The body of `PATCH /api/settings`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChangeSettings {
-    four_eyes: bool,
 }
 
 /// `PATCH /api/settings`: turns four-eyes approval on or off (audited).

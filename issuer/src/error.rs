@@ -21,6 +21,13 @@ pub struct RowProblem {
     pub reason: String,
 }
 
+/// A body that fails a check is a 422 with the check's message.
+impl From<vsc_issuer_api::BodyError> for ApiError {
+    fn from(e: vsc_issuer_api::BodyError) -> ApiError {
+        ApiError::invalid(e.to_string())
+    }
+}
+
 /// An error answered to an API request.
 #[derive(Debug, Clone)]
 pub struct ApiError {

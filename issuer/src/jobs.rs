@@ -13,9 +13,9 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
-use vsc_core::envelope::{KEY_LEN, MAX_CIPHERTEXT, TAG_LEN};
 use vsc_core::job::{self, Actor, JobAction, JobState, Role};
 use vsc_core::seal;
+use vsc_issuer_api::jobs::{check_station_once, Batch, EnvelopeUpload, JobUpload, Reason};
 
 use crate::admin::four_eyes;
 use crate::db::now_ms;
@@ -26,45 +26,6 @@ use crate::session::Caller;
 use crate::state::AppState;
 use crate::stations::APPROVED;
 use crate::tx::{Event, WriteTx};
-
-/// Most jobs in one batch.
-pub const MAX_BATCH: usize = 10_000;
-
-/// One password envelope, as uploaded: the VSC password sealed with HPKE to one station.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EnvelopeUpload {
-    /// The station's id.
-    pub station: String,
-    /// HPKE encapsulated key (hex, 32 bytes).
-    #[serde(deserialize_with = "crate::json::hex")]
-    pub enc: Vec<u8>,
-    /// HPKE ciphertext of the password (hex).
-    #[serde(deserialize_with = "crate::json::hex")]
-    pub ciphertext: Vec<u8>,
-}
-
-/// One job, as uploaded.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JobUpload {
-    /// The holder record the VSC was built from.
-    pub record: i64,
-    /// The branch whose queue it goes to.
-    pub branch: String,
-    /// The sealed `.vsc` (base64).
-    #[serde(deserialize_with = "crate::json::base64")]
-    pub vsc: Vec<u8>,
-    /// One envelope per approved station of the branch (at least one).
-    pub envelopes: Vec<EnvelopeUpload>,
-}
-
-/// The body of `POST /api/jobs/batch`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Batch {
-    jobs: Vec<JobUpload>,
-}
 
 /// A job row, as the transitions need it.
 #[derive(Debug, Clone)]
@@ -367,15 +328,7 @@ impl Checker {
         conn: &mut AnyConnection,
         job: &JobUpload,
     ) -> Result<(String, Vec<u8>), ApiError> {
-        let header = seal::read_header(&job.vsc)
-            .map_err(|e| ApiError::invalid(format!("the .vsc does not parse: {e}")))?;
-        let profile = records::profile(&header.profile_id)?;
-        if profile.hash() != header.profile_hash {
-            return Err(ApiError::invalid(format!(
-                "the .vsc was built for another version of profile {}; rebuild it with the current profile",
-                header.profile_id
-            )));
-        }
+        let (header, profile) = job.header()?;
         let record = self.record(conn, job.record).await?;
         if record.profile != header.profile_id {
             return Err(ApiError::invalid(format!(
@@ -391,12 +344,7 @@ impl Checker {
             )));
         }
         let approved = self.approved_stations(conn, &job.branch).await?;
-        if job.envelopes.is_empty() {
-            return Err(ApiError::invalid(format!(
-                "no password envelope: seal the password for at least one approved station of branch {}",
-                job.branch
-            )));
-        }
+        job.check_has_envelopes()?;
         let mut seen = HashSet::new();
         for e in &job.envelopes {
             if !approved.contains(&e.station) {
@@ -405,27 +353,8 @@ impl Checker {
                     e.station, job.branch
                 )));
             }
-            if !seen.insert(&e.station) {
-                return Err(ApiError::invalid(format!(
-                    "two envelopes for station {}",
-                    e.station
-                )));
-            }
-            if e.enc.len() != KEY_LEN {
-                return Err(ApiError::invalid(format!(
-                    "envelope for station {}: enc has {} bytes, an X25519 HPKE encapsulated key has {KEY_LEN}",
-                    e.station,
-                    e.enc.len()
-                )));
-            }
-            if !(TAG_LEN + 1..=MAX_CIPHERTEXT).contains(&e.ciphertext.len()) {
-                return Err(ApiError::invalid(format!(
-                    "envelope for station {}: the ciphertext has {} bytes, expected {} to {MAX_CIPHERTEXT}",
-                    e.station,
-                    e.ciphertext.len(),
-                    TAG_LEN + 1
-                )));
-            }
+            check_station_once(&mut seen, &e.station)?;
+            e.check_shape()?;
         }
         Ok((header.uid.to_string(), Sha256::digest(&job.vsc).to_vec()))
     }
@@ -712,12 +641,7 @@ pub async fn create_batch(
     caller: Caller,
     JsonBody(batch): JsonBody<Batch>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    if batch.jobs.is_empty() || batch.jobs.len() > MAX_BATCH {
-        return Err(ApiError::invalid(format!(
-            "a batch holds 1 to {MAX_BATCH} jobs; this one has {}",
-            batch.jobs.len()
-        )));
-    }
+    batch.check()?;
     let stored = store(&state, &caller, &batch.jobs, None).await?;
     let jobs: Vec<Value> = stored
         .iter()
@@ -851,14 +775,6 @@ pub async fn get_one(
     Ok(Json(json!({ "job": view })))
 }
 
-/// A reason given with a rejection, cancellation or revocation.
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct Reason {
-    #[serde(default)]
-    reason: String,
-}
-
 async fn simple(
     state: &AppState,
     caller: &Caller,
@@ -879,10 +795,8 @@ async fn simple(
         set.push(("queued_at", SqlValue::Int(now_ms())));
     }
     let details = match reason {
-        Some(r) if !r.trim().is_empty() => {
-            json!({ "reason": r.chars().take(500).collect::<String>() })
-        }
-        _ => json!({}),
+        Some(r) => json!({ "reason": r }),
+        None => json!({}),
     };
     let to = apply(
         &mut tx,
@@ -913,7 +827,7 @@ pub async fn reject(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<Reason>,
 ) -> Result<Json<Value>, ApiError> {
-    simple(&state, &caller, &id, JobAction::Reject, Some(body.reason)).await
+    simple(&state, &caller, &id, JobAction::Reject, body.for_audit()).await
 }
 
 /// `POST /api/jobs/{id}/cancel`.
@@ -923,7 +837,7 @@ pub async fn cancel(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<Reason>,
 ) -> Result<Json<Value>, ApiError> {
-    simple(&state, &caller, &id, JobAction::Cancel, Some(body.reason)).await
+    simple(&state, &caller, &id, JobAction::Cancel, body.for_audit()).await
 }
 
 /// `POST /api/jobs/{id}/revoke`.
@@ -933,5 +847,5 @@ pub async fn revoke(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<Reason>,
 ) -> Result<Json<Value>, ApiError> {
-    simple(&state, &caller, &id, JobAction::Revoke, Some(body.reason)).await
+    simple(&state, &caller, &id, JobAction::Revoke, body.for_audit()).await
 }

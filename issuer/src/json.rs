@@ -1,14 +1,11 @@
 //! Request bodies: JSON with errors in the API's shape (413 for oversized bodies, 400 for
-//! malformed JSON, 422 for unknown fields and wrong types, 415 for another content type), and
-//! serde helpers for secrets, base64 (the `.vsc`) and hex (keys and envelopes).
+//! malformed JSON, 422 for unknown fields and wrong types, 415 for another content type). The
+//! bodies themselves, and their serde helpers, are `vsc_issuer_api`'s.
 
 use axum::extract::rejection::{BytesRejection, JsonRejection};
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
-use base64::Engine;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer};
-use vsc_core::secret::SecretString;
 
 use crate::error::ApiError;
 use vsc_core::error_catalogue as codes;
@@ -70,33 +67,4 @@ pub fn bytes_rejection(status: StatusCode, e: &BytesRejection) -> ApiError {
     }
 }
 
-/// Deserializes a string into a [`SecretString`].
-pub fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<SecretString, D::Error> {
-    String::deserialize(d).map(SecretString::new)
-}
-
-/// Deserializes an optional string into an optional [`SecretString`].
-pub fn secret_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SecretString>, D::Error> {
-    Option::<String>::deserialize(d).map(|o| o.map(SecretString::new))
-}
-
-/// Deserializes standard base64 (with padding) into bytes.
-pub fn base64<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-    let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-    base64::engine::general_purpose::STANDARD
-        .decode(text.as_bytes())
-        .map_err(|e| serde::de::Error::custom(format!("not standard base64: {e}")))
-}
-
-/// Deserializes hex digits (either case) into bytes: keys and envelopes, as the bridge
-/// protocol carries them.
-pub fn hex<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-    let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-    ::hex::decode(text.as_bytes())
-        .map_err(|_| serde::de::Error::custom("not hex digits of even length"))
-}
-
-/// Encodes bytes as standard base64.
-pub fn to_base64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
+pub use vsc_issuer_api::fields::base64::encode as to_base64;

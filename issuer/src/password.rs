@@ -6,35 +6,6 @@ use rand_core::OsRng;
 use sha2::{Digest, Sha256};
 use vsc_core::secret::SecretString;
 
-/// Shortest password accepted for an account.
-pub const MIN_PASSWORD_CHARS: usize = 12;
-/// Longest password accepted (Argon2 takes any length; this bounds the work per request).
-pub const MAX_PASSWORD_BYTES: usize = 1024;
-
-/// A password that is not acceptable for an account.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum PasswordError {
-    /// Too short.
-    #[error("the password has {0} characters; use at least {MIN_PASSWORD_CHARS}")]
-    TooShort(usize),
-    /// Too long.
-    #[error("the password is longer than {MAX_PASSWORD_BYTES} bytes")]
-    TooLong,
-}
-
-/// Checks the policy for a new password.
-pub fn check_policy(password: &str) -> Result<(), PasswordError> {
-    let chars = password.chars().count();
-    if chars < MIN_PASSWORD_CHARS {
-        return Err(PasswordError::TooShort(chars));
-    }
-    if password.len() > MAX_PASSWORD_BYTES {
-        return Err(PasswordError::TooLong);
-    }
-    Ok(())
-}
-
 /// The Argon2id hash (PHC string) of `password`, with a fresh salt. Slow on purpose: call it
 /// off the async runtime.
 pub fn hash(password: &SecretString) -> String {
@@ -135,11 +106,6 @@ mod tests {
         assert!(verify(&pw, &stored));
         assert!(!verify(&SecretString::new("wrong".into()), &stored));
         assert!(!verify(&pw, "not a hash"));
-        assert_eq!(
-            check_policy("short").unwrap_err().to_string(),
-            "the password has 5 characters; use at least 12"
-        );
-        assert!(check_policy("a long enough password").is_ok());
         assert_ne!(random_token(), random_token());
     }
 }

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::AnyConnection;
 use vsc_core::job::{Actor, JobAction, JobState, Role};
+use vsc_issuer_api::queue::{Claim, Outcome};
 
 use crate::db::now_ms;
 use crate::db::Db;
@@ -157,16 +158,6 @@ async fn station_ok(conn: &mut AnyConnection, station: &str, branch: &str) -> Re
         ))),
         _ => Err(ApiError::not_found(format!("there is no station {station} at branch {branch}"))),
     }
-}
-
-/// The body of `POST /api/queue/claim`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Claim {
-    station: String,
-    /// A job picked from the queue (absent: the oldest one).
-    #[serde(default)]
-    job: Option<String>,
 }
 
 /// `POST /api/queue/claim`: the next job for the station, with its `.vsc` and the station's
@@ -358,31 +349,6 @@ pub async fn release(
     Ok(Json(json!({ "job": { "id": id, "state": to.as_str() } })))
 }
 
-/// The body of `POST /api/jobs/{id}/result`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, tag = "outcome", rename_all = "lowercase")]
-pub enum Outcome {
-    /// Written and verified.
-    Personalized {
-        /// The card's ATR (hex).
-        atr: String,
-        /// APDUs the engine sent.
-        apdus: u64,
-        /// Whether the read-back matched (must be true).
-        read_back_ok: bool,
-    },
-    /// Failed; the card is spoiled.
-    Failed {
-        /// The engine's step that failed.
-        step: String,
-        /// The status word (hex), if the card answered.
-        #[serde(default)]
-        status_word: Option<String>,
-        /// What happened.
-        reason: String,
-    },
-}
-
 fn short(text: &str, max: usize) -> String {
     text.chars().take(max).collect()
 }
@@ -409,47 +375,23 @@ pub async fn report(
     outcome: Outcome,
 ) -> Result<(JobState, Value), ApiError> {
     let now = now_ms();
+    outcome.check()?;
     let (action, result, mut set) = match outcome {
-        Outcome::Personalized {
-            atr,
-            apdus,
-            read_back_ok,
-        } => {
-            if !read_back_ok {
-                return Err(ApiError::invalid(
-                    "a job is reported personalized only when the read-back matched; report it failed instead",
-                ));
-            }
-            if atr.is_empty() || atr.len() > 66 || hex::decode(&atr).is_err() {
-                return Err(ApiError::invalid(
-                    "atr must be the card's ATR in hex (2 to 33 bytes)",
-                ));
-            }
-            (
-                JobAction::ReportPersonalized,
-                json!({ "outcome": "personalized", "atr": atr.to_ascii_uppercase(), "apdus": apdus, "read_back_ok": true, "at_ms": now }),
-                Vec::new(),
-            )
-        }
+        Outcome::Personalized { atr, apdus, .. } => (
+            JobAction::ReportPersonalized,
+            json!({ "outcome": "personalized", "atr": atr.to_ascii_uppercase(), "apdus": apdus, "read_back_ok": true, "at_ms": now }),
+            Vec::new(),
+        ),
         Outcome::Failed {
             step,
             status_word,
             reason,
-        } => {
-            if let Some(sw) = &status_word {
-                if sw.len() != 4 || hex::decode(sw).is_err() {
-                    return Err(ApiError::invalid(
-                        "status_word must be 4 hex digits, e.g. 6A82",
-                    ));
-                }
-            }
-            (
-                JobAction::ReportFailed,
-                json!({ "outcome": "failed", "step": short(&step, 100), "status_word": status_word.map(|s| s.to_ascii_uppercase()),
+        } => (
+            JobAction::ReportFailed,
+            json!({ "outcome": "failed", "step": short(&step, 100), "status_word": status_word.map(|s| s.to_ascii_uppercase()),
                         "reason": short(&reason, 500), "card_spoiled": true, "at_ms": now }),
-                clear_claim(),
-            )
-        }
+            clear_claim(),
+        ),
     };
     let mut tx = WriteTx::begin(db).await?;
     let job = held(&mut tx, caller, id, now).await?;

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use vsc_core::profile::Profile;
 use vsc_core::text_encoding::TextEncoding;
+use vsc_issuer_api::records::OneRecord;
 
 use crate::db::{now_ms, today_utc};
 use crate::error::ApiError;
@@ -29,23 +30,6 @@ pub const PENDING: &str = "pending";
 pub const BUILT: &str = "built";
 /// See [`PENDING`].
 pub const PURGED: &str = "purged";
-
-/// A shipped profile by id (parsed once per process), or a 422 that lists the known ones.
-pub fn profile(id: &str) -> Result<&'static Profile, ApiError> {
-    static PROFILES: std::sync::OnceLock<Vec<Profile>> = std::sync::OnceLock::new();
-    let profiles = PROFILES.get_or_init(|| {
-        Profile::builtin_ids()
-            .iter()
-            .filter_map(|id| Profile::builtin(id))
-            .collect()
-    });
-    profiles.iter().find(|p| p.id == id).ok_or_else(|| {
-        ApiError::invalid(format!(
-            "unknown profile {id:?}; known profiles: {}",
-            Profile::builtin_ids().join(", ")
-        ))
-    })
-}
 
 async fn store(
     state: &AppState,
@@ -107,21 +91,13 @@ fn rejected(refused: Refused, what: &str) -> ApiError {
     }
 }
 
-/// The body of `POST /api/records`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OneRecord {
-    profile: String,
-    values: BTreeMap<String, String>,
-}
-
 /// `POST /api/records`: one record as JSON.
 pub async fn create_one(
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(body): JsonBody<OneRecord>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let profile = profile(&body.profile)?;
+    let profile = body.profile()?;
     let records = import::validate(profile, Input::Record(&body.values), today_utc())
         .map_err(|p| rejected(p, "the record"))?;
     let ids = store(&state, &caller, profile, records, "json").await?;
@@ -166,7 +142,7 @@ pub async fn import_csv(
         ));
     }
     let body = body.map_err(|e| bytes_rejection(e.status(), &e))?;
-    let profile = profile(&query.profile)?;
+    let profile = vsc_issuer_api::records::profile(&query.profile)?;
     let encoding = match query.encoding.as_deref() {
         None => TextEncoding::Utf8,
         Some(label) => TextEncoding::from_label(label).ok_or_else(|| {

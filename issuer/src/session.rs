@@ -8,10 +8,9 @@ use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 use vsc_core::job::Role;
-use vsc_core::secret::SecretString;
 
 use crate::db::now_ms;
 use crate::error::ApiError;
@@ -170,15 +169,6 @@ fn in_words(d: std::time::Duration) -> String {
     format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
-/// The body of `POST /api/session`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SignIn {
-    username: String,
-    #[serde(deserialize_with = "crate::json::secret")]
-    password: SecretString,
-}
-
 /// Who is signed in.
 #[derive(Serialize)]
 pub struct Me {
@@ -196,7 +186,7 @@ struct UserView {
 pub async fn sign_in(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    JsonBody(body): JsonBody<SignIn>,
+    JsonBody(body): JsonBody<vsc_issuer_api::session::SignIn>,
 ) -> Result<Response, ApiError> {
     if let Err(wait) = state.sign_in_limit.attempt(peer.ip()) {
         let mut e = ApiError::new(
@@ -221,7 +211,7 @@ pub async fn sign_in(
     };
     // A name that cannot be an account (a password typed in the wrong field, say) is not
     // written to the audit log.
-    let actor = if crate::admin::check_id("user name", &body.username).is_ok() {
+    let actor = if vsc_issuer_api::names::check_id("user name", &body.username).is_ok() {
         body.username.clone()
     } else {
         "(not a user name)".to_owned()

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use vsc_core::envelope::StationPublicKey;
+use vsc_issuer_api::stations::Enrol;
 
 use crate::db::now_ms;
 use crate::error::{is_unique_violation, ApiError};
@@ -78,29 +78,13 @@ pub async fn list(
     ))
 }
 
-/// The body of `POST /api/stations`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Enrol {
-    name: String,
-    /// 64 hex digits, as the bridge's `station_key` gives it.
-    public_key: String,
-}
-
 /// `POST /api/stations`: an operator enrols a station of its branch.
 pub async fn enrol(
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(body): JsonBody<Enrol>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let public_key = StationPublicKey::from_hex(&body.public_key)
-        .map_err(|e| ApiError::invalid(format!("public_key: {e}")))?;
-    let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 64 {
-        return Err(ApiError::invalid(
-            "the station name must have 1 to 64 characters",
-        ));
-    }
+    let (public_key, name) = body.check()?;
     let branch = caller.branch.clone().ok_or_else(ApiError::internal)?;
     let id = format!("st-{}", &crate::password::random_token()[..16]);
     let fp = public_key.fingerprint();
