@@ -184,10 +184,15 @@ impl Session {
         self.expect_ok(&format!("GET {path}"), answer)
     }
 
-    /// `POST path` with a JSON body (`Value::Null`: none): the JSON body of a 2xx answer.
-    pub fn post(&mut self, path: &str, body: &Value) -> Result<Value, CliError> {
-        let text = (!body.is_null()).then(|| Zeroizing::new(body.to_string()));
-        let content = text.as_ref().map(|t| ("application/json", t.as_bytes()));
+    /// `POST path` with a JSON body (one of `vsc_issuer_api`'s, or a `Value`; `Value::Null`:
+    /// none): the JSON body of a 2xx answer.
+    pub fn post(&mut self, path: &str, body: &impl serde::Serialize) -> Result<Value, CliError> {
+        let text = Zeroizing::new(serde_json::to_string(body).map_err(|e| {
+            CliError::Issuer(format!(
+                "the request to POST {path} could not be written: {e}"
+            ))
+        })?);
+        let content = (text.as_str() != "null").then(|| ("application/json", text.as_bytes()));
         let answer = self.send("POST", path, content)?;
         self.expect_ok(&format!("POST {path}"), answer)
     }

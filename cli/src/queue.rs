@@ -22,12 +22,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use serde_json::{json, Value};
+use serde_json::Value;
 use vsc_core::envelope::{self, Binding, StationSecretKey};
 use vsc_core::job_envelopes::{MalformedEnvelope, WireEnvelope};
 use vsc_core::perso::PersoError;
 use vsc_core::secret::SecretString;
 use vsc_core::vsc::Vsc;
+use vsc_issuer_api::queue::{Claim, Outcome};
 use vsc_pcsc::pcsc::{Context, ReaderState};
 
 use crate::error::CliError;
@@ -140,7 +141,13 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         if !wait_for_card(&context, &worker.reader, true, &stop)? {
             break "stopped (Ctrl-C)".to_owned();
         }
-        let claim = session.post("/api/queue/claim", &json!({ "station": worker.station_id }))?;
+        let claim = session.post(
+            "/api/queue/claim",
+            &Claim {
+                station: worker.station_id.clone(),
+                job: None,
+            },
+        )?;
         if claim["job"].is_null() {
             break "no queued job of this branch has an envelope for this station".to_owned();
         }
@@ -210,21 +217,28 @@ impl Worker {
                 // From here the card holds the VSC: the job is reported personalized whatever
                 // happens next, never failed or released (another card would get the same VSC).
                 let mailer = personalize::write_pin_mailer(&path, &outcome.pin_mailer());
-                let report = json!({ "outcome": "personalized", "atr": hex::encode_upper(&run.atr),
-                                     "apdus": outcome.apdus, "read_back_ok": true });
+                let report = Outcome::Personalized {
+                    atr: hex::encode_upper(&run.atr),
+                    apdus: outcome.apdus as u64,
+                    read_back_ok: true,
+                };
                 if let Err(error) = report_personalized(session, &id, &report) {
                     let mailer_state = match &mailer {
                         Ok(()) => format!("its PIN mailer is {}", path.display()),
                         Err(_) => "its PIN mailer could not be written".to_owned(),
                     };
                     return Err(CliError::Input(format!(
-                        "job {id}: the card for {} is personalized and verified ({mailer_state}),                          but the service was not told ({error}): keep the card and tell an                          administrator that job {id} is personalized before its claim runs out,                          or the job returns to the queue",
+                        "job {id}: the card for {} is personalized and verified ({mailer_state}), \
+                         but the service was not told ({error}): keep the card and tell an \
+                         administrator that job {id} is personalized before its claim runs out, \
+                         or the job returns to the queue",
                         outcome.holder_name
                     )));
                 }
                 if let Err(error) = mailer {
                     return Err(CliError::Input(format!(
-                        "job {id}: {error}; the job is reported personalized, since the card                          holds its VSC: set the card aside and ask the issuer for a new PIN for                          {}",
+                        "job {id}: {error}; the job is reported personalized, since the card holds its VSC: \
+                         set the card aside and ask the issuer for a new PIN for {}",
                         outcome.holder_name
                     )));
                 }
@@ -291,7 +305,7 @@ impl Worker {
 
 /// Reports job `id` personalized, trying three times over a few seconds: a lost answer must
 /// not leave the job to return to the queue once its claim runs out.
-fn report_personalized(session: &mut Session, id: &str, report: &Value) -> Result<(), CliError> {
+fn report_personalized(session: &mut Session, id: &str, report: &Outcome) -> Result<(), CliError> {
     let mut attempt = 1;
     loop {
         match session.post(&api_path(&["api", "jobs", id, "result"], &[]), report) {
@@ -327,7 +341,11 @@ fn report_failed(
     session
         .post(
             &api_path(&["api", "jobs", id, "result"], &[]),
-            &json!({ "outcome": "failed", "step": step, "status_word": status_word, "reason": reason }),
+            &Outcome::Failed {
+                step: step.to_owned(),
+                status_word,
+                reason: reason.to_owned(),
+            },
         )
         .map(drop)
 }
@@ -434,6 +452,7 @@ fn has_card(state: &ReaderState) -> bool {
 mod tests {
     use super::*;
     use crate::issuer_client::CredentialArgs;
+    use serde_json::json;
     use std::collections::BTreeMap;
     use vsc_tests::issuer::{Issuer, PW};
 

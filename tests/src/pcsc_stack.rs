@@ -174,7 +174,8 @@ fn wait_for_context(child: &mut Child, log: &Path) -> Context {
             let _ = child.kill();
             let _ = child.wait();
             panic!(
-                "the pcscd started by the tests does not answer ({error}; exit status:                  {exited:?}); its log ({}):\n{text}",
+                "the pcscd started by the tests does not answer ({error}; exit status: \
+                 {exited:?}); its log ({}):\n{text}",
                 log.display()
             );
         }
