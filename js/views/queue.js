@@ -215,6 +215,7 @@ async function claim(jobId) {
       return;
     }
     claimed = answer;
+    const claimedAt = performance.now();
     stopRenewing = keepLease(answer.job.id, answer.lease_seconds);
     const vscBytes = Uint8Array.from(atob(answer.vsc), (c) => c.charCodeAt(0));
     $('#queue-job-summary').replaceChildren(...vscSummaryRows(vsc.inspectVsc(vscBytes)));
@@ -222,6 +223,7 @@ async function claim(jobId) {
     $('#queue-job').hidden = false;
     setStatus(status, 'Opening the password envelope…');
     const opened = await openClaimed(panel.bridge, vscBytes, answer.envelope, answer.job.id, answer.job.branch);
+    const openedAt = performance.now();
     const reader = panel.readerInfo;
     touched = true;
     const mailer = await runPersonalization(panel.bridge, opened, reader.name, {
@@ -236,6 +238,9 @@ async function claim(jobId) {
       { outcome: 'personalized', atr: reader.atr, apdus: mailer.apdus, read_back_ok: true });
     setStatus(status, `Verified in ${seconds(elapsed)}: the card for ${mailer.holderName} is done and reported. Take it out, insert the next blank card, then press Next card.`);
     status.dataset.ms = String(elapsed);
+    status.dataset.steps = JSON.stringify({
+      claim: claimedAt - started, open: openedAt - claimedAt, personalize: started + elapsed - openedAt,
+    });
     $('#next-card').hidden = false;
     $('#next-card').focus();
   } catch (error) {
