@@ -19,7 +19,7 @@ use crate::jobs::{apply, fetch_view, load, no_job, JobRow, SqlValue};
 use crate::json::{to_base64, JsonBody};
 use crate::session::Caller;
 use crate::state::{ms, AppState};
-use crate::stations::APPROVED;
+use crate::stations::{APPROVED, REVOKED};
 use crate::tx::{Event, WriteTx};
 
 /// The claim statement: the oldest queued job of the branch that has an envelope for the
@@ -152,6 +152,9 @@ async fn station_ok(conn: &mut AnyConnection, station: &str, branch: &str) -> Re
             .await?;
     match row {
         Some((b, st)) if b == branch && st == APPROVED => Ok(()),
+        Some((b, st)) if b == branch && st == REVOKED => Err(ApiError::forbidden(format!(
+            "station {station} was revoked: it gets no more passwords; make a new key on that PC (vsc-bridge station rotate), enrol it and ask an admin to approve it"
+        ))),
         Some((b, st)) if b == branch => Err(ApiError::forbidden(format!(
             "station {station} is {st}, not approved: an admin approves it after comparing its fingerprint"
         ))),

@@ -272,6 +272,9 @@ async function claim(jobId) {
     } else {
       showError(errorBox, error);
       if (claimed) await giveBack(claimed.job.id, touched && !error.cardUntouched, error, steps);
+      // A station revoked or no longer approved since the page looked: its status says why
+      // and what to do.
+      else if (error.status === 403) await loadStation();
     }
   } finally {
     if (card) card.then((session) => bridge.releaseCard(session), () => {});

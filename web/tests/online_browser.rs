@@ -16,7 +16,12 @@
 //! card pulled mid-run (a softcard with a tear point): its job reported failed with its reason
 //! and back in the queue. Then, around the page: the job's envelope, claimed again through the
 //! API, does not open at the bridge bound to another job or another branch, and opens bound to
-//! its own (which gives the test a card's password; the job is released); the auditor's log shows
+//! its own (which gives the test a card's password; the job is released); that job claimed by
+//! the page onto a card that holds its VSC already (the file mode's budget card), the new-PIN
+//! question left open for more than two of the service's short leases while the page renews
+//! the lease (the job stays claimed), then declined (the job back in the queue); the station
+//! revoked by the admin, its next claim refused and the Queue saying in words what to do (a new
+//! key, `vsc-bridge station rotate`, enrolled and approved); the auditor's log shows
 //! every step, filtered, and its chain verifies; Sign out. Last, no PIN the page's PIN mailers
 //! showed and no card password appears, as text or as hex, in the database (the SQLite file
 //! and its WAL, or every file of the PostgreSQL cluster's data directory after a checkpoint,
@@ -49,6 +54,8 @@ use vsc_tests::{
 use webdriver::Browser;
 
 const WAIT: Duration = Duration::from_secs(30);
+/// The service's claim lease (short: the test holds a claim for longer than two of them).
+const LEASE: Duration = Duration::from_secs(3);
 /// The origin of the test's own station client: the bridge trusts it (`--trust-origin`).
 const STATION_CLIENT: &str = "http://station-client.test";
 const PW: &str = "a long demo password";
@@ -89,7 +96,9 @@ impl Service {
             }
             run_ok(&args);
         }
-        let server = Server::start_logged(db, &[], &dir.join("issuer.log"));
+        let lease = LEASE.as_secs().to_string();
+        let server =
+            Server::start_logged(db, &["--lease-seconds", &lease], &dir.join("issuer.log"));
         Service {
             base: server.base.clone(),
             server,
@@ -704,8 +713,62 @@ fn run(db: &str, pg: Option<&PostgresCluster>, dir: &Path, screenshots: Option<&
         file_steps.unwrap_or_default()
     );
 
-    // The auditor: every step in the log, filtered; the chain verified.
+    // A claim held by a long question at the counter keeps its lease: card 4 holds the third
+    // job's VSC already (the file mode above), so the page's claim of that job asks whether to
+    // set a new PIN; with the dialog open for more than two leases, the page renews the lease
+    // and the job stays claimed. Declined, the job goes back to the queue, the card untouched.
+    let holding = stack.softcard(0, card(dir, 4, None));
     browser.click(&browser.link("Sign in"));
+    sign_in(&browser, "operator", PW, "view-queue");
+    browser.click(&browser.find("#op-connect"));
+    wait_text(&browser, "#op-bridge-status", "aired");
+    wait_text(&browser, "#op-reader-status", "Card present");
+    wait_text(&browser, "#station-status", "is approved");
+    browser.click(&browser.button("Claim"));
+    browser.wait_for("the new-PIN question", WAIT, || {
+        browser.execute(
+            "return document.querySelector('#new-pin-dialog').open;",
+            json!([]),
+        ) == json!(true)
+    });
+    std::thread::sleep(LEASE * 2 + Duration::from_secs(1));
+    let (_, held) = clerk.get(&format!("/api/jobs/{third}"));
+    assert_eq!(held["job"]["state"], "claimed", "{held}");
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    assert!(
+        held["job"]["lease_until_ms"].as_i64().unwrap() > now_ms,
+        "the page renewed the lease: {held}"
+    );
+    browser.click(&browser.button("Cancel"));
+    wait_text(
+        &browser,
+        "#op-status",
+        "Not personalized: the job is back in the queue",
+    );
+    let (_, back) = clerk.get(&format!("/api/jobs/{third}"));
+    assert_eq!(back["job"]["state"], "queued", "{back}");
+    assert_eq!(back["job"]["spoiled_cards"], 1, "{back}");
+
+    // A revoked station is told in words what to do: its claim is refused with the reason,
+    // and the Queue says how to get a new key approved.
+    let mut admin = service.login("admin");
+    let (_, stations) = admin.get("/api/stations");
+    let station = stations["stations"][0]["id"].as_str().unwrap().to_owned();
+    let (status, revoked) = admin.post(&format!("/api/stations/{station}/revoke"), json!(null));
+    assert_eq!(status, 200, "{revoked}");
+    browser.click(&browser.button("Claim"));
+    let alert = browser.wait_displayed("#queue-error", WAIT);
+    wait_text(&browser, "#queue-error", "was revoked");
+    assert!(browser.text(&alert).contains("vsc-bridge station rotate"));
+    wait_text(&browser, "#station-status", "was revoked");
+    wait_text(&browser, "#station-status", "vsc-bridge station rotate");
+    sign_out(&browser);
+    drop(holding);
+
+    // The auditor: every step in the log, filtered; the chain verified.
     sign_in(&browser, "auditor", PW, "view-audit");
     assert_eq!(nav_links(&browser), ["Audit log"]);
     wait_text(&browser, "#audit-verify-result", "The chain verifies");
@@ -720,6 +783,8 @@ fn run(db: &str, pg: Option<&PostgresCluster>, dir: &Path, screenshots: Option<&
         "job.report-personalized",
         "job.report-failed",
         "job.release",
+        "job.renew",
+        "station.revoke",
     ] {
         wait_text(&browser, "#audit-rows", action);
     }
@@ -731,9 +796,12 @@ fn run(db: &str, pg: Option<&PostgresCluster>, dir: &Path, screenshots: Option<&
             json!([]),
         );
         let actions: Vec<String> = serde_json::from_value(actions).unwrap();
-        // Uploaded 3, approved 3, claimed 5 (4 by the page, 1 by the test), reported 3,
-        // released 2.
-        actions.len() == 16 && actions.iter().all(|a| a.starts_with("job."))
+        // Uploaded 3, approved 3, claimed 6 (5 by the page, 1 by the test), reported 3,
+        // released 3; and the renewals (at least two, of the claim held by the question).
+        let renewals = actions.iter().filter(|a| *a == "job.renew").count();
+        actions.len() - renewals == 18
+            && renewals >= 2
+            && actions.iter().all(|a| a.starts_with("job."))
     });
     shot("online-audit.png");
     sign_out(&browser);
