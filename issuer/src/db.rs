@@ -74,6 +74,9 @@ pub struct Write {
     pub tx: Transaction<'static, Any>,
     /// Held until the transaction ends.
     pub slot: Option<tokio::sync::OwnedMutexGuard<()>>,
+    /// The audit chain's head (`seq`, `hash`) when taking the lock read it already
+    /// (PostgreSQL); `None` otherwise.
+    pub head: Option<(i64, Vec<u8>)>,
 }
 
 const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
@@ -221,14 +224,20 @@ impl Db {
                 Ok(Write {
                     tx,
                     slot: Some(slot),
+                    head: None,
                 })
             }
             Backend::Postgres => {
                 let mut tx = self.pool.begin().await?;
-                sqlx::query("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE")
-                    .execute(&mut *tx)
-                    .await?;
-                Ok(Write { tx, slot: None })
+                let head: (i64, Vec<u8>) =
+                    sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE")
+                        .fetch_one(&mut *tx)
+                        .await?;
+                Ok(Write {
+                    tx,
+                    slot: None,
+                    head: Some(head),
+                })
             }
         }
     }

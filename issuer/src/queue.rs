@@ -20,18 +20,18 @@ use crate::jobs::{apply, fetch_view, load, no_job, JobRow, SqlValue};
 use crate::json::{to_base64, JsonBody};
 use crate::session::Caller;
 use crate::state::{ms, AppState};
-use crate::stations::APPROVED;
+use crate::stations::{APPROVED, REVOKED};
 use crate::tx::{Event, WriteTx};
 
 /// The claim statement: the oldest queued job of the branch that has an envelope for the
 /// station (or the one picked, `$6`; empty for the oldest). Run inside a serialized write
-/// transaction.
+/// transaction. Returns the job's id and its sealed `.vsc`.
 pub const CLAIM_SQL: &str = "UPDATE jobs SET state = 'claimed', claimed_by = $1, claim_station = $2, lease_until = $3, updated_at = $4 \
      WHERE id = (SELECT j.id FROM jobs j JOIN envelopes e ON e.job_id = j.id AND e.station_id = $2 \
                  WHERE j.branch = $5 AND j.state = 'queued' AND ($6 = '' OR j.id = $6) \
                  ORDER BY j.queued_at, j.id LIMIT 1) \
        AND state = 'queued' \
-     RETURNING id, record_id";
+     RETURNING id, vsc";
 
 fn branch_of(caller: &Caller) -> Result<String, ApiError> {
     caller.branch.clone().ok_or_else(|| {
@@ -153,6 +153,9 @@ async fn station_ok(conn: &mut AnyConnection, station: &str, branch: &str) -> Re
             .await?;
     match row {
         Some((b, st)) if b == branch && st == APPROVED => Ok(()),
+        Some((b, st)) if b == branch && st == REVOKED => Err(ApiError::forbidden(format!(
+            "station {station} was revoked: it gets no more passwords; make a new key on that PC (vsc-bridge station rotate), enrol it and ask an admin to approve it"
+        ))),
         Some((b, st)) if b == branch => Err(ApiError::forbidden(format!(
             "station {station} is {st}, not approved: an admin approves it after comparing its fingerprint"
         ))),
@@ -229,7 +232,7 @@ pub async fn claim_job(
     let mut tx = WriteTx::begin(db).await?;
     station_ok(tx.conn(), station, &branch).await?;
     expire_leases(&mut tx, &branch, now).await?;
-    let claimed: Option<(String, i64)> = sqlx::query_as(CLAIM_SQL)
+    let claimed: Option<(String, Option<Vec<u8>>)> = sqlx::query_as(CLAIM_SQL)
         .bind(&caller.name)
         .bind(station)
         .bind(lease_until)
@@ -238,14 +241,10 @@ pub async fn claim_job(
         .bind(pick.unwrap_or(""))
         .fetch_optional(tx.conn())
         .await?;
-    let Some((id, _record)) = claimed else {
+    let Some((id, vsc)) = claimed else {
         tx.commit().await?;
         return Ok(None);
     };
-    let (vsc,): (Option<Vec<u8>>,) = sqlx::query_as("SELECT vsc FROM jobs WHERE id = $1")
-        .bind(&id)
-        .fetch_one(tx.conn())
-        .await?;
     let (enc, ciphertext): (Vec<u8>, Vec<u8>) = sqlx::query_as(
         "SELECT enc, ciphertext FROM envelopes WHERE job_id = $1 AND station_id = $2",
     )
@@ -254,16 +253,16 @@ pub async fn claim_job(
     .fetch_one(tx.conn())
     .await?;
     let vsc = vsc.ok_or_else(ApiError::internal)?;
-    let mut event = caller.event(
+    let mut claim = caller.event(
         "job.claim",
         &id,
         json!({ "from": "queued", "to": "claimed", "station": station, "lease_until_ms": lease_until }),
     );
-    event.branch = branch.clone();
-    tx.audit(&event).await?;
-    let mut event = caller.event("envelope.release", &id, json!({ "station": station }));
-    event.branch = branch.clone();
-    tx.audit(&event).await?;
+    claim.branch = branch.clone();
+    let mut release = caller.event("envelope.release", &id, json!({ "station": station }));
+    release.branch = branch.clone();
+    // Both rows in one statement.
+    tx.audit_many(&[claim, release]).await?;
     let (_, view) = fetch_view(tx.conn(), &id)
         .await?
         .ok_or_else(ApiError::internal)?;

@@ -48,9 +48,13 @@ impl WriteTx {
     /// Begins the transaction (waits for the write lock).
     pub async fn begin(db: &Db) -> Result<WriteTx, sqlx::Error> {
         let write = db.write().await?;
+        let head = match write.head {
+            Some((seq, hash)) => Some((seq, head_hash(hash)?)),
+            None => None,
+        };
         Ok(WriteTx {
             tx: write.tx,
-            head: None,
+            head,
             changed: false,
             _slot: write.slot,
         })
@@ -76,10 +80,7 @@ impl WriteTx {
                     sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
                         .fetch_one(&mut *self.tx)
                         .await?;
-                let hash: [u8; 32] = hash
-                    .try_into()
-                    .map_err(|_| sqlx::Error::Protocol("audit_head.hash is not 32 bytes".into()))?;
-                (seq, hash)
+                (seq, head_hash(hash)?)
             }
         };
         for chunk in events.chunks(AUDIT_ROWS) {
@@ -151,4 +152,10 @@ impl WriteTx {
         }
         self.tx.commit().await
     }
+}
+
+/// The audit head's hash as stored: 32 bytes.
+fn head_hash(hash: Vec<u8>) -> Result<[u8; 32], sqlx::Error> {
+    hash.try_into()
+        .map_err(|_| sqlx::Error::Protocol("audit_head.hash is not 32 bytes".into()))
 }

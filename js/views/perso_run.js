@@ -5,7 +5,8 @@ import { $, capitalize, setStatus } from '../core/dom.js';
 
 // Personalizes the card in `reader` with the opened VSC (consumed) through `bridge`; resolves
 // to the wasm PinMailer once verified, rejects with a coded error otherwise. `ui` holds the
-// `progress`, `steps` and `status` elements and `confirmNewPin(question)`.
+// `progress`, `steps` and `status` elements and `confirmNewPin(question)`, and `card`, a
+// CardSession of that reader opened ahead (`bridge.connectCard`, consumed), if any.
 export async function runPersonalization(bridge, opened, reader, ui) {
   const { progress, steps, status } = ui;
   progress.hidden = false;
@@ -25,7 +26,9 @@ export async function runPersonalization(bridge, opened, reader, ui) {
     }));
   };
   try {
-    const mailer = await bridge.personalize(opened, reader, onProgress, ui.confirmNewPin);
+    const mailer = await (ui.card
+      ? bridge.personalizeCard(opened, ui.card, onProgress, ui.confirmNewPin)
+      : bridge.personalize(opened, reader, onProgress, ui.confirmNewPin));
     for (const item of steps.children) item.className = 'done';
     progress.value = progress.max;
     return mailer;

@@ -202,6 +202,7 @@ async function personalize() {
   }
   // The VSC is open: the password is not needed any more, whatever happens next.
   passwordInput.value = '';
+  const openedAt = performance.now();
   state.busy = true;
   const status = $('#perso-status');
   try {
@@ -214,6 +215,7 @@ async function personalize() {
     const elapsed = performance.now() - started;
     setStatus(status, `Verified in ${seconds(elapsed)}.`);
     status.dataset.ms = String(elapsed);
+    status.dataset.steps = JSON.stringify({ open: openedAt - started, personalize: started + elapsed - openedAt });
     showMailer(mailer, elapsed, () => {
       resetPersonalize();
       location.hash = '#personalize';

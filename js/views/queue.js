@@ -204,6 +204,11 @@ async function claim(jobId) {
   let touched = false;
   let verified = null;
   let stopRenewing = () => {};
+  // The card session opens while the service answers the claim; given back unless used.
+  const reader = panel.readerInfo;
+  const bridge = panel.bridge;
+  let card = bridge.connectCard(reader.name);
+  card.catch(() => {});
   try {
     setStatus(status, 'Claiming…');
     const body = { station: state.station.id };
@@ -215,27 +220,49 @@ async function claim(jobId) {
       return;
     }
     claimed = answer;
+    const claimedAt = performance.now();
     stopRenewing = keepLease(answer.job.id, answer.lease_seconds);
     const vscBytes = Uint8Array.from(atob(answer.vsc), (c) => c.charCodeAt(0));
-    $('#queue-job-summary').replaceChildren(...vscSummaryRows(vsc.inspectVsc(vscBytes)));
+    // The bridge opens the envelope while the page shows the job.
+    setStatus(status, 'Opening the password envelope…');
+    const opening = openClaimed(bridge, vscBytes, answer.envelope, answer.job.id, answer.job.branch);
+    try {
+      $('#queue-job-summary').replaceChildren(...vscSummaryRows(vsc.inspectVsc(vscBytes)));
+    } catch (error) {
+      // Not shown, not personalized: the VSC opened meanwhile is wiped.
+      opening.then((opened) => opened.free(), () => {});
+      throw error;
+    }
     steps.replaceChildren();
     $('#queue-job').hidden = false;
-    setStatus(status, 'Opening the password envelope…');
-    const opened = await openClaimed(panel.bridge, vscBytes, answer.envelope, answer.job.id, answer.job.branch);
-    const reader = panel.readerInfo;
+    const opened = await opening;
+    const openedAt = performance.now();
+    let session;
+    try {
+      session = await card;
+    } catch (error) {
+      opened.free();
+      throw error;
+    }
+    card = null;
     touched = true;
-    const mailer = await runPersonalization(panel.bridge, opened, reader.name, {
-      progress: $('#op-progress'), steps, status, confirmNewPin: askNewPin,
+    const mailer = await runPersonalization(bridge, opened, reader.name, {
+      progress: $('#op-progress'), steps, status, confirmNewPin: askNewPin, card: session,
     });
     const elapsed = performance.now() - started;
     // From here the card holds the VSC: its PIN mailer is kept whatever the service says, and
-    // the job is never given back (another card would get the same VSC).
+    // the job is never given back (another card would get the same VSC). "Verified" shows at
+    // once; the report follows, and its outcome is shown when it comes.
     verified = mailer;
     addMailer(mailer);
+    setStatus(status, `Verified in ${seconds(elapsed)}: the card for ${mailer.holderName} is done; reporting it to the service…`);
+    status.dataset.ms = String(elapsed);
+    status.dataset.steps = JSON.stringify({
+      claim: claimedAt - started, open: openedAt - claimedAt, personalize: started + elapsed - openedAt,
+    });
     await reportPersonalized(answer.job.id,
       { outcome: 'personalized', atr: reader.atr, apdus: mailer.apdus, read_back_ok: true });
     setStatus(status, `Verified in ${seconds(elapsed)}: the card for ${mailer.holderName} is done and reported. Take it out, insert the next blank card, then press Next card.`);
-    status.dataset.ms = String(elapsed);
     $('#next-card').hidden = false;
     $('#next-card').focus();
   } catch (error) {
@@ -245,8 +272,12 @@ async function claim(jobId) {
     } else {
       showError(errorBox, error);
       if (claimed) await giveBack(claimed.job.id, touched && !error.cardUntouched, error, steps);
+      // A station revoked or no longer approved since the page looked: its status says why
+      // and what to do.
+      else if (error.status === 403) await loadStation();
     }
   } finally {
+    if (card) card.then((session) => bridge.releaseCard(session), () => {});
     stopRenewing();
     state.busy = false;
     renderControls();

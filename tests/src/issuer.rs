@@ -61,7 +61,8 @@ pub struct Server {
     pub base: String,
     /// Its database.
     pub db: String,
-    _logs: TempDir,
+    // The temporary directory of its log, when the caller did not name the log file.
+    _logs: Option<TempDir>,
 }
 
 impl Server {
@@ -72,10 +73,23 @@ impl Server {
         server
     }
 
+    /// Starts `serve` on a free port with its output in `log` (for a test that reads the log
+    /// after the server is gone) and waits until it answers.
+    pub fn start_logged(db: &str, extra: &[&str], log: &Path) -> Server {
+        let server = Server::spawn_to(db, extra, log, None);
+        server.wait_healthy();
+        server
+    }
+
     /// Starts `serve` without waiting.
     pub fn spawn(db: &str, extra: &[&str]) -> Server {
-        let port = free_port();
         let logs = tempfile::tempdir().unwrap();
+        let log = logs.path().join("server.log");
+        Server::spawn_to(db, extra, &log, Some(logs))
+    }
+
+    fn spawn_to(db: &str, extra: &[&str], log: &Path, logs: Option<TempDir>) -> Server {
+        let port = free_port();
         let mut cmd = Command::new(cargo_bin("vsc-issuer"));
         cmd.args([
             "serve",
@@ -87,7 +101,7 @@ impl Server {
         .arg("--page-dir")
         .arg(workspace())
         .args(extra);
-        let child = ChildGuard::spawn(cmd, &logs.path().join("server.log"));
+        let child = ChildGuard::spawn(cmd, log);
         Server {
             child,
             base: format!("http://127.0.0.1:{port}"),

@@ -164,6 +164,23 @@ impl PostgresCluster {
         }
     }
 
+    /// The cluster's data directory (`PGDATA`): every file the server keeps, for a test that
+    /// searches them; [`PostgresCluster::checkpoint`] first, so that recent writes are in
+    /// them.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir().join("data")
+    }
+
+    /// Writes every changed page to the data files (`CHECKPOINT`).
+    pub fn checkpoint(&self) {
+        self.psql("postgres", "CHECKPOINT");
+    }
+
+    /// The server's log file.
+    pub fn log_path(&self) -> PathBuf {
+        self.dir().join("postgres.log")
+    }
+
     /// The server's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir().join("postgres.log")).unwrap_or_default()

@@ -23,15 +23,12 @@ mod page;
 #[path = "../tests/webdriver/mod.rs"]
 mod webdriver;
 
-use std::net::TcpStream;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use page::{ensure_web_pkg, repo_root};
 use serde_json::json;
-use vsc_tests::issuer::{run_ok, Client};
-use vsc_tests::{cargo_bin, free_port, wait_until, ChildGuard};
+use vsc_tests::issuer::{run_ok, Server};
 use webdriver::Browser;
 
 const PW: &str = "a long bench password";
@@ -41,7 +38,7 @@ const LONG: Duration = Duration::from_secs(1800);
 
 /// A fresh service with a branch, a clerk, and `n` holder records; its base URL.
 struct Service {
-    _child: ChildGuard,
+    _server: Server,
     base: String,
 }
 
@@ -90,28 +87,8 @@ fn start_service(dir: &Path, n: usize, csv_file: &Path) -> Service {
         "--db",
         &db,
     ]);
-    let port = free_port();
-    let mut serve = Command::new(cargo_bin("vsc-issuer"));
-    serve
-        .args([
-            "serve",
-            "--db",
-            &db,
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .arg("--page-dir")
-        .arg(repo_root());
-    let child = ChildGuard::spawn(serve, &dir.join("issuer.log"));
-    wait_until(WAIT, "vsc-issuer to listen", || {
-        TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
-    let base = format!("http://127.0.0.1:{port}");
-    let anonymous = Client::new(&base);
-    wait_until(WAIT, "vsc-issuer to be healthy", || {
-        anonymous.get("/api/health").0 == 200
-    });
-    let mut operator = login(&base, "operator", PW);
+    let server = Server::start_logged(&db, &[], &dir.join("issuer.log"));
+    let mut operator = server.login("operator", PW);
     let key = bench_station_key();
     let (status, station) =
         operator.post("/api/stations", json!({"name": "bench", "public_key": key}));
@@ -120,13 +97,13 @@ fn start_service(dir: &Path, n: usize, csv_file: &Path) -> Service {
         .as_str()
         .expect("enrolled")
         .to_owned();
-    let mut admin = login(&base, "bench-admin", PW);
+    let mut admin = server.login("bench-admin", PW);
     let (status, body) = admin.post(
         &format!("/api/stations/{id}/approve"),
         serde_json::Value::Null,
     );
     assert_eq!(status, 200, "{body}");
-    let mut clerk = login(&base, "clerk", PW);
+    let mut clerk = server.login("clerk", PW);
     std::fs::write(csv_file, holders_csv(n)).unwrap();
     let (status, _, body) = clerk.raw(
         "POST",
@@ -136,8 +113,8 @@ fn start_service(dir: &Path, n: usize, csv_file: &Path) -> Service {
     );
     assert_eq!(status, 201, "{body}");
     Service {
-        _child: child,
-        base,
+        base: server.base.clone(),
+        _server: server,
     }
 }
 
@@ -150,13 +127,6 @@ fn bench_station_key() -> String {
 }
 
 /// A client of the service signed in as `user`.
-fn login(base: &str, user: &str, pw: &str) -> Client {
-    let mut api = Client::new(base);
-    let (s, body) = api.post("/api/session", json!({"username": user, "password": pw}));
-    assert_eq!(s, 200, "{body}");
-    api
-}
-
 /// The page's used JS heap, in bytes (DevTools protocol).
 fn heap(browser: &Browser) -> f64 {
     browser.cdp("Runtime.getHeapUsage", json!({}))["usedSize"]

@@ -7,9 +7,10 @@
 //! listens" ([`Code::BridgeNotRunning`]) from "the bridge refused this page"
 //! ([`Code::BridgeRefused`]): browsers hide the HTTP status of a refused WebSocket handshake.
 //!
-//! [`personalize`] drives [`Personalization`]: one `transmit` per batch, with `expect`, until
-//! the engine is done; a failed or missing reply is reported to the engine as a transport
-//! failure, so the card is never called personalized unless the read-back matched.
+//! [`Connection::personalize`] drives [`Personalization`]: one `transmit` per batch, with
+//! `expect`, until the engine is done; a failed or missing reply is reported to the engine as
+//! a transport failure, so the card is never called personalized unless the read-back
+//! matched.
 //!
 //! Secrets: request and reply frames are text, so APDUs (which may carry the card password or
 //! the new PIN) pass through JavaScript strings the page cannot wipe; the Rust copies are
@@ -223,25 +224,41 @@ impl Connection {
         }
     }
 
-    /// Personalizes the card in `reader` from `vsc`: `connect`, one `transmit` per batch of
-    /// the engine, `disconnect`. Calls `on_progress` with a [`ProgressReport`] after each
-    /// batch, and `confirm` with the engine's question when the card already holds this VSC
-    /// (`true`: set a new PIN). The VSC (and its secrets) is dropped, and wiped, when the run
-    /// ends.
-    pub async fn personalize<Answer: std::future::Future<Output = bool>>(
-        &self,
-        vsc: Vsc,
-        reader: &str,
-        on_progress: &dyn Fn(&ProgressReport),
-        confirm: &dyn Fn(NewPinQuestion) -> Answer,
-    ) -> Result<Mailer, WebError> {
+    /// `connect`: a session with the card in `reader`, for [`Connection::personalize`]
+    /// (or [`Connection::disconnect`]).
+    pub async fn connect_card(&self, reader: &str) -> Result<SessionId, WebError> {
         let op = Op::Connect {
             reader: reader.to_owned(),
         };
-        let session: SessionId = match self.inner.request(op, REQUEST_TIMEOUT_MS).await? {
-            ReplyBody::Connect(reply) => reply.session,
-            other => return Err(unexpected("connect", &other)),
-        };
+        match self.inner.request(op, REQUEST_TIMEOUT_MS).await? {
+            ReplyBody::Connect(reply) => Ok(reply.session),
+            other => Err(unexpected("connect", &other)),
+        }
+    }
+
+    /// `disconnect` of a card session (the bridge resets the card); a failure changes
+    /// nothing and is ignored, as is a closed connection.
+    pub async fn disconnect(&self, session: SessionId) {
+        if !self.is_closed() {
+            let _ = self
+                .inner
+                .request(Op::Disconnect { session }, REQUEST_TIMEOUT_MS)
+                .await;
+        }
+    }
+
+    /// Personalizes the card of `session` (from [`Connection::connect_card`]) from `vsc`: one
+    /// `transmit` per batch of the engine, then `disconnect`. Calls `on_progress` with a
+    /// [`ProgressReport`] after each batch, and `confirm` with the engine's question when the
+    /// card already holds this VSC (`true`: set a new PIN). The VSC (and its secrets) is
+    /// dropped, and wiped, when the run ends.
+    pub async fn personalize<Answer: std::future::Future<Output = bool>>(
+        &self,
+        vsc: Vsc,
+        session: SessionId,
+        on_progress: &dyn Fn(&ProgressReport),
+        confirm: &dyn Fn(NewPinQuestion) -> Answer,
+    ) -> Result<Mailer, WebError> {
         let mut engine = Personalization::new(vsc, &mut OsRng);
         let mut tracker = Tracker::new();
         on_progress(&tracker.progress(&engine));
@@ -269,13 +286,7 @@ impl Connection {
                 None => break,
             }
         }
-        if !self.is_closed() {
-            // The bridge resets the card on disconnect; a failure here changes nothing.
-            let _ = self
-                .inner
-                .request(Op::Disconnect { session }, REQUEST_TIMEOUT_MS)
-                .await;
-        }
+        self.disconnect(session).await;
         engine
             .finish()
             .map(Mailer::from)

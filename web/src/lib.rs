@@ -429,19 +429,81 @@ impl Bridge {
     ) -> Promise {
         let connection = self.connection.clone();
         future_to_promise(async move {
-            let report = |progress: &perso_driver::ProgressReport| {
-                let _ = on_progress.call1(&JsValue::NULL, &js::to_js(progress));
-            };
-            let confirm = |question: vsc_core::perso::NewPinQuestion| {
-                let confirm_new_pin = confirm_new_pin.clone();
-                async move { ask(&confirm_new_pin, &question).await }
-            };
-            let mailer = connection
-                .personalize(vsc.vsc, &reader, &report, &confirm)
-                .await?;
-            Ok(PinMailer { mailer }.into())
+            let session = connection.connect_card(&reader).await?;
+            run(connection, vsc, session, on_progress, confirm_new_pin).await
         })
     }
+
+    /// Opens a session with the card in `reader` ahead of [`Bridge::personalize_card`] (so
+    /// that the connect overlaps other work); resolves to a [`CardSession`]. A session not
+    /// personalized goes back with [`Bridge::release_card`].
+    #[wasm_bindgen(js_name = connectCard)]
+    pub fn connect_card(&self, reader: String) -> Promise {
+        let connection = self.connection.clone();
+        future_to_promise(async move {
+            let session = connection.connect_card(&reader).await?;
+            Ok(CardSession { session }.into())
+        })
+    }
+
+    /// [`Bridge::personalize`] on the card of `card` (from [`Bridge::connect_card`],
+    /// consumed).
+    #[wasm_bindgen(js_name = personalizeCard)]
+    pub fn personalize_card(
+        &self,
+        vsc: OpenedVsc,
+        card: CardSession,
+        on_progress: Function,
+        confirm_new_pin: Function,
+    ) -> Promise {
+        let connection = self.connection.clone();
+        future_to_promise(run(
+            connection,
+            vsc,
+            card.session,
+            on_progress,
+            confirm_new_pin,
+        ))
+    }
+
+    /// Ends the session of `card` (consumed) without personalizing it; the bridge resets the
+    /// card.
+    #[wasm_bindgen(js_name = releaseCard)]
+    pub fn release_card(&self, card: CardSession) -> Promise {
+        let connection = self.connection.clone();
+        future_to_promise(async move {
+            connection.disconnect(card.session).await;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+}
+
+/// A session with a card in a reader, opened ahead of its personalization
+/// ([`Bridge::connect_card`]).
+#[wasm_bindgen]
+pub struct CardSession {
+    session: vsc_core::protocol::SessionId,
+}
+
+/// One personalization run of the card of `session` with the page's callbacks.
+async fn run(
+    connection: bridge::Connection,
+    vsc: OpenedVsc,
+    session: vsc_core::protocol::SessionId,
+    on_progress: Function,
+    confirm_new_pin: Function,
+) -> Result<JsValue, JsValue> {
+    let report = |progress: &perso_driver::ProgressReport| {
+        let _ = on_progress.call1(&JsValue::NULL, &js::to_js(progress));
+    };
+    let confirm = |question: vsc_core::perso::NewPinQuestion| {
+        let confirm_new_pin = confirm_new_pin.clone();
+        async move { ask(&confirm_new_pin, &question).await }
+    };
+    let mailer = connection
+        .personalize(vsc.vsc, session, &report, &confirm)
+        .await?;
+    Ok(PinMailer { mailer }.into())
 }
 
 /// Asks the page's `confirmNewPin` callback; anything but `true` (or a promise of it) is no.
