@@ -20,6 +20,7 @@ pub const FILE_NAME: &str = "station-key";
 
 /// The key file cannot be read, written, or understood.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StationKeyError {
     /// Reading or writing failed.
     #[error("station key: {0}; check the permissions of the config directory (--config-dir)")]

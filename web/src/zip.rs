@@ -38,6 +38,7 @@ const DOS_TIME: u16 = 0;
 
 /// Why an archive could not be written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ZipError {
     /// More entries or bytes than a ZIP without ZIP64 can hold.
     #[error("the batch is too large for one ZIP file ({0}); build it in smaller batches")]
