@@ -244,6 +244,11 @@ impl StationPublicKey {
         StationPublicKey::from_bytes(&bytes)
     }
 
+    /// The key as HPKE's recipient key, which both forms of sealing start from.
+    fn recipient(&self) -> Result<<Kem as hpke::Kem>::PublicKey, EnvelopeError> {
+        <Kem as hpke::Kem>::PublicKey::from_bytes(&self.0).map_err(|_| EnvelopeError::UnusableKey)
+    }
+
     /// The 32 bytes.
     pub fn as_bytes(&self) -> &[u8; KEY_LEN] {
         &self.0
@@ -395,11 +400,9 @@ impl StationSealer {
         station: &StationPublicKey,
         rng: &mut impl CryptoRngCore,
     ) -> Result<StationSealer, EnvelopeError> {
-        let public = <Kem as hpke::Kem>::PublicKey::from_bytes(station.as_bytes())
-            .map_err(|_| EnvelopeError::UnusableKey)?;
         let (enc, context) = hpke::setup_sender_with_rng::<Aead, Kdf, Kem>(
             &OpModeS::Base,
-            &public,
+            &station.recipient()?,
             INFO,
             &mut Rng010(rng),
         )
@@ -509,11 +512,9 @@ fn seal_with_info(
     plaintext: &[u8],
     rng: &mut Rng010<'_, impl CryptoRngCore>,
 ) -> Result<Envelope, EnvelopeError> {
-    let public = <Kem as hpke::Kem>::PublicKey::from_bytes(station.as_bytes())
-        .map_err(|_| EnvelopeError::UnusableKey)?;
     let (enc, ciphertext) = hpke::single_shot_seal_with_rng::<Aead, Kdf, Kem>(
         &OpModeS::Base,
-        &public,
+        &station.recipient()?,
         info,
         plaintext,
         aad,
