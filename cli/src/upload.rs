@@ -10,13 +10,12 @@
 //!
 //! What it does not do: approve (another user does), or retry a refused batch.
 
-use base64::Engine;
 use indicatif::ProgressBar;
 use rand_core::OsRng;
-use serde_json::{json, Value};
+use serde_json::Value;
 use vsc_core::batch::BatchEntry;
-use vsc_core::envelope::{Binding, StationPublicKey};
-use vsc_core::job_envelopes::{BranchSealer, Station};
+use vsc_core::envelope::StationPublicKey;
+use vsc_core::job_envelopes::{BranchSealer, SealedJob, Station};
 use vsc_core::profile::Profile;
 use vsc_core::text_encoding::TextEncoding;
 
@@ -38,6 +37,12 @@ pub struct ServerArgs {
     pub branch: Option<String>,
     #[command(flatten)]
     pub credentials: CredentialArgs,
+}
+
+/// The body of `POST /api/jobs/batch`.
+#[derive(serde::Serialize)]
+struct BatchBody<'a> {
+    jobs: &'a [SealedJob],
 }
 
 /// A signed-in upload to one branch, its approved stations known.
@@ -169,11 +174,12 @@ impl Upload {
             let jobs = entries
                 .iter()
                 .enumerate()
-                .map(|(i, entry)| self.job(records[offset + i], entry, &sealer))
-                .collect::<Result<Vec<Value>, CliError>>()?;
+                .map(|(i, entry)| sealer.job(records[offset + i], &self.branch, entry, &mut OsRng))
+                .collect::<Result<Vec<SealedJob>, _>>()
+                .map_err(|e| CliError::Input(e.to_string()))?;
             let answer = self
                 .session
-                .post("/api/jobs/batch", &json!({ "jobs": jobs }))
+                .post("/api/jobs/batch", &BatchBody { jobs: &jobs })
                 .map_err(|error| {
                     CliError::Issuer(format!(
                         "{error}. The holders were imported as records {}..={}; the first \
@@ -195,26 +201,5 @@ impl Upload {
         }
         self.session.sign_out();
         Ok(states)
-    }
-
-    /// One job upload: the record, the branch, the sealed VSC and its envelopes.
-    fn job(
-        &self,
-        record: i64,
-        entry: &BatchEntry,
-        sealer: &BranchSealer,
-    ) -> Result<Value, CliError> {
-        let uid = entry.sealed.uid.to_string();
-        let binding = Binding::new(&uid, &self.branch, &entry.sealed.bytes)
-            .map_err(|e| CliError::Input(e.to_string()))?;
-        let envelopes = sealer
-            .seal(entry.sealed.password.expose(), &binding, &mut OsRng)
-            .map_err(|e| CliError::Input(e.to_string()))?;
-        Ok(json!({
-            "record": record,
-            "branch": self.branch,
-            "vsc": base64::engine::general_purpose::STANDARD.encode(&entry.sealed.bytes),
-            "envelopes": envelopes,
-        }))
     }
 }

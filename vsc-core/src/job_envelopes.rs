@@ -1,16 +1,18 @@
 //! A job's password envelopes as the issuer service's API carries them (keys, `enc` and
 //! `ciphertext` in hex): sealing the VSC passwords of a chunk of jobs for every approved
-//! station of a branch ([`BranchSealer`], what the page's upload (`Uploader.batchBody`) and
-//! `vsc build --server` both run), and reading back the envelope a claim returns
-//! ([`WireEnvelope::parse`], what the page's `Bridge.openJob` and `vsc personalize --server
-//! --queue` both run).
+//! station of a branch into the jobs of a `POST /api/jobs/batch` ([`BranchSealer::job`], what
+//! the page's upload (`Uploader.batchBody`) and `vsc build --server` both run), and reading
+//! back the envelope a claim returns ([`WireEnvelope::parse`], what the page's
+//! `Bridge.openJob` and `vsc personalize --server --queue` both run).
 //!
 //! What it does not do: choose the stations (the caller lists the approved ones), talk to the
 //! service, or open an envelope (`crate::envelope::open`, with the station's key).
 
+use base64::Engine;
 use rand_core::CryptoRngCore;
 use serde::{Deserialize, Serialize};
 
+use crate::batch::BatchEntry;
 use crate::envelope::{self, Binding, Envelope, EnvelopeError, StationPublicKey, KEY_LEN};
 
 /// A station as `GET /api/stations` lists it (other fields are ignored).
@@ -32,6 +34,21 @@ pub struct WireEnvelope {
     pub enc: String,
     /// The ciphertext and its tag.
     pub ciphertext: String,
+}
+
+/// One job of a `POST /api/jobs/batch` as it is sent: the record the VSC was built from, the
+/// branch whose queue it goes to, the sealed `.vsc` in standard base64 and its password's
+/// envelopes (the service parses it as `vsc_issuer_api::JobUpload`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SealedJob {
+    /// The holder record's id at the issuer.
+    pub record: i64,
+    /// The branch's id.
+    pub branch: String,
+    /// The sealed `.vsc`, base64.
+    pub vsc: String,
+    /// One envelope per approved station of the branch.
+    pub envelopes: Vec<WireEnvelope>,
 }
 
 /// Sealing for one station failed; names the station.
@@ -100,6 +117,27 @@ impl BranchSealer {
                 })
             })
             .collect()
+    }
+}
+
+impl BranchSealer {
+    /// The upload of `entry`, built from record `record`, to `branch`: its password sealed for
+    /// every station, each envelope bound to the job (the VSC's UID), the branch and the
+    /// sealed bytes, so that it opens for this job only.
+    pub fn job(
+        &self,
+        record: i64,
+        branch: &str,
+        entry: &BatchEntry,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<SealedJob, EnvelopeError> {
+        let binding = Binding::new(&entry.sealed.uid.to_string(), branch, &entry.sealed.bytes)?;
+        Ok(SealedJob {
+            record,
+            branch: branch.to_owned(),
+            vsc: base64::engine::general_purpose::STANDARD.encode(&entry.sealed.bytes),
+            envelopes: self.seal(entry.sealed.password.expose(), &binding, rng)?,
+        })
     }
 }
 

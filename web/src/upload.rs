@@ -14,18 +14,17 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine;
 use serde::{Deserialize, Serialize};
 use vsc_core::batch::BatchEntry;
 use vsc_core::date::Date;
 use vsc_core::envelope::StationPublicKey;
 use vsc_core::holder;
+use vsc_core::job_envelopes::SealedJob;
 pub use vsc_core::job_envelopes::Station;
-use vsc_core::job_envelopes::WireEnvelope;
 use vsc_core::profile::Profile;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::envelope::{binding, branch_sealer};
+use crate::envelope::branch_sealer;
 use crate::error::{Code, WebError};
 use crate::rng::BlockOsRng;
 
@@ -53,15 +52,7 @@ impl Drop for Record {
 
 #[derive(Serialize)]
 struct Body {
-    jobs: Vec<Job>,
-}
-
-#[derive(Serialize)]
-struct Job {
-    record: i64,
-    branch: String,
-    vsc: String,
-    envelopes: Vec<WireEnvelope>,
+    jobs: Vec<SealedJob>,
 }
 
 /// Builds and seals the VSCs of a branch's upload, chunk by chunk.
@@ -137,10 +128,8 @@ impl Uploader {
                     format!("the VSC of record {} could not be built: {e}", record.id),
                 )
             })?;
-            let uid = entry.sealed.uid.to_string();
-            let binding = binding(&uid, &self.branch, &entry.sealed.bytes)?;
-            let envelopes = sealer
-                .seal(entry.sealed.password.expose(), &binding, &mut self.rng)
+            let job = sealer
+                .job(record.id, &self.branch, &entry, &mut self.rng)
                 .map_err(|e| {
                     WebError::new(
                         Code::BuildFailed,
@@ -150,12 +139,8 @@ impl Uploader {
                         ),
                     )
                 })?;
-            jobs.push(Job {
-                record: record.id,
-                branch: self.branch.clone(),
-                vsc: base64::engine::general_purpose::STANDARD.encode(&entry.sealed.bytes),
-                envelopes,
-            });
+            jobs.push(job);
+            let uid = entry.sealed.uid.to_string();
             uids.push(uid);
         }
         let body = serde_json::to_string(&Body { jobs })
