@@ -132,7 +132,11 @@ install_wasm_bindgen_cli() {
         return
     fi
     echo "installing wasm-bindgen-cli $want (found: ${have:-none}); this takes a few minutes"
-    cargo install wasm-bindgen-cli --version "$want" --locked --force
+    local started=$SECONDS
+    # Optimized at level 1, not cargo install's default 3: it runs for a second or two per
+    # wasm file, and compiles in much less time.
+    CARGO_PROFILE_RELEASE_OPT_LEVEL=1 cargo install wasm-bindgen-cli --version "$want" --locked --force
+    ok "wasm-bindgen-cli installed in $((SECONDS - started)) s"
 }
 
 # install_all: everything scripts/run and scripts/test need.
@@ -273,7 +277,8 @@ install_cargo_fuzz() {
     fi
     echo "installing cargo-fuzz $VSC_CARGO_FUZZ_VERSION (found: ${have:-none}); this takes a few minutes"
     local started=$SECONDS
-    cargo install cargo-fuzz --version "$VSC_CARGO_FUZZ_VERSION" --locked --force
+    # Unoptimized (--debug): it only starts cargo and libFuzzer, and compiles in less time.
+    cargo install cargo-fuzz --version "$VSC_CARGO_FUZZ_VERSION" --locked --force --debug
     ok "cargo-fuzz installed in $((SECONDS - started)) s"
 }
 

@@ -5,18 +5,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 
-/// The package that holds each workspace binary (a binary not listed here is assumed to live
-/// in a package of the same name).
-const PACKAGE_OF_BIN: &[(&str, &str)] = &[
-    ("softcard", "softcard"),
-    ("vsc", "vsc-cli"),
-    ("vsc-bridge", "vsc-bridge"),
-    ("vsc-issuer", "vsc-issuer"),
-];
-
 /// Path of a workspace binary (softcard, opcard-vpcd, vsc, vsc-bridge, vsc-issuer), built on
-/// first use with `cargo build -p <package> --bin <name>` (once per process) in the same
-/// profile as the test.
+/// first use with `cargo build --workspace --bin <name>` (once per process) in the same profile
+/// as the test. With `--workspace`, its dependencies have the features of the whole
+/// workspace's build (`cargo build --workspace --bins`, which `scripts/test` runs first), so
+/// nothing is compiled again; `-p <package>` would resolve them anew for that package alone.
 ///
 /// Panics with cargo's exit status if the build fails (cargo's own output shows why).
 pub fn cargo_bin(name: &str) -> PathBuf {
@@ -42,10 +35,6 @@ fn build(name: &str) -> PathBuf {
             profile_dir.display()
         )
     });
-    let package = PACKAGE_OF_BIN
-        .iter()
-        .find(|(bin, _)| *bin == name)
-        .map_or(name, |(_, package)| package);
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("the tests crate lives inside the workspace");
@@ -53,7 +42,7 @@ fn build(name: &str) -> PathBuf {
     let mut command = Command::new(cargo);
     command
         .current_dir(workspace)
-        .args(["build", "--quiet", "-p", package, "--bin", name])
+        .args(["build", "--quiet", "--workspace", "--bin", name])
         .arg("--target-dir")
         .arg(target_dir);
     match profile_dir.file_name().and_then(|n| n.to_str()) {
@@ -74,7 +63,7 @@ fn build(name: &str) -> PathBuf {
         .unwrap_or_else(|e| panic!("cannot run cargo to build `{name}`: {e}; is cargo on PATH?"));
     assert!(
         status.success(),
-        "`cargo build -p {package} --bin {name}` failed ({status}); its errors are printed above"
+        "`cargo build --workspace --bin {name}` failed ({status}); its errors are printed above"
     );
     let path = profile_dir.join(name);
     assert!(

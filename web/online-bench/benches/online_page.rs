@@ -18,9 +18,9 @@
 //! measured by `scripts/test` on the optimized build, not here.
 #![cfg(not(target_arch = "wasm32"))]
 
-#[path = "../tests/page/mod.rs"]
+#[path = "../../tests/page/mod.rs"]
 mod page;
-#[path = "../tests/webdriver/mod.rs"]
+#[path = "../../tests/webdriver/mod.rs"]
 mod webdriver;
 
 use std::path::Path;

@@ -15,11 +15,13 @@ pub fn target_dir(root: &Path) -> PathBuf {
         .unwrap_or_else(|| root.join("target"))
 }
 
-/// The repository's root.
+/// The repository's root: the nearest directory above the crate's that holds `index.html`
+/// (the crate is `web/` or one of its benches' crates, `web/online-bench/`).
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("web/ is inside the repository")
+        .ancestors()
+        .find(|dir| dir.join("index.html").is_file())
+        .expect("the crate is inside the repository, whose root holds index.html")
         .to_path_buf()
 }
 
