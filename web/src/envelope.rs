@@ -30,7 +30,7 @@ use crate::{js, Bridge, OpenedVsc};
 
 /// The binding of job `job_id` of branch `branch_id` whose sealed bytes are `vsc`, with the
 /// page's error code.
-pub fn binding(job_id: &str, branch_id: &str, vsc: &[u8]) -> Result<Binding, WebError> {
+fn binding(job_id: &str, branch_id: &str, vsc: &[u8]) -> Result<Binding, WebError> {
     Binding::new(job_id, branch_id, vsc)
         .map_err(|e| WebError::new(Code::InvalidInput, e.to_string()))
 }
