@@ -5,11 +5,23 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 
+/// The package that holds each workspace binary (a binary not listed here is assumed to live
+/// in a package of the same name).
+const PACKAGE_OF_BIN: &[(&str, &str)] = &[
+    ("softcard", "softcard"),
+    ("vsc", "vsc-cli"),
+    ("vsc-bridge", "vsc-bridge"),
+    ("vsc-issuer", "vsc-issuer"),
+];
+
 /// Path of a workspace binary (softcard, opcard-vpcd, vsc, vsc-bridge, vsc-issuer), built on
-/// first use with `cargo build --workspace --bin <name>` (once per process) in the same profile
-/// as the test. With `--workspace`, its dependencies have the features of the whole
-/// workspace's build (`cargo build --workspace --bins`, which `scripts/test` runs first), so
-/// nothing is compiled again; `-p <package>` would resolve them anew for that package alone.
+/// first use (once per process) in the same profile as the test, as it is usually built in
+/// that profile, so that cargo finds it built: a debug build as part of the workspace's
+/// (`cargo build --workspace --bin <name>`: the dependencies' features of `cargo build
+/// --workspace --bins`, which `scripts/test` runs first), a release build as one program
+/// (`cargo build --release -p <package> --bin <name>`, as the README, `scripts/run` and
+/// `scripts/package` build it). Cargo resolves the dependencies' features for the packages a
+/// command names, and compiles them again for another set.
 ///
 /// Panics with cargo's exit status if the build fails (cargo's own output shows why).
 pub fn cargo_bin(name: &str) -> PathBuf {
@@ -38,20 +50,26 @@ fn build(name: &str) -> PathBuf {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("the tests crate lives inside the workspace");
+    let package = PACKAGE_OF_BIN
+        .iter()
+        .find(|(bin, _)| *bin == name)
+        .map_or(name, |(_, package)| package);
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
         .current_dir(workspace)
-        .args(["build", "--quiet", "--workspace", "--bin", name])
+        .args(["build", "--quiet", "--bin", name])
         .arg("--target-dir")
         .arg(target_dir);
     match profile_dir.file_name().and_then(|n| n.to_str()) {
-        Some("debug") => {}
+        Some("debug") => {
+            command.arg("--workspace");
+        }
         Some("release") => {
-            command.arg("--release");
+            command.args(["--release", "-p", package]);
         }
         Some(other) => {
-            command.args(["--profile", other]);
+            command.args(["--profile", other, "-p", package]);
         }
         None => panic!(
             "cannot tell the cargo profile from {}",
@@ -63,7 +81,7 @@ fn build(name: &str) -> PathBuf {
         .unwrap_or_else(|e| panic!("cannot run cargo to build `{name}`: {e}; is cargo on PATH?"));
     assert!(
         status.success(),
-        "`cargo build --workspace --bin {name}` failed ({status}); its errors are printed above"
+        "`cargo build` of `{name}` failed ({status}); its errors are printed above"
     );
     let path = profile_dir.join(name);
     assert!(
