@@ -118,9 +118,7 @@ impl BranchSealer {
             })
             .collect()
     }
-}
 
-impl BranchSealer {
     /// The upload of `entry`, built from record `record`, to `branch`: its password sealed for
     /// every station, each envelope bound to the job (the VSC's UID), the branch and the
     /// sealed bytes, so that it opens for this job only.
