@@ -210,6 +210,33 @@ pcscd_running() {
     return 1
 }
 
+# start_pcscd LOG: starts `pcscd -f` logging to LOG (after removing the socket and pid file
+# a killed pcscd left behind), waits until its socket exists, prints its pid.
+start_pcscd() {
+    local log="$1" pid i
+    mkdir -p /run/pcscd
+    rm -f /run/pcscd/pcscd.comm /run/pcscd/pcscd.pid
+    pcscd -f >"$log" 2>&1 </dev/null &
+    pid=$!
+    for i in $(seq 150); do
+        [ -S /run/pcscd/pcscd.comm ] && { echo "$pid"; return 0; }
+        kill -0 "$pid" 2>/dev/null || die "pcscd exited at start; its log ($log): $(cat "$log")"
+        sleep 0.1
+    done
+    die "pcscd made no socket in 15 s; its log ($log): $(cat "$log")"
+}
+
+# stop_pcscd PID: stops the pcscd start_pcscd started (SIGTERM, then SIGKILL after 5 s).
+stop_pcscd() {
+    local pid="$1" i
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for i in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+}
+
 # http_get HOST PORT PATH: prints the raw HTTP/1.1 response (status line, headers, body), with
 # bash's /dev/tcp so that no HTTP client needs to be installed.
 http_get() {

@@ -39,6 +39,24 @@ pub fn cargo_bin(name: &str) -> PathBuf {
     path
 }
 
+/// Variables cargo sets for the test or bench it runs (its package's name, manifest and
+/// version, among others). Build scripts may read them and ask cargo to build again when they
+/// change (ring's does): they are removed from the build below, which then sees the
+/// environment of a plain `cargo build` and finds what that built.
+fn is_set_by_cargo_for_the_test(var: &str) -> bool {
+    var.starts_with("CARGO_PKG_")
+        || var.starts_with("CARGO_MANIFEST_")
+        || [
+            "CARGO_CRATE_NAME",
+            "CARGO_BIN_NAME",
+            "CARGO_PRIMARY_PACKAGE",
+            "CARGO_TARGET_TMPDIR",
+            "CARGO_RUSTC_CURRENT_DIR",
+            "OUT_DIR",
+        ]
+        .contains(&var)
+}
+
 fn build(name: &str) -> PathBuf {
     let profile_dir = profile_dir();
     let target_dir = profile_dir.parent().unwrap_or_else(|| {
@@ -61,6 +79,11 @@ fn build(name: &str) -> PathBuf {
         .args(["build", "--quiet", "--bin", name])
         .arg("--target-dir")
         .arg(target_dir);
+    for (var, _) in std::env::vars_os() {
+        if var.to_str().is_some_and(is_set_by_cargo_for_the_test) {
+            command.env_remove(var);
+        }
+    }
     match profile_dir.file_name().and_then(|n| n.to_str()) {
         Some("debug") => {
             command.arg("--workspace");

@@ -20,6 +20,11 @@ const LOCK_PATH: &str = "/tmp/vsc-pcsc-stack.lock";
 const RUN_DIR: &str = "/run/pcscd";
 /// How long pcscd may take to start and list the vpcd readers.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
+/// vpcd's TCP ports (slots 0 and 1), as Debian's /etc/reader.conf.d/vpcd configures them.
+const VPCD_PORTS: [u16; 2] = [35963, 35964];
+/// Longer than Linux's TIME_WAIT (60 s): how long a port vpcd needs may stay taken after the
+/// previous pcscd closed it.
+const PORT_TIMEOUT: Duration = Duration::from_secs(70);
 
 /// Exclusive use of the machine's PC/SC stack for the lifetime of the value: takes a
 /// cross-process file lock (/tmp/vsc-pcsc-stack.lock), starts `pcscd -f` if no pcscd answers
@@ -48,6 +53,7 @@ impl PcscStack {
             Ok(context) => (None, context),
             Err(_) => {
                 let log = logs.path().join("pcscd.log");
+                wait_for_vpcd_ports();
                 let mut child = start_pcscd(&log);
                 let context = wait_for_context(&mut child, &log);
                 (Some(child), context)
@@ -195,6 +201,47 @@ fn take_lock() -> File {
     flock(&file, FlockOperation::LockExclusive)
         .unwrap_or_else(|e| panic!("cannot lock {LOCK_PATH}: {e}"));
     file
+}
+
+/// Waits until no TCP socket holds vpcd's ports. A pcscd stopped while a card was still
+/// connected closed those connections itself, which leaves them in TIME_WAIT for a minute;
+/// vpcd then cannot listen ("Address already in use") and its readers never see a card.
+fn wait_for_vpcd_ports() {
+    let deadline = Instant::now() + PORT_TIMEOUT;
+    loop {
+        let taken = vpcd_ports_taken();
+        if taken.is_empty() {
+            return;
+        }
+        if Instant::now() >= deadline {
+            panic!(
+                "vpcd's ports stay taken after {PORT_TIMEOUT:?} ({taken:?}): find the process \
+                 holding them (ss -tanp | grep 3596) and stop it"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// vpcd's ports that some socket has as its local port, with the socket's state (the hex code
+/// of /proc/net/tcp: 06 is TIME_WAIT, 0A LISTEN).
+fn vpcd_ports_taken() -> Vec<(u16, String)> {
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|table| std::fs::read_to_string(table).ok())
+        .flat_map(|text| {
+            text.lines()
+                .skip(1)
+                .filter_map(|line| {
+                    let mut fields = line.split_whitespace();
+                    let local = fields.nth(1)?;
+                    let state = fields.nth(1)?;
+                    let port = u16::from_str_radix(local.rsplit(':').next()?, 16).ok()?;
+                    VPCD_PORTS.contains(&port).then(|| (port, state.to_owned()))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// Starts `pcscd -f` after clearing files a killed pcscd left behind.
