@@ -207,6 +207,26 @@ fn like_pattern(q: &str) -> String {
     out
 }
 
+/// The search of `GET /api/records` and `GET /api/records/ids`: its `WHERE` clause (binding
+/// `$1` and `$2`) and those two values, or what is wrong with it.
+fn search_filter(
+    q: Option<&str>,
+    state: Option<&str>,
+) -> Result<(&'static str, String, String), ApiError> {
+    if let Some(s) = state {
+        if ![PENDING, BUILT, PURGED].contains(&s) {
+            return Err(ApiError::bad_request(format!(
+                "unknown record state {s:?}; expected pending, built or purged"
+            )));
+        }
+    }
+    Ok((
+        "WHERE search LIKE $1 ESCAPE '\\' AND ($2 = '' OR state = $2)",
+        like_pattern(q.unwrap_or("")),
+        state.unwrap_or_default().to_owned(),
+    ))
+}
+
 /// `GET /api/records`: search by name or holder id, filter by state, paged.
 pub async fn list(
     State(state): State<AppState>,
@@ -214,16 +234,8 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let (page, per_page) = paging(query.page, query.per_page)?;
-    if let Some(s) = &query.state {
-        if ![PENDING, BUILT, PURGED].contains(&s.as_str()) {
-            return Err(ApiError::bad_request(format!(
-                "unknown record state {s:?}; expected pending, built or purged"
-            )));
-        }
-    }
-    let pattern = like_pattern(query.q.as_deref().unwrap_or(""));
-    let state_filter = query.state.clone().unwrap_or_default();
-    let filter = "WHERE search LIKE $1 ESCAPE '\\' AND ($2 = '' OR state = $2)";
+    let (filter, pattern, state_filter) =
+        search_filter(query.q.as_deref(), query.state.as_deref())?;
     let (total,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM records {filter}"))
         .bind(&pattern)
         .bind(&state_filter)
@@ -249,6 +261,47 @@ pub async fn list(
     Ok(Json(
         json!({ "records": records, "page": page, "per_page": per_page, "total": total }),
     ))
+}
+
+/// The query of `GET /api/records/ids`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdsQuery {
+    #[serde(default)]
+    q: Option<String>,
+    #[serde(default)]
+    state: Option<String>,
+}
+
+/// Most ids `GET /api/records/ids` returns: a selection larger than this is refused.
+pub const MAX_IDS: usize = 100_000;
+
+/// `GET /api/records/ids`: the ids of every record the search of `GET /api/records` matches,
+/// in order, in one answer (the clerk's "Select all matching" upload needs them all, not a
+/// page of records with their names).
+pub async fn ids(
+    State(state): State<AppState>,
+    query: Result<Query<IdsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let (filter, pattern, state_filter) =
+        search_filter(query.q.as_deref(), query.state.as_deref())?;
+    let limit = i64::try_from(MAX_IDS + 1).unwrap_or(i64::MAX);
+    let ids: Vec<(i64,)> = sqlx::query_as(&format!(
+        "SELECT id FROM records {filter} ORDER BY id LIMIT $3"
+    ))
+    .bind(&pattern)
+    .bind(&state_filter)
+    .bind(limit)
+    .fetch_all(state.db.pool())
+    .await?;
+    if ids.len() > MAX_IDS {
+        return Err(ApiError::bad_request(format!(
+            "more than {MAX_IDS} records match; narrow the search (by name, holder id or state) and work through the records in parts"
+        )));
+    }
+    let ids: Vec<i64> = ids.into_iter().map(|(id,)| id).collect();
+    Ok(Json(json!({ "total": ids.len(), "ids": ids })))
 }
 
 /// The query of `GET /api/records/values`.

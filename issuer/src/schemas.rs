@@ -175,7 +175,7 @@ pub fn query_parameters(method: &str, path: &str) -> Vec<Value> {
             query("branch", string(), false),
             query("state", string(), false),
         ],
-        ("GET", "/api/records") => vec![
+        ("GET", "/api/records" | "/api/records/ids") => vec![
             query("q", string(), false),
             query(
                 "state",
@@ -266,6 +266,9 @@ pub fn response(method: &str, path: &str) -> Option<Value> {
             json!({ "imported": integer(), "first_id": nullable_integer(), "last_id": nullable_integer() }),
             &[],
         ),
+        ("GET", "/api/records/ids") => {
+            object(json!({ "total": integer(), "ids": array(integer()) }), &[])
+        }
         ("GET", "/api/records/values") => object(
             json!({ "records": array(object(json!({ "id": integer(), "profile": string(), "state": string(),
                 "values": { "type": "object", "additionalProperties": string() } }), &[])) }),

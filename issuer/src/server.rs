@@ -75,6 +75,7 @@ pub fn api_router() -> Router<AppState> {
         "GET" "/api/records" => records::list,
         "POST" "/api/records" => records::create_one,
         "POST" "/api/records/import" => records::import_csv,
+        "GET" "/api/records/ids" => records::ids,
         "GET" "/api/records/values" => records::values,
         "GET" "/api/records/{id}" => records::get_one,
         "GET" "/api/jobs" => jobs::list,

@@ -892,6 +892,7 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET", "/api/records", "UFAAFF"),
     ("POST", "/api/records", "UFAFFF"),
     ("POST", "/api/records/import", "UFAFFF"),
+    ("GET", "/api/records/ids", "UFAFFF"),
     ("GET", "/api/records/values", "UFAFFF"),
     ("GET", "/api/records/{id}", "UFAFFF"),
     ("GET", "/api/jobs", "UFAAFF"),
@@ -932,6 +933,28 @@ fn page_needs(backend: &Backend) {
         let (s, body) = clerk.get(&format!("/api/records/values?ids={bad}"));
         assert_eq!(s, 400, "ids={bad:.20}: {body}");
     }
+    // "Select all matching": the ids of a search in one answer, as the list pages them.
+    let (s, body) = clerk.get("/api/records/ids");
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["ids"], serde_json::json!(ids), "{body}");
+    assert_eq!(body["total"], 3);
+    let (s, body) = clerk.get("/api/records/ids?q=holder%201");
+    assert_eq!(
+        (s, &body["ids"]),
+        (200, &serde_json::json!([ids[1]])),
+        "{body}"
+    );
+    let (s, body) = clerk.get("/api/records/ids?state=built");
+    assert_eq!((s, &body["ids"]), (200, &serde_json::json!([])), "{body}");
+    let (s, body) = clerk.get("/api/records/ids?state=lost");
+    assert_eq!(s, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expected pending"),
+        "{body}"
+    );
     let mut uids = Vec::new();
     for id in &ids {
         let (uid, job) = job_json(&clerk, *id, "b1", &station);

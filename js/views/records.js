@@ -70,12 +70,20 @@ function start() {
   $('#upload').addEventListener('click', upload);
 }
 
-function query(page, perPage) {
-  const params = new URLSearchParams({ page: String(page), per_page: String(perPage) });
+// The search and state filter of the form, as query parameters.
+function searchParams() {
+  const params = new URLSearchParams();
   const q = $('#rec-search').value.trim();
   if (q) params.set('q', q);
   const st = $('#rec-state').value;
   if (st) params.set('state', st);
+  return params;
+}
+
+function query(page, perPage) {
+  const params = searchParams();
+  params.set('page', String(page));
+  params.set('per_page', String(perPage));
   return `/api/records?${params}`;
 }
 
@@ -192,16 +200,11 @@ async function showStations() {
   }
 }
 
-// The ids of the selection: those checked, or every record matching the search (numbers only).
+// The ids of the selection: those checked, or every record matching the search (numbers only,
+// in one answer).
 async function selectedIds() {
   if (!state.allMatching) return [...state.selected].sort((a, b) => a - b);
-  const ids = [];
-  for (let page = 1; ; page++) {
-    const answer = await get(query(page, 500));
-    for (const r of answer.records) ids.push(r.id);
-    if (answer.records.length < 500) break;
-  }
-  return ids;
+  return (await get(`/api/records/ids?${searchParams()}`)).ids;
 }
 
 // `promise`, marked as handled: a fetch started ahead whose failure is seen only if awaited

@@ -85,13 +85,14 @@ impl Uploader {
         })
     }
 
-    fn profile(&mut self, id: &str) -> Result<Profile, WebError> {
-        if let Some(p) = self.profiles.iter().find(|p| p.id == id) {
-            return Ok(p.clone());
+    /// Where the profile `id` is in `profiles`, loaded on first use (records of one upload
+    /// share a profile or two: none is copied per record).
+    fn profile_index(&mut self, id: &str) -> Result<usize, WebError> {
+        if let Some(index) = self.profiles.iter().position(|p| p.id == id) {
+            return Ok(index);
         }
-        let profile = crate::profiles::find(id)?;
-        self.profiles.push(profile.clone());
-        Ok(profile)
+        self.profiles.push(crate::profiles::find(id)?);
+        Ok(self.profiles.len() - 1)
     }
 
     /// The body of `POST /api/jobs/batch` for the records of `records_json` (the text of a
@@ -111,8 +112,9 @@ impl Uploader {
         let mut jobs = Vec::with_capacity(records.records.len());
         let mut uids = Vec::with_capacity(records.records.len());
         for record in &records.records {
-            let profile = self.profile(&record.profile)?;
-            let data = holder::validate_record(&profile, &record.values, today).map_err(|errors| {
+            let index = self.profile_index(&record.profile)?;
+            let profile = &self.profiles[index];
+            let data = holder::validate_record(profile, &record.values, today).map_err(|errors| {
                 WebError::new(
                     Code::InvalidInput,
                     format!(
@@ -122,7 +124,7 @@ impl Uploader {
                     ),
                 )
             })?;
-            let entry = BatchEntry::build(&profile, &data, &mut self.rng).map_err(|e| {
+            let entry = BatchEntry::build(profile, &data, &mut self.rng).map_err(|e| {
                 WebError::new(
                     Code::BuildFailed,
                     format!("the VSC of record {} could not be built: {e}", record.id),
