@@ -18,7 +18,7 @@ use vsc_core::seal;
 use vsc_issuer_api::jobs::{check_station_once, Batch, EnvelopeUpload, JobUpload, Reason};
 
 use crate::admin::four_eyes;
-use crate::db::now_ms;
+use crate::db::{now_ms, param_list, param_rows, Backend};
 use crate::error::{is_unique_violation, ApiError};
 use crate::json::JsonBody;
 use crate::records::{self, BUILT, PURGED};
@@ -280,10 +280,9 @@ impl Checker {
         wanted.sort_unstable();
         wanted.dedup();
         for chunk in wanted.chunks(500) {
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             let sql = format!(
                 "SELECT id, profile, state, public_fields FROM records WHERE id IN ({})",
-                placeholders.join(", ")
+                param_list(Backend::of(conn), chunk.len())
             );
             let mut query = sqlx::query_as::<_, (i64, String, String, String)>(&sql);
             for id in chunk {
@@ -364,19 +363,6 @@ impl Checker {
 /// below SQLite's and PostgreSQL's limits).
 const INSERT_ROWS: usize = 100;
 
-/// `VALUES` with `rows` rows of `columns` numbered parameters each.
-fn values_clause(rows: usize, columns: usize) -> String {
-    let rows: Vec<String> = (0..rows)
-        .map(|row| {
-            let params: Vec<String> = (row * columns + 1..=(row + 1) * columns)
-                .map(|i| format!("${i}"))
-                .collect();
-            format!("({})", params.join(", "))
-        })
-        .collect();
-    format!("VALUES {}", rows.join(", "))
-}
-
 /// The UIDs of `jobs` (those whose header parses) that the database holds already.
 async fn existing_uids(
     conn: &mut AnyConnection,
@@ -389,10 +375,9 @@ async fn existing_uids(
         .collect();
     let mut existing = HashSet::new();
     for chunk in uids.chunks(500) {
-        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             "SELECT id FROM jobs WHERE id IN ({})",
-            placeholders.join(", ")
+            param_list(Backend::of(conn), chunk.len())
         );
         let mut query = sqlx::query_as::<_, (String,)>(&sql);
         for uid in chunk {
@@ -422,8 +407,8 @@ async fn insert_jobs(
     let rows: Vec<(&JobUpload, &(String, Vec<u8>))> = jobs.iter().zip(checked).collect();
     for chunk in rows.chunks(INSERT_ROWS) {
         let sql = format!(
-            "INSERT INTO jobs (id, record_id, profile, branch, state, vsc, vsc_sha256, created_by, created_at, reissue_of, updated_at) {}",
-            values_clause(chunk.len(), 11)
+            "INSERT INTO jobs (id, record_id, profile, branch, state, vsc, vsc_sha256, created_by, created_at, reissue_of, updated_at) VALUES {}",
+            param_rows(Backend::of(conn), chunk.len(), 11)
         );
         let mut query = sqlx::query(&sql);
         for (job, (uid, sha)) in chunk {
@@ -458,8 +443,8 @@ async fn insert_envelopes(
         .collect();
     for chunk in rows.chunks(INSERT_ROWS) {
         let sql = format!(
-            "INSERT INTO envelopes (job_id, station_id, enc, ciphertext) {}",
-            values_clause(chunk.len(), 4)
+            "INSERT INTO envelopes (job_id, station_id, enc, ciphertext) VALUES {}",
+            param_rows(Backend::of(conn), chunk.len(), 4)
         );
         let mut query = sqlx::query(&sql);
         for (uid, e) in chunk {
@@ -481,12 +466,13 @@ async fn mark_built(conn: &mut AnyConnection, ids: &[i64]) -> Result<(), sqlx::E
     ids.sort_unstable();
     ids.dedup();
     for chunk in ids.chunks(500) {
-        let placeholders: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+        // The state is a constant of this module, written into the SQL: the ids are then the
+        // only parameters (see `param_list`).
         let sql = format!(
-            "UPDATE records SET state = $1 WHERE state <> $1 AND id IN ({})",
-            placeholders.join(", ")
+            "UPDATE records SET state = '{BUILT}' WHERE state <> '{BUILT}' AND id IN ({})",
+            param_list(Backend::of(conn), chunk.len())
         );
-        let mut query = sqlx::query(&sql).bind(BUILT);
+        let mut query = sqlx::query(&sql);
         for id in chunk {
             query = query.bind(*id);
         }

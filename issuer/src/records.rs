@@ -340,10 +340,9 @@ pub async fn values(
             ids.len()
         )));
     }
-    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
     let sql = format!(
         "SELECT id, profile, public_fields, private_fields, state FROM records WHERE id IN ({}) ORDER BY id",
-        placeholders.join(", ")
+        crate::db::param_list(state.db.backend(), ids.len())
     );
     let mut select = sqlx::query_as::<_, RecordRow>(&sql);
     for id in &ids {

@@ -9,7 +9,7 @@ use serde_json::Value;
 use sqlx::{Any, AnyConnection, Transaction};
 use vsc_core::audit::AuditEntry;
 
-use crate::db::{now_ms, Db};
+use crate::db::{now_ms, Backend, Db};
 
 /// One audit event, before it gets its place in the chain.
 #[derive(Debug, Clone)]
@@ -106,18 +106,9 @@ impl WriteTx {
                 seq += 1;
                 prev = hash;
             }
-            let values: Vec<String> = (0..rows.len())
-                .map(|row| {
-                    let first = row * AUDIT_COLUMNS + 1;
-                    let params: Vec<String> = (first..first + AUDIT_COLUMNS)
-                        .map(|i| format!("${i}"))
-                        .collect();
-                    format!("({})", params.join(", "))
-                })
-                .collect();
             let sql = format!(
                 "INSERT INTO audit (seq, at, actor, role, branch, action, object, outcome, details, prev_hash, hash) VALUES {}",
-                values.join(", ")
+                crate::db::param_rows(Backend::of(&self.tx), rows.len(), AUDIT_COLUMNS)
             );
             let mut query = sqlx::query(&sql);
             for (entry, prev, hash) in rows {
