@@ -379,6 +379,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn parameters_are_numbered_on_postgres_and_anonymous_on_sqlite() {
+        assert_eq!(param_rows(Backend::Postgres, 2, 2), "($1, $2), ($3, $4)");
+        assert_eq!(param_rows(Backend::Sqlite, 2, 2), "(?, ?), (?, ?)");
+        assert_eq!(param_list(Backend::Postgres, 3), "$1, $2, $3");
+        assert_eq!(param_list(Backend::Sqlite, 3), "?, ?, ?");
+    }
+
+    #[test]
     fn urls_are_told_apart_and_passwords_redacted() {
         assert_eq!(backend_of("sqlite://x.db").unwrap(), Backend::Sqlite);
         assert_eq!(backend_of("postgres://u@h/d").unwrap(), Backend::Postgres);
