@@ -16,7 +16,7 @@ import { fillEncodings, renderCsvProblems } from './holder_fields.js';
 
 const PER_PAGE = 50;
 // Records built, sealed and uploaded per request (a batch of the service: all or none).
-export const CHUNK = 250;
+export const CHUNK = 500;
 
 const state = {
   page: 1,

@@ -18,8 +18,8 @@ use vsc_tests::issuer::{Client, Issuer, PW};
 use webdriver::Browser;
 
 const WAIT: Duration = Duration::from_secs(120);
-/// Records: two full chunks of the page (250) and part of a third.
-const RECORDS: usize = 600;
+/// Records: two full chunks of the page (500) and part of a third.
+const RECORDS: usize = 1200;
 
 fn sign_in(browser: &Browser) {
     browser.wait_displayed("#view-signin", WAIT);
@@ -78,16 +78,16 @@ fn a_failed_chunk_is_reported_exactly_and_the_rest_uploads_later() {
     wait_status(
         &browser,
         "#upload-status",
-        "250 uploaded before the problem below; the rest were not.",
+        "500 uploaded before the problem below; the rest were not.",
     );
     assert!(browser.displayed(&browser.find("#records-error")));
     assert!(browser
         .text(&browser.find("#records-error"))
         .contains("connection reset (test)"));
-    assert_eq!(total(&clerk, "/api/jobs?branch=b1"), 250);
-    assert_eq!(total(&clerk, "/api/records?state=built"), 250);
+    assert_eq!(total(&clerk, "/api/jobs?branch=b1"), 500);
+    assert_eq!(total(&clerk, "/api/records?state=built"), 500);
 
-    // The page again, fetch as it is: the 350 records still pending go up in two chunks.
+    // The page again, fetch as it is: the 700 records still pending go up in two chunks.
     browser.goto(&format!("{}/", service.server.base));
     browser.wait_displayed("body[data-ready='true']", WAIT);
     if browser.displayed(&browser.find("#view-signin")) {
@@ -101,9 +101,9 @@ fn a_failed_chunk_is_reported_exactly_and_the_rest_uploads_later() {
     );
     wait_status(&browser, "#rec-rows", "Holder");
     browser.click(&browser.button("Select all matching"));
-    wait_status(&browser, "#rec-selected", "All 350");
+    wait_status(&browser, "#rec-selected", "All 700");
     browser.click(&browser.button("Upload to branch"));
-    wait_status(&browser, "#upload-status", "Uploaded 350 VSCs to b1");
+    wait_status(&browser, "#upload-status", "Uploaded 700 VSCs to b1");
     assert!(!browser.displayed(&browser.find("#records-error")));
     assert_eq!(total(&clerk, "/api/jobs?branch=b1"), RECORDS as i64);
     assert_eq!(total(&clerk, "/api/records?state=pending"), 0);
