@@ -45,7 +45,14 @@ step() {
 }
 
 ok() { printf 'ok: %s\n' "$*"; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+# die MESSAGE: prints "error: MESSAGE" and exits 1. When VSC_ERRORS_FILE is set (scripts/test
+# sets it for everything it runs), the message is also appended there, so that the end of a
+# failed run can repeat why it failed, whichever script or step said it.
+die() {
+    printf 'error: %s\n' "$*" >&2
+    [ -z "${VSC_ERRORS_FILE:-}" ] || printf '%s: %s\n' "$(basename "$0")" "$*" >>"$VSC_ERRORS_FILE"
+    exit 1
+}
 
 # as_root CMD...: run CMD as root (directly, or through sudo when not root).
 as_root() {
@@ -179,25 +186,46 @@ run_processes() {
     done
 }
 
-# stop_run_processes: SIGTERM to every process this run started that is still alive, SIGKILL
-# to those still there 3 s later. Prints what it stopped.
-stop_run_processes() {
-    local pids=() pid name
-    mapfile -t pids < <(run_processes)
-    [ ${#pids[@]} -eq 0 ] && return 0
-    for pid in "${pids[@]}"; do
-        name="$(cat "/proc/$pid/comm" 2>/dev/null || true)"
-        [ -n "$name" ] || continue
-        echo "stopping leftover process $pid ($name)"
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for _ in $(seq 30); do
-        mapfile -t pids < <(run_processes)
-        [ ${#pids[@]} -eq 0 ] && return 0
+# alive PID: whether process PID exists and has not exited (a zombie, exited but not yet
+# reaped by its parent, holds no socket or file any more).
+alive() {
+    local state
+    state="$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" || return 1
+    [ -n "$state" ] && [ "$state" != Z ]
+}
+
+# terminate SECONDS PID...: SIGTERM to each PID, SIGKILL to those still alive SECONDS later,
+# then waits (up to 5 s) until they are gone, so that their ports and files are free when it
+# returns.
+terminate() {
+    local seconds="$1" pid tick
+    shift
+    local left=("$@")
+    kill -TERM "${left[@]}" 2>/dev/null || true
+    for tick in $(seq $((seconds * 10 + 50))); do
+        [ "$tick" -ne $((seconds * 10 + 1)) ] || kill -KILL "${left[@]}" 2>/dev/null || true
+        local still=()
+        for pid in "${left[@]}"; do
+            if alive "$pid"; then still+=("$pid"); fi
+        done
+        [ ${#still[@]} -gt 0 ] || return 0
+        left=("${still[@]}")
         sleep 0.1
     done
-    for pid in "${pids[@]}"; do
-        kill -KILL "$pid" 2>/dev/null || true
+}
+
+# stop_run_processes: stops every process this run started that is still alive (terminate,
+# 3 s), then any a dying one started meanwhile. Prints what it stopped.
+stop_run_processes() {
+    local pids=() pid name round
+    for round in 1 2; do
+        mapfile -t pids < <(run_processes)
+        [ ${#pids[@]} -gt 0 ] || return 0
+        for pid in "${pids[@]}"; do
+            name="$(cat "/proc/$pid/comm" 2>/dev/null || true)"
+            if [ -n "$name" ]; then echo "stopping leftover process $pid ($name)"; fi
+        done
+        terminate $((round == 1 ? 3 : 1)) "${pids[@]}"
     done
 }
 
@@ -228,13 +256,7 @@ start_pcscd() {
 
 # stop_pcscd PID: stops the pcscd start_pcscd started (SIGTERM, then SIGKILL after 5 s).
 stop_pcscd() {
-    local pid="$1" i
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for i in $(seq 50); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
+    terminate 5 "$1"
 }
 
 # http_get HOST PORT PATH: prints the raw HTTP/1.1 response (status line, headers, body), with
