@@ -10,7 +10,7 @@
 
 import { $, el, hideError, localToday, nextFrame, plural, seconds, setFieldError, setStatus, showError, when } from '../core/dom.js';
 import { vsc } from '../core/engine.js';
-import { api, get, getText } from '../core/api.js';
+import { api, get, getBytes, postBytes } from '../core/api.js';
 import { role } from '../core/session.js';
 import { fillEncodings, renderCsvProblems } from './holder_fields.js';
 
@@ -258,14 +258,20 @@ async function upload() {
     // seals the next, whose values were fetched meanwhile. One upload is in flight at a time,
     // and a chunk counts as done only once the service has stored it, so after a failure
     // `done` is exactly what was stored (a chunk is all or none) and nothing after it is sent.
-    const values = (at) => quiet(getText(`/api/records/values?ids=${ids.slice(at, at + CHUNK).join(',')}`));
+    const values = (at) => quiet(getBytes(`/api/records/values?ids=${ids.slice(at, at + CHUNK).join(',')}`));
     let fetching = values(0);
     setStatus(status, `Building, sealing and uploading… 0 of ${ids.length}`);
     for (let at = 0; at < ids.length; at += CHUNK) {
       const records = await fetching;
       lap('values');
       fetching = at + CHUNK < ids.length ? values(at + CHUNK) : null;
-      const built = uploader.batchBody(records, today);
+      let built;
+      try {
+        built = uploader.batchBody(records, today);
+      } finally {
+        // The records' private values, wiped once built (bytes can be; a string could not).
+        records.fill(0);
+      }
       lap('build');
       if (storing) {
         await stored();
@@ -274,9 +280,9 @@ async function upload() {
       }
       lap('store');
       // Only the count outlives the request: the body is the service's to hold, not a
-      // closure's (two chunks' bodies at once would grow the peak heap).
-      const jobs = built.uids.length;
-      storing = quiet(api('POST', '/api/jobs/batch', built.body).then(() => jobs));
+      // closure's (two chunks' bodies at once would grow the peak memory).
+      const jobs = built.jobs;
+      storing = quiet(postBytes('/api/jobs/batch', built.body).then(() => jobs));
       await nextFrame();
     }
     await stored();

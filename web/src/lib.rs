@@ -220,16 +220,19 @@ impl Uploader {
         })
     }
 
-    /// Builds and seals the VSCs of the records in `records_json` (the text of a `GET
-    /// /api/records/values` answer), dates checked against `today`: `{body, uids}`, the JSON
-    /// text of a `POST /api/jobs/batch` and the UIDs built, in order.
+    /// Builds and seals the VSCs of the records in `records_json` (the bytes of a `GET
+    /// /api/records/values` answer), dates checked against `today`: `{body, jobs}`, the UTF-8
+    /// JSON of a `POST /api/jobs/batch` (a `Uint8Array`) and its number of jobs. Bytes both
+    /// ways, not strings: a chunk's records and body (about a megabyte) stay off the JS heap,
+    /// so its peak does not grow with the batch, and nothing is transcoded.
     #[wasm_bindgen(js_name = batchBody)]
-    pub fn batch_body(&mut self, records_json: &str, today: &str) -> Result<JsValue, JsValue> {
+    pub fn batch_body(&mut self, records_json: &[u8], today: &str) -> Result<JsValue, JsValue> {
         let today = issue::parse_today(today)?;
-        let (body, uids) = self.inner.batch_body(records_json, today)?;
+        let (body, jobs) = self.inner.batch_body(records_json, today)?;
         let object = js_sys::Object::new();
-        let _ = js_sys::Reflect::set(&object, &"body".into(), &JsValue::from_str(&body));
-        let _ = js_sys::Reflect::set(&object, &"uids".into(), &js::to_js(&uids));
+        let body = Uint8Array::from(body.as_slice());
+        let _ = js_sys::Reflect::set(&object, &"body".into(), &body);
+        let _ = js_sys::Reflect::set(&object, &"jobs".into(), &JsValue::from(jobs as u32));
         Ok(object.into())
     }
 }

@@ -95,14 +95,15 @@ impl Uploader {
         Ok(self.profiles.len() - 1)
     }
 
-    /// The body of `POST /api/jobs/batch` for the records of `records_json` (the text of a
-    /// `GET /api/records/values` answer), built as of `today`; and the UIDs, in order.
+    /// The body of `POST /api/jobs/batch` (UTF-8 JSON) for the records of `records_json` (the
+    /// bytes of a `GET /api/records/values` answer), built as of `today`; and its number of
+    /// jobs.
     pub fn batch_body(
         &mut self,
-        records_json: &str,
+        records_json: &[u8],
         today: Date,
-    ) -> Result<(Zeroizing<String>, Vec<String>), WebError> {
-        let records: Records = serde_json::from_str(records_json).map_err(|e| {
+    ) -> Result<(Zeroizing<Vec<u8>>, usize), WebError> {
+        let records: Records = serde_json::from_slice(records_json).map_err(|e| {
             WebError::new(
                 Code::InvalidInput,
                 format!("the service's records have the wrong shape ({e}); reload the page"),
@@ -110,7 +111,6 @@ impl Uploader {
         })?;
         let sealer = branch_sealer(&self.stations, &mut self.rng)?;
         let mut jobs = Vec::with_capacity(records.records.len());
-        let mut uids = Vec::with_capacity(records.records.len());
         for record in &records.records {
             let index = self.profile_index(&record.profile)?;
             let profile = &self.profiles[index];
@@ -142,12 +142,11 @@ impl Uploader {
                     )
                 })?;
             jobs.push(job);
-            let uid = entry.sealed.uid.to_string();
-            uids.push(uid);
         }
-        let body = serde_json::to_string(&Body { jobs })
+        let count = jobs.len();
+        let body = serde_json::to_vec(&Body { jobs })
             .map_err(|e| WebError::new(Code::Internal, e.to_string()))?;
-        Ok((Zeroizing::new(body), uids))
+        Ok((Zeroizing::new(body), count))
     }
 }
 
