@@ -167,4 +167,49 @@ mod tests {
             "bad_station_key"
         );
     }
+
+    fn station() -> Station {
+        let key = vsc_core::envelope::StationSecretKey::generate(&mut BlockOsRng::new());
+        Station {
+            id: "st-1".into(),
+            public_key: key.public_key().to_hex(),
+        }
+    }
+
+    fn today() -> Date {
+        crate::issue::parse_today("2026-12-02").unwrap()
+    }
+
+    #[test]
+    fn a_chunk_of_records_becomes_one_batch_body_of_as_many_jobs() {
+        let mut uploader = Uploader::new("b1", &[station()]).unwrap();
+        let records = serde_json::json!({ "records": [
+            { "id": 7, "profile": "iso7816-generic",
+              "values": { "holder_name": "Zoë Ørsted", "holder_id": "Z-7", "email": "zoe@example.org" } },
+            { "id": 8, "profile": "iso7816-generic",
+              "values": { "holder_name": "田中 太郎", "holder_id": "T-8", "email": "taro@example.org" } },
+        ]});
+        let (body, jobs) = uploader
+            .batch_body(records.to_string().as_bytes(), today())
+            .unwrap();
+        assert_eq!(jobs, 2);
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let jobs = body["jobs"].as_array().unwrap();
+        assert_eq!(jobs.len(), 2);
+        for (job, record) in jobs.iter().zip([7, 8]) {
+            assert_eq!(job["record"], record);
+            assert_eq!(job["branch"], "b1");
+            assert_eq!(job["envelopes"].as_array().unwrap().len(), 1);
+        }
+    }
+
+    #[test]
+    fn bytes_that_are_not_records_are_refused_in_words() {
+        let mut uploader = Uploader::new("b1", &[station()]).unwrap();
+        for bad in [&b"not json"[..], b"{\"records\": 3}", &[0xff, 0xfe, 0x00]] {
+            let error = uploader.batch_body(bad, today()).err().unwrap();
+            assert_eq!(error.code, "invalid_input");
+            assert!(error.message.contains("wrong shape"), "{}", error.message);
+        }
+    }
 }
