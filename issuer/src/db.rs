@@ -356,21 +356,7 @@ pub fn today_utc() -> vsc_core::date::Date {
 
 /// The UTC date of a time in milliseconds since the Unix epoch.
 fn utc_date_of(ms: i64) -> vsc_core::date::Date {
-    // Days since 1970-01-01 to a civil date (proleptic Gregorian), after H. Hinnant's
-    // published algorithm.
-    let days = ms.div_euclid(86_400_000);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    u16::try_from(year)
-        .ok()
-        .and_then(|y| vsc_core::date::Date::from_ymd(y, month as u8, day as u8))
+    vsc_core::date::Date::from_days_since_epoch(ms.div_euclid(86_400_000))
         .unwrap_or_else(|| panic!("the system clock is outside years 1-9999"))
 }
 

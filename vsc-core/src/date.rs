@@ -77,6 +77,31 @@ impl Date {
         era_years * 146_097 + day_of_era - 719_468
     }
 
+    /// The day `days` days after 1970-01-01 (before it, when negative): the inverse of
+    /// [`Date::days_since_epoch`]; `None` outside years 1 to 9999.
+    pub fn from_days_since_epoch(days: i64) -> Option<Date> {
+        // H. Hinnant's civil-from-days: eras of 400 years counted from 0000-03-01.
+        let shifted = days.checked_add(719_468)?;
+        let era = shifted.div_euclid(146_097);
+        let day_of_era = shifted - era * 146_097;
+        let year_of_era =
+            (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+        let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+        let month_from_march = (5 * day_of_year + 2) / 153;
+        let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+        let month = if month_from_march < 10 {
+            month_from_march + 3
+        } else {
+            month_from_march - 9
+        };
+        let year = year_of_era + era * 400 + i64::from(month <= 2);
+        Date::from_ymd(
+            u16::try_from(year).ok()?,
+            u8::try_from(month).ok()?,
+            u8::try_from(day).ok()?,
+        )
+    }
+
     /// Midnight UTC of this day, in seconds since 1970; `None` before 1970 or after 2106.
     pub fn unix_midnight(self) -> Option<u32> {
         u32::try_from(self.days_since_epoch().checked_mul(86_400)?).ok()
@@ -111,6 +136,26 @@ fn days_in_month(year: u16, month: u8) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn days_since_epoch_round_trips() {
+        for (days, text) in [
+            (0, "1970-01-01"),
+            (-1, "1969-12-31"),
+            (11_016, "2000-02-29"),
+            (20_787, "2026-11-30"),
+            (20_788, "2026-12-01"),
+        ] {
+            let date = Date::from_days_since_epoch(days).unwrap();
+            assert_eq!(date.to_string(), text);
+            assert_eq!(date.days_since_epoch(), days);
+        }
+        let first = Date::from_ymd(1, 1, 1).unwrap().days_since_epoch();
+        let last = Date::from_ymd(9999, 12, 31).unwrap().days_since_epoch();
+        assert_eq!(Date::from_days_since_epoch(first - 1), None);
+        assert_eq!(Date::from_days_since_epoch(last + 1), None);
+        assert_eq!(Date::from_days_since_epoch(i64::MAX), None);
+    }
 
     #[test]
     fn only_real_days_written_yyyy_mm_dd_parse() {
