@@ -10,6 +10,11 @@
 //!   the batch: the page streams chunks).
 //! - Where the upload's time went, as the page measures it: listing the ids, waiting for the
 //!   records' values, building and sealing, waiting for the service to store a chunk.
+//! - What the parts cost on their own: the service's time per chunk as the browser's Resource
+//!   Timing sees it (request sent to the answer's first byte), and one chunk built and sealed
+//!   by the page's uploader with nothing else running (after the upload, warm). Their sums
+//!   over the build alone say how far overlapping the service with the page can bring the
+//!   ratio on this machine.
 //!
 //! When the page refuses the upload, the upload's budgets print `SKIPPED:` with the page's
 //! reason.
@@ -162,6 +167,68 @@ struct Upload {
     peak_heap: f64,
     /// Milliseconds per phase as the page measured them (`{ids, values, build, store}`).
     phases: serde_json::Value,
+    /// The service's milliseconds per request (Resource Timing: request sent to first byte),
+    /// for the chunks' values and for storing the chunks.
+    service: ServiceTimes,
+}
+
+/// The service's own time for the upload's requests, in milliseconds each.
+#[derive(Default)]
+struct ServiceTimes {
+    values: Vec<f64>,
+    store: Vec<f64>,
+}
+
+/// What the browser's Resource Timing recorded for the upload's requests: `[kind, ms]` pairs,
+/// `kind` being `values` or `store`.
+const RESOURCE_TIMES: &str = "return performance.getEntriesByType('resource')
+  .filter((e) => e.name.includes('/api/records/values') || e.name.includes('/api/jobs/batch'))
+  .map((e) => [e.name.includes('/api/jobs/batch') ? 'store' : 'values', e.responseStart - e.requestStart]);";
+
+/// Builds and seals the first chunk of records five times with the page's own modules (its
+/// uploader, API calls and chunk size), nothing else running; `{chunk, runs}` (the chunk's
+/// size, the milliseconds of each run), or the error's words.
+const CHUNK_ALONE: &str = "return (async () => {
+  const vsc = await import('/web/pkg/vsc_web.js');
+  const { get, getBytes } = await import('/js/core/api.js');
+  const { localToday } = await import('/js/core/dom.js');
+  const { CHUNK } = await import('/js/views/records.js');
+  const { stations } = await get('/api/stations?branch=b1&state=approved');
+  const ids = (await get('/api/records/ids')).ids.slice(0, CHUNK);
+  const records = await getBytes(`/api/records/values?ids=${ids.join(',')}`);
+  const uploader = new vsc.Uploader('b1', stations);
+  const runs = [];
+  for (let i = 0; i < 5; i++) {
+    const started = performance.now();
+    uploader.batchBody(records, localToday());
+    runs.push(performance.now() - started);
+  }
+  uploader.free();
+  return { chunk: CHUNK, runs };
+})().catch((e) => `${e}`);";
+
+/// One chunk built and sealed by the page's uploader alone.
+struct ChunkAlone {
+    /// Records in a chunk (the page's `CHUNK`).
+    size: usize,
+    /// Milliseconds of each run.
+    runs: Vec<f64>,
+}
+
+/// Today's date in UTC, for the dated figures.
+fn today_utc() -> vsc_core::date::Date {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970");
+    let days = i64::try_from(since_epoch.as_secs() / 86_400).expect("a day count fits i64");
+    vsc_core::date::Date::from_days_since_epoch(days).expect("the clock is before year 10000")
+}
+
+/// The median of `values` (NaN when empty).
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// A service holding `n` records, the holders' CSV file, and a browser on its page.
@@ -253,11 +320,38 @@ impl Session {
             .attribute(&status, "data-phases")
             .and_then(|p| serde_json::from_str(&p).ok())
             .unwrap_or_default();
+        let mut service = ServiceTimes::default();
+        for entry in browser
+            .execute(RESOURCE_TIMES, json!([]))
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let ms = entry[1].as_f64().unwrap_or(f64::NAN);
+            match entry[0].as_str() {
+                Some("store") => service.store.push(ms),
+                _ => service.values.push(ms),
+            }
+        }
         Ok(Upload {
             ms,
             peak_heap,
             phases,
+            service,
         })
+    }
+
+    /// One chunk of records built and sealed by the page's uploader with nothing else
+    /// running, five times (run after the upload: the code is warm).
+    fn chunk_alone(&self) -> Result<ChunkAlone, String> {
+        let answer = self.browser.execute(CHUNK_ALONE, json!([]));
+        match (answer["chunk"].as_u64(), answer["runs"].as_array()) {
+            (Some(size), Some(runs)) => Ok(ChunkAlone {
+                size: size as usize,
+                runs: runs.iter().filter_map(serde_json::Value::as_f64).collect(),
+            }),
+            _ => Err(answer.as_str().unwrap_or("no answer").to_owned()),
+        }
     }
 }
 
@@ -266,12 +360,12 @@ fn main() {
     ensure_web_pkg(&root);
     let quick = std::env::var_os("VSC_BENCH_QUICK").is_some();
     let (big, small) = if quick { (2_000, 200) } else { (10_000, 1_000) };
-    let today = "2026-12-02";
+    let today = today_utc();
 
     let session = Session::start(big);
     let build = session.build_alone();
     println!(
-        "bench: the page alone built and sealed {big} VSCs in {:.1} s ({:.0} a second) [{today}]",
+        "bench: the page alone built and sealed {big} VSCs in {:.2} s ({:.0} a second) [{today}]",
         build / 1000.0,
         big as f64 * 1000.0 / build
     );
@@ -282,6 +376,7 @@ fn main() {
             return;
         }
     };
+    let chunk_alone = session.chunk_alone();
     drop(session);
     println!(
         "bench: clerk {big} records built, sealed and uploaded from the page in {:.1} s [{today}]",
@@ -295,6 +390,28 @@ fn main() {
         phase("build"),
         phase("store")
     );
+    let (values, store) = (&upload.service.values, &upload.service.store);
+    let service_ms = values.iter().sum::<f64>() + store.iter().sum::<f64>();
+    println!(
+        "bench: the service's own time per chunk (Resource Timing, request to first byte): values median {:.1} ms, storing median {:.1} ms; for the {} chunks {:.2} s, {:.1}x the build alone [{today}]",
+        median(values),
+        median(store),
+        store.len(),
+        service_ms / 1000.0,
+        service_ms / build
+    );
+    match chunk_alone {
+        Ok(chunk) => println!(
+            "bench: one chunk of {} built and sealed for the upload with nothing else running: median {:.1} ms of {} runs ({:.0} µs a record; the build alone: {:.0} µs a VSC); during the upload {:.1} ms a chunk [{today}]",
+            chunk.size,
+            median(&chunk.runs),
+            chunk.runs.len(),
+            median(&chunk.runs) * 1000.0 / chunk.size as f64,
+            build * 1000.0 / big as f64,
+            phase("build") * 1000.0 / store.len().max(1) as f64
+        ),
+        Err(why) => println!("SKIPPED: one chunk built alone: {why}"),
+    }
     println!(
         "ratio: upload from the page over building alone {:.2} (goal <= 2)",
         upload.ms / build
