@@ -367,16 +367,9 @@ fn main() {
     let one_cpu = std::env::var("VSC_BENCH_ONE_CPU").is_ok_and(|v| !v.is_empty() && v != "0");
     if one_cpu {
         // Before any child starts: they inherit the affinity.
-        let pid = std::process::id().to_string();
-        let pinned = std::process::Command::new("taskset")
-            .args(["-a", "-p", "-c", "0", &pid])
-            .output()
-            .map(|out| out.status.success())
-            .unwrap_or(false);
-        assert!(
-            pinned,
-            "VSC_BENCH_ONE_CPU: taskset (util-linux) could not pin the bench to CPU 0"
-        );
+        if let Err(why) = vsc_tests::pin_to_cpu(std::process::id(), 0) {
+            panic!("VSC_BENCH_ONE_CPU: {why}");
+        }
     }
     // `cargo bench` passes `--bench`; any other argument is ignored.
     let stack = PcscStack::start();

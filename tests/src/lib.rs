@@ -7,8 +7,8 @@
 //! ([`ChildGuard`]), runs a throw-away PostgreSQL cluster ([`PostgresCluster`]) and the issuer
 //! service ([`issuer`]), talks to a reader through independent PC/SC clients: OpenSC
 //! ([`opensc_apdus`], [`openpgp_tool_info`]) and GnuPG ([`GnupgHome`]: `gpg --card-status`,
-//! signing through scdaemon), and runs cross-built Windows programs under Wine
-//! ([`under_wine`]).
+//! signing through scdaemon), runs cross-built Windows programs under Wine
+//! ([`under_wine`]), and pins a benchmark's processes to CPUs ([`pin_to_cpu`]).
 //!
 //! Every process it starts is killed when its guard is dropped; logs (stderr and stdout) go to
 //! temporary files that are printed, and kept on disk, when the test is panicking.
@@ -21,6 +21,7 @@
 mod card_process;
 mod cargo_bin;
 mod child;
+mod cpu;
 mod gnupg;
 pub mod issuer;
 mod opcard;
@@ -36,6 +37,7 @@ mod wine;
 pub use card_process::{CardOptions, CardProcess};
 pub use cargo_bin::cargo_bin;
 pub use child::ChildGuard;
+pub use cpu::pin_to_cpu;
 pub use gnupg::{GnupgHome, GpgCardStatus};
 pub use opcard::{OpcardOptions, OpcardProcess};
 pub use openpgp_tool::{

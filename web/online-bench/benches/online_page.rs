@@ -21,6 +21,11 @@
 //!
 //! N is 10,000 (`VSC_BENCH_QUICK=1`: 2,000, against 200). The wasm bundle's size budget is
 //! measured by `scripts/test` on the optimized build, not here.
+//!
+//! `VSC_BENCH_SPLIT_CPUS=1` gives the service a CPU of its own (CPU 1) and the browser and the
+//! bench the other (CPU 0), as when the service runs on a server of its own: on a machine of
+//! two cores the service and the page otherwise compete for both, so the ratio then also
+//! measures how the scheduler shares them. Both the page alone and the upload run so.
 #![cfg(not(target_arch = "wasm32"))]
 
 #[path = "../../tests/page/mod.rs"]
@@ -93,6 +98,11 @@ fn start_service(dir: &Path, n: usize, csv_file: &Path) -> Service {
         &db,
     ]);
     let server = Server::start_logged(&db, &[], &dir.join("issuer.log"));
+    if split_cpus() {
+        if let Err(why) = vsc_tests::pin_to_cpu(server.child.pid(), 1) {
+            panic!("VSC_BENCH_SPLIT_CPUS: {why}");
+        }
+    }
     let mut operator = server.login("operator", PW);
     let key = bench_station_key();
     let (status, station) =
@@ -213,6 +223,11 @@ struct ChunkAlone {
     size: usize,
     /// Milliseconds of each run.
     runs: Vec<f64>,
+}
+
+/// Whether the service gets a CPU of its own (`VSC_BENCH_SPLIT_CPUS`).
+fn split_cpus() -> bool {
+    std::env::var("VSC_BENCH_SPLIT_CPUS").is_ok_and(|v| !v.is_empty() && v != "0")
 }
 
 /// Today's date in UTC, for the dated figures.
@@ -361,6 +376,13 @@ fn main() {
     let quick = std::env::var_os("VSC_BENCH_QUICK").is_some();
     let (big, small) = if quick { (2_000, 200) } else { (10_000, 1_000) };
     let today = today_utc();
+    if split_cpus() {
+        // Before the browser starts: it inherits CPU 0; each service is moved to CPU 1.
+        if let Err(why) = vsc_tests::pin_to_cpu(std::process::id(), 0) {
+            panic!("VSC_BENCH_SPLIT_CPUS: {why}");
+        }
+        println!("bench: the service on CPU 1, the browser and the bench on CPU 0 (VSC_BENCH_SPLIT_CPUS)");
+    }
 
     let session = Session::start(big);
     let build = session.build_alone();
@@ -412,13 +434,18 @@ fn main() {
         ),
         Err(why) => println!("SKIPPED: one chunk built alone: {why}"),
     }
+    let cpus = if split_cpus() {
+        ", the service on a CPU of its own"
+    } else {
+        ""
+    };
     println!(
-        "ratio: upload from the page over building alone {:.2} (goal <= 2)",
+        "ratio: upload from the page over building alone{cpus} {:.2} (goal <= 2)",
         upload.ms / build
     );
     match Session::start(small).upload() {
         Ok(small_upload) => println!(
-            "ratio: peak JS heap uploading {big} ({:.1} MB) over {small} ({:.1} MB): {:.2} (goal <= 1.5)",
+            "ratio: peak JS heap uploading {big} ({:.1} MB) over {small} ({:.1} MB){cpus}: {:.2} (goal <= 1.5)",
             upload.peak_heap / 1e6,
             small_upload.peak_heap / 1e6,
             upload.peak_heap / small_upload.peak_heap
