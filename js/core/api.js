@@ -62,8 +62,11 @@ export async function getBytes(path) {
 
 // A POST of JSON bytes (a `Uint8Array` the wasm made) whose answer is not needed: it is read
 // as bytes, off the JS heap, and only an error's is decoded. Batches of thousands go this way.
+// The bytes go as a Blob: with the array itself as the body, `fetch` took 13% of the page's
+// thread during an upload of 10,000 records (DevTools profile); with a Blob, `fetch` and the
+// Blob together 7%, and the upload took half the time with the service on a CPU of its own.
 export async function postBytes(path, bytes) {
-  const response = await send('POST', path, bytes, 'application/json');
+  const response = await send('POST', path, new Blob([bytes]), 'application/json');
   const answer = await response.arrayBuffer();
   if (!response.ok) throw failure(path, response, new TextDecoder().decode(answer));
 }
