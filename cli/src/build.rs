@@ -79,7 +79,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         &args.csv,
         &csv,
         args.encoding,
-        crate::today::today()?,
+        crate::clock::today()?,
     )?;
     let target = match (&args.server.server, &args.server.branch, &args.out) {
         (Some(server), Some(branch), _) => {
@@ -288,13 +288,12 @@ fn build_all(
                     let mut out = Vec::with_capacity(part.len());
                     for (i, holder) in part.iter().enumerate() {
                         let entry =
-                            BatchEntry::build(profile, holder, &mut rng).map_err(|source| {
-                                CliError::Build {
+                            BatchEntry::build(profile, holder, crate::clock::now_ms(), &mut rng)
+                                .map_err(|source| CliError::Build {
                                     holder: holder.who(&profile.who),
                                     index: chunk * share + i + 1,
                                     source,
-                                }
-                            })?;
+                                })?;
                         out.push(entry);
                         progress.inc(1);
                     }

@@ -38,6 +38,7 @@ macro_rules! outln {
 
 mod atomic_file;
 mod build;
+mod clock;
 mod error;
 mod inspect;
 mod issuer_client;
@@ -50,7 +51,6 @@ mod queue;
 mod readers;
 mod script;
 mod station;
-mod today;
 mod upload;
 mod vsc_file;
 

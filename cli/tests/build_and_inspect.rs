@@ -31,7 +31,18 @@ fn build_writes_one_vsc_per_row_and_the_passwords_file() {
         "only the VSCs and passwords.csv, no temporary file"
     );
     for vsc in &batch.vscs {
-        assert!(uuid::Uuid::parse_str(&vsc.uid).is_ok_and(|u| u.get_version_num() == 4));
+        // Time-ordered (version 7), built within the last hour by the system clock.
+        let uid = uuid::Uuid::parse_str(&vsc.uid).unwrap();
+        assert_eq!(uid.get_version_num(), 7, "{uid}");
+        let (built, _) = uid.get_timestamp().unwrap().to_unix();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        assert!(
+            built <= now && now - built < 3600,
+            "{uid} built at {built}, now {now}"
+        );
         // 28 Crockford base32 characters in groups of four.
         assert_eq!(vsc.password.len(), 34, "{}", vsc.password);
         let bytes = std::fs::read(&vsc.file).unwrap();

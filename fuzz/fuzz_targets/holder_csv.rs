@@ -8,6 +8,10 @@ use vsc_core::holder_csv::{self, CsvOptions};
 use vsc_core::text_encoding::TextEncoding;
 use vsc_core::vsc::Vsc;
 
+/// When the test VSCs are built (their UIDs' time, milliseconds since the Unix epoch): any
+/// time will do.
+const BUILT_AT_MS: u64 = 1_796_083_200_000;
+
 fuzz_target!(|data: &[u8]| {
     let Some((&choice, file)) = data.split_first() else {
         return;
@@ -21,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
     match holder_csv::read(profile, file, &options) {
         Ok(rows) => {
             for row in rows.rows.iter().take(3) {
-                Vsc::build(profile, &row.data, &mut rand_core::OsRng)
+                Vsc::build(profile, &row.data, BUILT_AT_MS, &mut rand_core::OsRng)
                     .expect("a holder the file check accepts builds a VSC");
             }
         }

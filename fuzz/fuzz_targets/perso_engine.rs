@@ -17,6 +17,10 @@ use vsc_core::pin::Pin;
 use vsc_core::transport::{Transport, TransportError};
 use vsc_core::vsc::Vsc;
 
+/// When the test VSCs are built (their UIDs' time, milliseconds since the Unix epoch): any
+/// time will do.
+const BUILT_AT_MS: u64 = 1_796_083_200_000;
+
 /// More exchanges than any run may take: the engine gives up long before.
 const APDU_LIMIT: usize = 5000;
 
@@ -84,7 +88,7 @@ fn vsc() -> &'static Vsc {
         values.insert("address".to_owned(), "1 Fuzz Lane, ".repeat(10));
         let today = Date::from_ymd(2026, 12, 1).expect("a real date");
         let holder = holder::validate_record(profile, &values, today).expect("valid holder");
-        Vsc::build(profile, &holder, &mut rand_core::OsRng)
+        Vsc::build(profile, &holder, BUILT_AT_MS, &mut rand_core::OsRng)
             .expect("the VSC builds")
             .0
     })

@@ -10,6 +10,10 @@ use vsc_core::holder;
 use vsc_core::profile::Profile;
 use vsc_core::vsc::Vsc;
 
+/// When the test VSCs are built (their UIDs' time, milliseconds since the Unix epoch): any
+/// time will do.
+const BUILT_AT_MS: u64 = 1_796_083_200_000;
+
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
@@ -25,7 +29,7 @@ fuzz_target!(|data: &[u8]| {
         .collect();
     let today = Date::from_ymd(2026, 12, 1).expect("a real date");
     if let Ok(holder) = holder::validate_record(&profile, &values, today) {
-        Vsc::build(&profile, &holder, &mut rand_core::OsRng)
+        Vsc::build(&profile, &holder, BUILT_AT_MS, &mut rand_core::OsRng)
             .expect("a holder the profile accepts builds a VSC");
     }
 });

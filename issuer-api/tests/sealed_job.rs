@@ -10,6 +10,10 @@ use vsc_core::job_envelopes::{BranchSealer, Station};
 use vsc_core::profile::Profile;
 use vsc_issuer_api::jobs::{Batch, JobUpload};
 
+/// When the test VSCs are built (their UIDs' time, milliseconds since the Unix epoch): any
+/// time will do.
+const BUILT_AT_MS: u64 = 1_796_083_200_000;
+
 #[test]
 fn a_sealed_job_is_an_upload_the_service_takes() {
     let profile = Profile::builtin("iso7816-generic").unwrap();
@@ -20,7 +24,7 @@ fn a_sealed_job_is_an_upload_the_service_takes() {
     ]);
     let today = vsc_core::date::Date::from_ymd(2026, 12, 2).unwrap();
     let holder = vsc_core::holder::validate_record(&profile, &values, today).unwrap();
-    let entry = BatchEntry::build(&profile, &holder, &mut OsRng).unwrap();
+    let entry = BatchEntry::build(&profile, &holder, BUILT_AT_MS, &mut OsRng).unwrap();
     let key = StationSecretKey::generate(&mut OsRng);
     let stations = [Station {
         id: "st-1".to_owned(),

@@ -327,6 +327,12 @@ struct Upload {
     ciphertext: [u8; 48],
 }
 
+/// Now in milliseconds since the Unix epoch, as a VSC's build time (its UID's time: the
+/// bench's jobs are keyed as the page's and the CLI's are).
+fn built_at_ms() -> u64 {
+    u64::try_from(now_ms()).expect("the clock is after 1970")
+}
+
 /// The uploads of `records` as [`import_records`] made them (record `k` of the slice from CSV
 /// row `k`), each VSC built from its record's values, as the service checks.
 fn uploads(records: &[i64]) -> Vec<Upload> {
@@ -345,7 +351,8 @@ fn uploads(records: &[i64]) -> Vec<Upload> {
                 vsc_core::holder::validate_record(&profile, &values, vsc_issuer::db::today_utc())
                     .expect("holder");
             let sealed =
-                vsc_core::vsc::Vsc::build_sealed(&profile, &holder, &mut OsRng).expect("seal");
+                vsc_core::vsc::Vsc::build_sealed(&profile, &holder, built_at_ms(), &mut OsRng)
+                    .expect("seal");
             let mut enc = [0u8; 32];
             let mut ciphertext = [0u8; 48];
             OsRng.fill_bytes(&mut enc);

@@ -43,13 +43,14 @@ pub struct BatchEntry {
 }
 
 impl BatchEntry {
-    /// Builds and seals the VSC of one holder.
+    /// Builds and seals the VSC of one holder at `built_at_ms` (see [`Vsc::build`]).
     pub fn build(
         profile: &Profile,
         holder: &HolderData,
+        built_at_ms: u64,
         rng: &mut impl CryptoRngCore,
     ) -> Result<BatchEntry, BuildError> {
-        let sealed = Vsc::build_sealed(profile, holder, rng)?;
+        let sealed = Vsc::build_sealed(profile, holder, built_at_ms, rng)?;
         Ok(BatchEntry {
             holder: holder.who(&profile.who),
             sealed,

@@ -5,7 +5,7 @@
 //!
 //! | area | EF content |
 //! |---|---|
-//! | uid | the 16 bytes of the UUIDv4 |
+//! | uid | the 16 bytes of the UUID (version 7: the build time, then random bits) |
 //! | public | BER-TLV data objects, one per public profile field that has a value |
 //! | private | BER-TLV data objects, one per private profile field that has a value |
 //! | keys | BER-TLV data objects, one per key of the profile (e.g. 32 random bytes for AES-256) |
@@ -108,12 +108,11 @@ impl Areas {
     fn build(
         profile: &Profile,
         holder: &HolderData,
+        built_at_ms: u64,
         rng: &mut impl CryptoRngCore,
     ) -> Result<(Areas, Password), BuildError> {
         let password = Password::generate(rng);
-        let mut uid_bytes = [0u8; 16];
-        rng.fill_bytes(&mut uid_bytes);
-        let uid = uuid::Builder::from_random_bytes(uid_bytes).into_uuid();
+        let uid = time_ordered_uid(built_at_ms, rng);
 
         let public = tlv::encode_all(
             holder
@@ -187,15 +186,28 @@ fn check_sizes(p: &Profile, lens: [usize; 3]) -> Result<(), BuildError> {
     Ok(())
 }
 
+/// A UUID version 7 (RFC 9562 §5.7): the 48-bit Unix time in milliseconds `built_at_ms`, then
+/// 74 random bits (a collision needs two builds in the same millisecond drawing the same 74
+/// bits). UIDs built later sort later, so a database keyed by them (the issuer's jobs) appends
+/// to its indexes instead of rewriting pages all over them. The UID tells when the VSC was
+/// built, which its keys' creation date tells to the day anyway.
+fn time_ordered_uid(built_at_ms: u64, rng: &mut impl CryptoRngCore) -> Uuid {
+    let mut random = [0u8; 10];
+    rng.fill_bytes(&mut random);
+    uuid::Builder::from_unix_timestamp_millis(built_at_ms, &random).into_uuid()
+}
+
 impl Vsc {
-    /// Creates the file structure from the profile, assigns a generated password and a UUIDv4,
+    /// Creates the file structure from the profile, assigns a generated password and a UUID
+    /// (version 7, from `built_at_ms`, the build's time in milliseconds since the Unix epoch),
     /// places the holder's data objects and a fresh key per profile key (claim 2, steps 2-10).
     pub fn build(
         profile: &Profile,
         holder: &HolderData,
+        built_at_ms: u64,
         rng: &mut impl CryptoRngCore,
     ) -> Result<(Vsc, Password), BuildError> {
-        let (areas, password) = Areas::build(profile, holder, rng)?;
+        let (areas, password) = Areas::build(profile, holder, built_at_ms, rng)?;
         let vsc = Vsc {
             profile: profile.clone(),
             uid: areas.uid,
@@ -212,9 +224,10 @@ impl Vsc {
     pub fn build_sealed(
         profile: &Profile,
         holder: &HolderData,
+        built_at_ms: u64,
         rng: &mut impl CryptoRngCore,
     ) -> Result<SealedVsc, BuildError> {
-        let (areas, password) = Areas::build(profile, holder, rng)?;
+        let (areas, password) = Areas::build(profile, holder, built_at_ms, rng)?;
         let uid = areas.uid;
         let image = VscImage {
             uid,

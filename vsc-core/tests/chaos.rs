@@ -21,6 +21,10 @@ use vsc_core::profile::Profile;
 use vsc_core::transport::{Transport, TransportError};
 use vsc_core::vsc::Vsc;
 
+/// When the test VSCs are built (their UIDs' time, milliseconds since the Unix epoch): any
+/// time will do.
+const BUILT_AT_MS: u64 = 1_796_083_200_000;
+
 /// Seeds run by default: a few seconds.
 const DEFAULT_RUNS: u64 = 5000;
 /// More APDUs than any run may take, faults included: the engine gives up long before.
@@ -131,7 +135,9 @@ fn vsc() -> Vsc {
     }
     let today = Date::from_ymd(2026, 12, 1).unwrap();
     let holder = holder::validate_record(&profile, &values, today).unwrap();
-    Vsc::build(&profile, &holder, &mut OsRng).unwrap().0
+    Vsc::build(&profile, &holder, BUILT_AT_MS, &mut OsRng)
+        .unwrap()
+        .0
 }
 
 /// Whether `card`, looked at directly, holds `vsc` activated with `pin` as its holder PIN.

@@ -14,6 +14,10 @@ use vsc_core::profile::{FileSystemLayout, Profile};
 use vsc_core::transport::{Transport, TransportError};
 use vsc_core::vsc::Vsc;
 
+/// When the test VSCs are built (their UIDs' time, milliseconds since the Unix epoch): any
+/// time will do.
+const BUILT_AT_MS: u64 = 1_796_083_200_000;
+
 struct InProcess<'a>(&'a mut Card);
 
 impl Transport for InProcess<'_> {
@@ -56,7 +60,9 @@ fn holder(name: &str) -> HolderData {
 }
 
 fn vsc(name: &str) -> Vsc {
-    Vsc::build(&profile(), &holder(name), &mut OsRng).unwrap().0
+    Vsc::build(&profile(), &holder(name), BUILT_AT_MS, &mut OsRng)
+        .unwrap()
+        .0
 }
 
 /// The file-system layout of the VSC's profile.
@@ -393,7 +399,9 @@ fn chunking_follows_the_profile_capabilities() {
         values.insert("holder_id".to_owned(), "C-1".to_owned());
         values.insert("address".to_owned(), "Long Street 1, ".repeat(12));
         let holder = holder::validate_record(&profile, &values, today()).unwrap();
-        let vsc = Vsc::build(&profile, &holder, &mut OsRng).unwrap().0;
+        let vsc = Vsc::build(&profile, &holder, BUILT_AT_MS, &mut OsRng)
+            .unwrap()
+            .0;
         let mut card = Card::blank();
         let mut apdus = Vec::new();
         struct Recording<'a>(&'a mut Card, &'a mut Vec<Vec<u8>>);

@@ -15,6 +15,10 @@ use vsc_core::secret::SecretBytes;
 use vsc_core::tlv;
 use vsc_core::vsc::Vsc;
 
+/// When the test VSCs are built (their UIDs' time, milliseconds since the Unix epoch): any
+/// time will do.
+const BUILT_AT_MS: u64 = 1_796_083_200_000;
+
 fn profile() -> &'static Profile {
     static PROFILE: std::sync::LazyLock<Profile> =
         std::sync::LazyLock::new(|| Profile::builtin("iso7816-generic").unwrap());
@@ -82,7 +86,7 @@ proptest! {
                 prop_assert_eq!(holder.value(&field.name), Some(typed.as_str()));
             }
         }
-        let (vsc, password) = Vsc::build(profile(), &holder, &mut OsRng).unwrap();
+        let (vsc, password) = Vsc::build(profile(), &holder, BUILT_AT_MS, &mut OsRng).unwrap();
         let sealed = vsc.seal(&password, &mut OsRng).unwrap();
         let opened = Vsc::open(&sealed, password.expose()).unwrap();
         prop_assert_eq!(opened.uid(), vsc.uid());
@@ -97,6 +101,34 @@ proptest! {
             let shown = public.get(&field.name).or(private.get(&field.name));
             prop_assert_eq!(shown.map(String::as_str), holder.value(&field.name), "field {}", field.name);
         }
+    }
+
+    /// A VSC's UID is a UUID version 7 holding its build time (RFC 9562 §5.7): of two VSCs
+    /// built in different milliseconds the later one's UID sorts after, as bytes and as text
+    /// (the issuer's job ids), and the sealed header carries the same UID.
+    #[test]
+    fn uids_hold_the_build_time_and_sort_by_it(
+        earlier in 0u64..(1 << 48) - 1,
+        gap in 1u64..1_000_000,
+    ) {
+        let later = (earlier + gap).min((1 << 48) - 1);
+        prop_assume!(later > earlier);
+        let holder = holder::validate_record(profile(), &BTreeMap::from([
+            ("holder_name".to_owned(), "Ada Lovelace".to_owned()),
+            ("holder_id".to_owned(), "E-1".to_owned()),
+            ("expiry_date".to_owned(), "2031-12-31".to_owned()),
+            ("email".to_owned(), "ada@example.org".to_owned()),
+        ]), today()).unwrap();
+        let first = Vsc::build_sealed(profile(), &holder, earlier, &mut OsRng).unwrap();
+        let second = Vsc::build_sealed(profile(), &holder, later, &mut OsRng).unwrap();
+        for (sealed, at) in [(&first, earlier), (&second, later)] {
+            prop_assert_eq!(sealed.uid.get_version_num(), 7);
+            let (seconds, nanos) = sealed.uid.get_timestamp().unwrap().to_unix();
+            prop_assert_eq!(seconds * 1000 + u64::from(nanos / 1_000_000), at);
+            prop_assert_eq!(vsc_core::seal::read_header(&sealed.bytes).unwrap().uid, sealed.uid);
+        }
+        prop_assert!(first.uid.as_bytes() < second.uid.as_bytes());
+        prop_assert!(first.uid.to_string() < second.uid.to_string());
     }
 
     /// Any sequence of data objects with valid tags encodes and walks back to itself.

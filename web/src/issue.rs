@@ -282,7 +282,13 @@ impl Issuer {
             let Some(holder) = self.pending.pop() else {
                 break;
             };
-            let entry = BatchEntry::build(&self.profile, &holder, &mut self.rng).map_err(|e| {
+            let entry = BatchEntry::build(
+                &self.profile,
+                &holder,
+                crate::clock::now_ms(),
+                &mut self.rng,
+            )
+            .map_err(|e| {
                 WebError::new(
                     Code::BuildFailed,
                     format!(

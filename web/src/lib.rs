@@ -28,6 +28,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bridge;
+pub mod clock;
 pub mod envelope;
 pub mod error;
 pub mod issue;

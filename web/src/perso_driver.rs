@@ -214,6 +214,9 @@ mod tests {
     use std::collections::BTreeMap;
     use vsc_core::protocol::{Reply, ReplyBody, Request, ServerMessage};
     use vsc_core::vsc::Vsc;
+    /// When the test VSCs are built (their UIDs' time, milliseconds since the Unix epoch):
+    /// any time will do.
+    const BUILT_AT_MS: u64 = 1_796_083_200_000;
 
     fn engine() -> Personalization {
         let profile = crate::profiles::find("iso7816-generic").unwrap();
@@ -223,7 +226,7 @@ mod tests {
             .collect();
         let holder =
             vsc_core::holder::validate_record(&profile, &values, vsc_tests::test_day()).unwrap();
-        let (vsc, _) = Vsc::build(&profile, &holder, &mut OsRng).unwrap();
+        let (vsc, _) = Vsc::build(&profile, &holder, BUILT_AT_MS, &mut OsRng).unwrap();
         Personalization::new(vsc, &mut OsRng)
     }
 

@@ -124,12 +124,13 @@ impl Uploader {
                     ),
                 )
             })?;
-            let entry = BatchEntry::build(profile, &data, &mut self.rng).map_err(|e| {
-                WebError::new(
-                    Code::BuildFailed,
-                    format!("the VSC of record {} could not be built: {e}", record.id),
-                )
-            })?;
+            let entry = BatchEntry::build(profile, &data, crate::clock::now_ms(), &mut self.rng)
+                .map_err(|e| {
+                    WebError::new(
+                        Code::BuildFailed,
+                        format!("the VSC of record {} could not be built: {e}", record.id),
+                    )
+                })?;
             let job = sealer
                 .job(record.id, &self.branch, &entry, &mut self.rng)
                 .map_err(|e| {

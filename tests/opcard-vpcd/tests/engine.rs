@@ -15,6 +15,10 @@ use vsc_core::profile::{KeySlot, Profile};
 use vsc_core::transport::{Transport, TransportError};
 use vsc_core::vsc::Vsc;
 
+/// When the test VSCs are built (their UIDs' time, milliseconds since the Unix epoch): any
+/// time will do.
+const BUILT_AT_MS: u64 = 1_796_083_200_000;
+
 /// SELECT the OpenPGP application (OpenPGP card 3.4 §7.2.1).
 const SELECT: &str = "00A4040006D27600012401";
 
@@ -79,7 +83,9 @@ fn vsc(name: &str) -> Vsc {
     }
     let today = Date::from_ymd(2026, 12, 1).unwrap();
     let holder = holder::validate_record(&profile(), &values, today).expect("valid holder data");
-    Vsc::build(&profile(), &holder, &mut OsRng).unwrap().0
+    Vsc::build(&profile(), &holder, BUILT_AT_MS, &mut OsRng)
+        .unwrap()
+        .0
 }
 
 /// One run of the engine on the card (a new PIN confirmed if asked).
@@ -287,7 +293,9 @@ fn an_iso_file_system_vsc_on_an_openpgp_card_is_explained_in_words() {
     values.insert("holder_id".to_owned(), "J-1".to_owned());
     let today = Date::from_ymd(2026, 12, 1).unwrap();
     let holder = holder::validate_record(&profile, &values, today).unwrap();
-    let iso = Vsc::build(&profile, &holder, &mut OsRng).unwrap().0;
+    let iso = Vsc::build(&profile, &holder, BUILT_AT_MS, &mut OsRng)
+        .unwrap()
+        .0;
     let ((), _) = with_card(None, |card| {
         let refused = run(&iso, card, None).unwrap_err();
         let text = refused.to_string();

@@ -1,9 +1,12 @@
-//! The day holder dates are checked against (an expiry date must lie after it, a date of birth
-//! before it, an empty issue date becomes it). `vsc-core` has no clock; this is the CLI's.
+//! The CLI's clock (`vsc-core` has none): the day holder dates are checked against (an expiry
+//! date must lie after it, a date of birth before it, an empty issue date becomes it), and the
+//! time each VSC is built at (its UID's time, see `vsc_core::vsc::Vsc::build`).
 //!
-//! It is the local date, unless `SOURCE_DATE_EPOCH` is set (the reproducible-builds convention:
-//! seconds since 1970-01-01 UTC), whose UTC date is then used: a batch can be rebuilt as of a
-//! given day, and tests do not depend on when they run.
+//! The day is the local date, unless `SOURCE_DATE_EPOCH` is set (the reproducible-builds
+//! convention: seconds since 1970-01-01 UTC), whose UTC date is then used: a batch can be
+//! rebuilt as of a given day, and tests do not depend on when they run. The build time is
+//! always the system's: UIDs are random past their time anyway, and one fixed time for a whole
+//! batch would lose their order.
 
 use chrono::Datelike;
 use vsc_core::date::Date;
@@ -37,5 +40,14 @@ pub fn today() -> Result<Date, CliError> {
             CliError::Input(format!(
                 "the date {day} is outside years 1-9999; check the system clock or {SOURCE_DATE_EPOCH}"
             ))
+        })
+}
+
+/// Now, in milliseconds since the Unix epoch (a VSC's build time).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
         })
 }
