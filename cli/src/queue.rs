@@ -455,6 +455,7 @@ mod tests {
     use serde_json::json;
     use std::collections::BTreeMap;
     use vsc_tests::issuer::{Issuer, PW};
+
     /// When the test VSCs are built (their UIDs' time, milliseconds since the Unix epoch):
     /// any time will do.
     const BUILT_AT_MS: u64 = 1_796_083_200_000;

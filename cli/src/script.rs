@@ -169,6 +169,7 @@ fn secret_kind(command: &Command) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
     /// When the test VSCs are built (their UIDs' time, milliseconds since the Unix epoch):
     /// any time will do.
     const BUILT_AT_MS: u64 = 1_796_083_200_000;

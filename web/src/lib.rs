@@ -6,7 +6,8 @@
 //! - check one holder's form or a CSV file's bytes against today's date, problems returned as
 //!   data ([`check_form`], [`check_csv`]; the encodings a clerk may name: [`encodings`]); build
 //!   and seal a batch a slice at a time and hand out the downloads: one `.vsc` or a stored ZIP
-//!   of them, and the password sheet as CSV or printable rows ([`Issuer`], module [`issue`]);
+//!   of them, and the password sheet as CSV or printable rows ([`Issuer`], module [`issue`]),
+//!   each VSC's UID holding its build time from the page's clock (module [`clock`]);
 //! - show a sealed VSC's public area without its password, and open it ([`inspect_vsc`],
 //!   [`open_vsc`], module [`vsc_file`]); list the VSCs of a ZIP batch ([`vsc_zip_entries`]);
 //! - on the issuer service, build the VSCs of holder records a chunk at a time, seal each

@@ -214,6 +214,7 @@ mod tests {
     use std::collections::BTreeMap;
     use vsc_core::protocol::{Reply, ReplyBody, Request, ServerMessage};
     use vsc_core::vsc::Vsc;
+
     /// When the test VSCs are built (their UIDs' time, milliseconds since the Unix epoch):
     /// any time will do.
     const BUILT_AT_MS: u64 = 1_796_083_200_000;

@@ -151,6 +151,7 @@ mod tests {
     use super::*;
     use rand_core::OsRng;
     use std::collections::BTreeMap;
+
     /// When the test VSCs are built (their UIDs' time, milliseconds since the Unix epoch):
     /// any time will do.
     const BUILT_AT_MS: u64 = 1_796_083_200_000;
