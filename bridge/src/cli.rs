@@ -143,6 +143,8 @@ impl LogLevel {
 }
 
 /// Options for running the bridge (those that `doctor` shows too).
+// clap prints these doc comments as --help text (plain text: bare URLs, brackets).
+#[allow(rustdoc::bare_urls, rustdoc::broken_intra_doc_links)]
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Loopback address and port to listen on (127.0.0.1 or [::1] only) [default:

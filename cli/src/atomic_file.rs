@@ -3,7 +3,7 @@
 //! ([`vsc_os::atomic`]; owner-only files, temporary file renamed over the target), with its
 //! errors as [`CliError`]s.
 //!
-//! [`write`] flushes the file to disk before the rename. A batch of many files uses
+//! [`write()`] flushes the file to disk before the rename. A batch of many files uses
 //! [`write_unflushed`] for each and then one [`flush_file_system`], which costs one flush
 //! instead of one per file on Linux (10,000 `fsync`s take about 9 s on the development
 //! machine).
@@ -22,7 +22,7 @@ pub fn write(path: &Path, bytes: &[u8], existing: Existing) -> Result<(), CliErr
     write_atomic(path, bytes, existing, Durability::Flushed).map_err(|e| cli_error(path, e))
 }
 
-/// Same as [`write`] without flushing the file to disk first: the target holds the whole
+/// Same as [`write()`] without flushing the file to disk first: the target holds the whole
 /// content or does not exist, but after a crash it may be empty until
 /// [`flush_file_system`] has run.
 pub fn write_unflushed(path: &Path, bytes: &[u8], existing: Existing) -> Result<(), CliError> {

@@ -29,6 +29,8 @@ pub struct KeyArgs {
 }
 
 /// Options of `vsc station`.
+// clap prints these doc comments as --help text (plain text: bare URLs, brackets).
+#[allow(rustdoc::bare_urls, rustdoc::broken_intra_doc_links)]
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]

@@ -26,6 +26,8 @@ use crate::issuer_client::{api_path, CredentialArgs, Credentials, Session};
 pub const CHUNK: usize = 500;
 
 /// The options of `vsc build` that send the batch to the issuer service.
+// clap prints these doc comments as --help text (plain text: bare URLs, brackets).
+#[allow(rustdoc::bare_urls, rustdoc::broken_intra_doc_links)]
 #[derive(Debug, clap::Args)]
 pub struct ServerArgs {
     /// Upload the VSCs to the issuer service at URL (https://cards.issuer.example) instead of

@@ -62,6 +62,8 @@ pub enum Command {
 }
 
 /// `serve`'s options.
+// clap prints these doc comments as --help text (plain text: bare URLs, brackets).
+#[allow(rustdoc::bare_urls, rustdoc::broken_intra_doc_links)]
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// The database.

@@ -152,7 +152,7 @@ pub struct StepRecord {
 /// The card-specific half of a personalization.
 ///
 /// The engine sends the batches one after another in one card session, in one of these
-/// orders: probe, [erase], write, activate, read back, set PIN; or probe, (the clerk
+/// orders: probe, \[erase\], write, activate, read back, set PIN; or probe, (the clerk
 /// confirms,) reset PIN, read back. A batch may rely on what the one before it selected;
 /// only the reset-PIN batch, which follows a pause for the clerk's answer, selects again. A
 /// step whose batch is empty is skipped. Commands may carry more data than one APDU: the

@@ -6,8 +6,8 @@
 //! breaks are allowed in text), and the kind's format (a real `YYYY-MM-DD` date, a plausible
 //! email address, digits only). A date field with a range is checked against `today`, which
 //! the caller supplies (the core has no clock): an expiry date must lie after today and at
-//! most [`MAX_YEARS_AHEAD`] years ahead, a date of birth before today and at most
-//! [`MAX_YEARS_BACK`] years back. An empty optional field takes its default (`today` for a
+//! most [`MAX_YEARS_AHEAD`](crate::field::MAX_YEARS_AHEAD) years ahead, a date of birth before today and at most
+//! [`MAX_YEARS_BACK`](crate::field::MAX_YEARS_BACK) years back. An empty optional field takes its default (`today` for a
 //! date field whose default is [`TODAY`]) or is left out. Every problem is reported, not just
 //! the first, in words a clerk can act on; values of private fields are never repeated in a
 //! message.

@@ -2,7 +2,7 @@
 //!
 //! What it does, as a thin `#[wasm_bindgen]` surface over plain Rust modules:
 //!
-//! - list the shipped card profiles and their fields ([`profiles`], module [`profiles`](mod@profiles));
+//! - list the shipped card profiles and their fields ([`profiles()`], module [`profiles`](mod@profiles));
 //! - check one holder's form or a CSV file's bytes against today's date, problems returned as
 //!   data ([`check_form`], [`check_csv`]; the encodings a clerk may name: [`encodings`]); build
 //!   and seal a batch a slice at a time and hand out the downloads: one `.vsc` or a stored ZIP

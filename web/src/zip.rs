@@ -1,4 +1,4 @@
-//! ZIP archives of VSC batches: [`write`] makes the batch download (entries stored, since
+//! ZIP archives of VSC batches: [`write()`] makes the batch download (entries stored, since
 //! sealed VSCs are ciphertext and would not shrink), [`read`] takes one back, as the page made
 //! it or as a person zipped it (stored or deflated entries). A deflated entry comes back
 //! still compressed, with the size and CRC it must have ([`Entry::deflated`]): the page
