@@ -22,10 +22,6 @@ use vsc_core::profile::Profile;
 use vsc_core::protocol::MAX_MESSAGE_BYTES;
 use vsc_core::vsc::Vsc;
 
-/// When the test VSCs are built (their UIDs' time, milliseconds since the Unix epoch): any
-/// time will do.
-const BUILT_AT_MS: u64 = 1_796_083_200_000;
-
 /// The bridge's default `--max-connections`.
 const MAX_CONNECTIONS: usize = 8;
 /// Clients that flood the bridge with maximum-size frames and never read.
@@ -65,7 +61,7 @@ fn build_vsc() -> Vsc {
     values.insert("holder_id".to_owned(), "A-1".to_owned());
     values.insert("address".to_owned(), "1 Calm Street, ".repeat(10));
     let holder = holder::validate_record(&profile, &values, vsc_tests::test_day()).unwrap();
-    Vsc::build(&profile, &holder, BUILT_AT_MS, &mut OsRng)
+    Vsc::build(&profile, &holder, vsc_tests::test_built_at_ms(), &mut OsRng)
         .unwrap()
         .0
 }

@@ -15,10 +15,6 @@ use vsc_core::profile::Profile;
 use vsc_core::vsc::Vsc;
 use vsc_tests::{GnupgHome, OpcardOptions, PcscStack, SoftcardOptions};
 
-/// When the test VSCs are built (their UIDs' time, milliseconds since the Unix epoch): any
-/// time will do.
-const BUILT_AT_MS: u64 = 1_796_083_200_000;
-
 fn build_vsc(name: &str) -> Vsc {
     let profile = Profile::builtin("iso7816-generic").unwrap();
     let mut values = BTreeMap::new();
@@ -30,7 +26,7 @@ fn build_vsc(name: &str) -> Vsc {
         "1 Bridge Street, Springfield".to_owned(),
     );
     let holder = holder::validate_record(&profile, &values, vsc_tests::test_day()).unwrap();
-    Vsc::build(&profile, &holder, BUILT_AT_MS, &mut OsRng)
+    Vsc::build(&profile, &holder, vsc_tests::test_built_at_ms(), &mut OsRng)
         .unwrap()
         .0
 }
@@ -126,7 +122,7 @@ fn an_openpgp_vsc_is_personalized_through_the_bridge_and_gpg_reads_it_back() {
         values.insert(field.to_owned(), value.to_owned());
     }
     let holder = holder::validate_record(&profile, &values, vsc_tests::test_day()).unwrap();
-    let vsc = Vsc::build(&profile, &holder, BUILT_AT_MS, &mut OsRng)
+    let vsc = Vsc::build(&profile, &holder, vsc_tests::test_built_at_ms(), &mut OsRng)
         .unwrap()
         .0;
 

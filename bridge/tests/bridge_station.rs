@@ -9,10 +9,6 @@ use common::*;
 use serde_json::{json, Value};
 use vsc_core::envelope::{self, Binding, StationPublicKey};
 
-/// When the test VSCs are built (their UIDs' time, milliseconds since the Unix epoch): any
-/// time will do.
-const BUILT_AT_MS: u64 = 1_796_083_200_000;
-
 const BRANCH: &str = "paris-1";
 
 /// A real sealed VSC and its password.
@@ -23,7 +19,13 @@ fn sealed_vsc() -> vsc_core::vsc::SealedVsc {
     values.insert("holder_id".to_owned(), "E-1002".to_owned());
     let holder =
         vsc_core::holder::validate_record(&profile, &values, vsc_tests::test_day()).unwrap();
-    vsc_core::vsc::Vsc::build_sealed(&profile, &holder, BUILT_AT_MS, &mut rand_core::OsRng).unwrap()
+    vsc_core::vsc::Vsc::build_sealed(
+        &profile,
+        &holder,
+        vsc_tests::test_built_at_ms(),
+        &mut rand_core::OsRng,
+    )
+    .unwrap()
 }
 
 /// The `open_envelope` fields of `password` sealed to `key` for job `uid` of [`BRANCH`].

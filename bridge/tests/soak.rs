@@ -24,10 +24,6 @@ use vsc_core::profile::Profile;
 use vsc_core::vsc::Vsc;
 use vsc_tests::{PcscStack, SoftcardOptions, SoftcardProcess};
 
-/// When the test VSCs are built (their UIDs' time, milliseconds since the Unix epoch): any
-/// time will do.
-const BUILT_AT_MS: u64 = 1_796_083_200_000;
-
 /// Cards personalized by default (scripts/test).
 const DEFAULT_CARDS: usize = 300;
 /// How much the bridge's resident memory may grow over the whole soak, in KiB.
@@ -52,7 +48,7 @@ fn build_vsc(profile: &Profile, i: usize) -> Vsc {
         format!("{i} Soak Street, Springfield"),
     );
     let holder = holder::validate_record(profile, &values, vsc_tests::test_day()).unwrap();
-    Vsc::build(profile, &holder, BUILT_AT_MS, &mut OsRng)
+    Vsc::build(profile, &holder, vsc_tests::test_built_at_ms(), &mut OsRng)
         .unwrap()
         .0
 }

@@ -26,10 +26,6 @@ use vsc_core::vsc::Vsc;
 use vsc_pcsc::pcsc::{Context, Protocols, Scope, ShareMode};
 use vsc_tests::{PcscStack, SoftcardOptions};
 
-/// When the test VSCs are built (their UIDs' time, milliseconds since the Unix epoch): any
-/// time will do.
-const BUILT_AT_MS: u64 = 1_796_083_200_000;
-
 /// SELECT MF by FID, no response data (ISO 7816-4 §11.2.2): the cheapest real command.
 const SELECT_MF: [u8; 7] = [0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00];
 
@@ -102,7 +98,8 @@ fn build_in_process(profile: &Profile, rows: usize) {
     let started = Instant::now();
     let mut bytes = 0usize;
     for holder in &holders {
-        let sealed = Vsc::build_sealed(profile, holder, BUILT_AT_MS, &mut OsRng).expect("build");
+        let sealed = Vsc::build_sealed(profile, holder, vsc_tests::test_built_at_ms(), &mut OsRng)
+            .expect("build");
         bytes += sealed.bytes.len();
     }
     let seconds = started.elapsed().as_secs_f64();
@@ -217,7 +214,8 @@ fn apdus_against_minimum(profile: &Profile) {
         ("typical holder", typical),
         ("largest holder", largest_holder(profile)),
     ] {
-        let (vsc, _) = Vsc::build(profile, &holder, BUILT_AT_MS, &mut OsRng).expect("build");
+        let (vsc, _) =
+            Vsc::build(profile, &holder, vsc_tests::test_built_at_ms(), &mut OsRng).expect("build");
         let minimum = minimum_apdus(profile, &vsc);
         let data = vsc.public_area().len() + vsc.private_area().len() + vsc.keys_area().len() + 16;
         let mut transport = Counting {

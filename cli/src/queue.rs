@@ -456,10 +456,6 @@ mod tests {
     use std::collections::BTreeMap;
     use vsc_tests::issuer::{Issuer, PW};
 
-    /// When the test VSCs are built (their UIDs' time, milliseconds since the Unix epoch):
-    /// any time will do.
-    const BUILT_AT_MS: u64 = 1_796_083_200_000;
-
     /// A job queued at branch b1 of `issuer` for `station` (its envelope random bytes: only its
     /// lease matters here); its id.
     fn queued_job(issuer: &Issuer, station: &str) -> String {
@@ -474,8 +470,13 @@ mod tests {
         ]);
         let holder =
             vsc_core::holder::validate_record(&profile, &values, vsc_tests::test_day()).unwrap();
-        let sealed =
-            Vsc::build_sealed(&profile, &holder, BUILT_AT_MS, &mut rand_core::OsRng).unwrap();
+        let sealed = Vsc::build_sealed(
+            &profile,
+            &holder,
+            vsc_tests::test_built_at_ms(),
+            &mut rand_core::OsRng,
+        )
+        .unwrap();
         let (status, body) = clerk.post(
             "/api/jobs",
             json!({ "record": record, "branch": "b1",

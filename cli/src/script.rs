@@ -170,10 +170,6 @@ fn secret_kind(command: &Command) -> &'static str {
 mod tests {
     use super::*;
 
-    /// When the test VSCs are built (their UIDs' time, milliseconds since the Unix epoch):
-    /// any time will do.
-    const BUILT_AT_MS: u64 = 1_796_083_200_000;
-
     #[test]
     fn script_marks_every_sensitive_command_and_contains_the_pin() {
         let profile = vsc_core::profile::Profile::builtin("iso7816-generic").unwrap();
@@ -185,7 +181,13 @@ mod tests {
         let holders = vsc_core::holder_csv::read(&profile, csv.as_bytes(), &options)
             .unwrap()
             .into_holders();
-        let (vsc, _) = Vsc::build(&profile, &holders[0], BUILT_AT_MS, &mut OsRng).unwrap();
+        let (vsc, _) = Vsc::build(
+            &profile,
+            &holders[0],
+            vsc_tests::test_built_at_ms(),
+            &mut OsRng,
+        )
+        .unwrap();
         let pin = Pin::from_digits("482913").unwrap();
         let text = render(&vsc, &pin).unwrap();
         let lines: Vec<&str> = text.expose().lines().collect();

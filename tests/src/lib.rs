@@ -55,3 +55,13 @@ pub use wine::{under_wine, windows_program, wine_share};
 pub fn test_day() -> vsc_core::date::Date {
     vsc_core::date::Date::from_ymd(2026, 12, 1).expect("a real date")
 }
+
+/// The time tests build VSCs at (their UIDs' time, milliseconds since the Unix epoch):
+/// midnight UTC of [`test_day`], fixed like it.
+pub fn test_built_at_ms() -> u64 {
+    u64::from(
+        test_day()
+            .unix_midnight()
+            .expect("the test day is after 1970"),
+    ) * 1000
+}

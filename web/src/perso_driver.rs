@@ -215,10 +215,6 @@ mod tests {
     use vsc_core::protocol::{Reply, ReplyBody, Request, ServerMessage};
     use vsc_core::vsc::Vsc;
 
-    /// When the test VSCs are built (their UIDs' time, milliseconds since the Unix epoch):
-    /// any time will do.
-    const BUILT_AT_MS: u64 = 1_796_083_200_000;
-
     fn engine() -> Personalization {
         let profile = crate::profiles::find("iso7816-generic").unwrap();
         let values: BTreeMap<String, String> = [("holder_name", "Ada"), ("holder_id", "1")]
@@ -227,7 +223,8 @@ mod tests {
             .collect();
         let holder =
             vsc_core::holder::validate_record(&profile, &values, vsc_tests::test_day()).unwrap();
-        let (vsc, _) = Vsc::build(&profile, &holder, BUILT_AT_MS, &mut OsRng).unwrap();
+        let (vsc, _) =
+            Vsc::build(&profile, &holder, vsc_tests::test_built_at_ms(), &mut OsRng).unwrap();
         Personalization::new(vsc, &mut OsRng)
     }
 

@@ -152,10 +152,6 @@ mod tests {
     use rand_core::OsRng;
     use std::collections::BTreeMap;
 
-    /// When the test VSCs are built (their UIDs' time, milliseconds since the Unix epoch):
-    /// any time will do.
-    const BUILT_AT_MS: u64 = 1_796_083_200_000;
-
     fn sealed() -> (Vec<u8>, String) {
         let profile = crate::profiles::find("iso7816-generic").unwrap();
         let values: BTreeMap<String, String> = [
@@ -168,7 +164,8 @@ mod tests {
         .collect();
         let holder =
             vsc_core::holder::validate_record(&profile, &values, vsc_tests::test_day()).unwrap();
-        let built = Vsc::build_sealed(&profile, &holder, BUILT_AT_MS, &mut OsRng).unwrap();
+        let built = Vsc::build_sealed(&profile, &holder, vsc_tests::test_built_at_ms(), &mut OsRng)
+            .unwrap();
         (built.bytes, built.password.expose().to_owned())
     }
 

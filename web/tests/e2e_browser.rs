@@ -43,10 +43,6 @@ use vsc_tests::{
 };
 use webdriver::Browser;
 
-/// When the test VSCs are built (their UIDs' time, milliseconds since the Unix epoch): any
-/// time will do.
-const BUILT_AT_MS: u64 = 1_796_083_200_000;
-
 const HOLDER: &str = "Émile Nguyễn-Müller 田中";
 /// The origin of the test's own WebSocket client, trusted by the bridge (no pairing).
 const HOLDING_CLIENT_ORIGIN: &str = "http://reader-holder.test";
@@ -590,7 +586,7 @@ fn clerk_builds_and_personalizes_a_card_through_the_real_stack() {
         .into_holders();
     let started = Instant::now();
     for holder in &holders {
-        Vsc::build_sealed(&profile, holder, BUILT_AT_MS, &mut OsRng).unwrap();
+        Vsc::build_sealed(&profile, holder, vsc_tests::test_built_at_ms(), &mut OsRng).unwrap();
     }
     let native_ms = started.elapsed().as_secs_f64() * 1000.0;
     println!(

@@ -20,10 +20,6 @@ use vsc_core::holder;
 use vsc_core::profile::Profile;
 use vsc_core::vsc::Vsc;
 
-/// When the test VSCs are built (their UIDs' time, milliseconds since the Unix epoch): any
-/// time will do.
-const BUILT_AT_MS: u64 = 1_796_083_200_000;
-
 /// What the native fixture holds (the wasm test checks the same values).
 const NATIVE_HOLDER: &str = "Ada Lovelace-Byron 愛";
 const NATIVE_EMAIL: &str = "ada@example.org";
@@ -63,7 +59,9 @@ fn the_native_fixture_opens_with_its_values() {
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
         let holder = holder::validate_record(&profile, &values, vsc_tests::test_day()).unwrap();
-        let sealed = Vsc::build_sealed(&profile, &holder, BUILT_AT_MS, &mut OsRng).unwrap();
+        let sealed =
+            Vsc::build_sealed(&profile, &holder, vsc_tests::test_built_at_ms(), &mut OsRng)
+                .unwrap();
         std::fs::write(fixture("native-sealed.vsc"), &sealed.bytes).unwrap();
         std::fs::write(fixture("native-sealed.password"), sealed.password.expose()).unwrap();
     }

@@ -10,10 +10,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde_json::{json, Value};
 use vsc_tests::PostgresCluster;
 
-/// When the test VSCs are built (their UIDs' time, milliseconds since the Unix epoch): any
-/// time will do.
-const BUILT_AT_MS: u64 = 1_796_083_200_000;
-
 /// Where each test's databases live.
 pub enum Backend<'a> {
     /// SQLite files in a temporary directory.
@@ -116,9 +112,13 @@ pub fn sealed_vsc(clerk: &vsc_tests::issuer::Client, record: i64) -> (String, Ve
     let profile = vsc_core::profile::Profile::builtin("iso7816-generic").unwrap();
     let holder =
         vsc_core::holder::validate_record(&profile, &values, vsc_issuer::db::today_utc()).unwrap();
-    let sealed =
-        vsc_core::vsc::Vsc::build_sealed(&profile, &holder, BUILT_AT_MS, &mut rand_core::OsRng)
-            .unwrap();
+    let sealed = vsc_core::vsc::Vsc::build_sealed(
+        &profile,
+        &holder,
+        vsc_tests::test_built_at_ms(),
+        &mut rand_core::OsRng,
+    )
+    .unwrap();
     (sealed.uid.to_string(), sealed.bytes)
 }
 
