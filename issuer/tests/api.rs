@@ -929,7 +929,11 @@ fn page_needs(backend: &Backend) {
     assert_eq!(records.len(), 3, "unknown ids are left out: {body}");
     assert_eq!(records[1]["values"]["email"], "h1@example.org");
     assert_eq!(records[1]["profile"], "iso7816-generic");
-    for bad in ["", "1,x", &vec!["1"; 501].join(",")] {
+    for bad in [
+        "",
+        "1,x",
+        &vec!["1"; vsc_issuer::records::MAX_VALUES + 1].join(","),
+    ] {
         let (s, body) = clerk.get(&format!("/api/records/values?ids={bad}"));
         assert_eq!(s, 400, "ids={bad:.20}: {body}");
     }
@@ -1000,11 +1004,18 @@ fn page_needs(backend: &Backend) {
     );
     assert_eq!(s, 409, "{body}");
     assert_eq!(error_code(&body), "conflict");
+    // Unpicked: the queue's first job left (the oldest approval; within one millisecond, the
+    // lower id).
+    let first_left = queued
+        .iter()
+        .map(|j| &j["id"])
+        .find(|id| **id != json!(uids[2]))
+        .unwrap()
+        .clone();
     let (s, body) = operator.post("/api/queue/claim", json!({ "station": station }));
     assert_eq!(s, 200);
     assert_eq!(
-        body["job"]["id"],
-        json!(uids[0]),
+        body["job"]["id"], first_left,
         "the oldest when none is picked"
     );
     let auditor = issuer.login("auditor");
