@@ -5,8 +5,9 @@
 //! ([`crate::build`]); only then are the CSV file's bytes imported as holder records (the
 //! service checks them with the same `vsc_core::holder_csv` rules, all rows or none), and each
 //! password is sealed for every approved station (`vsc_core::envelope`, bound to the VSC's
-//! UID, the branch and the sealed bytes) and forgotten: no password is written anywhere. The jobs go up in batches of [`CHUNK`]
-//! (`POST /api/jobs/batch`, each batch all or none), as prepared jobs for an approver.
+//! UID, the branch and the sealed bytes) and forgotten: no password is written anywhere. The
+//! jobs go up in batches of [`JOBS_PER_BATCH`] (`POST /api/jobs/batch`, each batch all or
+//! none), as prepared jobs for an approver.
 //!
 //! What it does not do: approve (another user does), or retry a refused batch.
 
@@ -15,15 +16,12 @@ use rand_core::OsRng;
 use serde_json::Value;
 use vsc_core::batch::BatchEntry;
 use vsc_core::envelope::StationPublicKey;
-use vsc_core::job_envelopes::{BranchSealer, SealedJob, Station};
+use vsc_core::job_envelopes::{BranchSealer, SealedJob, Station, JOBS_PER_BATCH};
 use vsc_core::profile::Profile;
 use vsc_core::text_encoding::TextEncoding;
 
 use crate::error::CliError;
 use crate::issuer_client::{api_path, CredentialArgs, Credentials, Session};
-
-/// Jobs per upload request.
-pub const CHUNK: usize = 500;
 
 /// The options of `vsc build` that send the batch to the issuer service.
 // clap prints these doc comments as --help text (plain text: bare URLs, brackets).
@@ -157,7 +155,7 @@ impl Upload {
 
     /// Imports the CSV file's holders (`csv`, read as `encoding`, for `profile`: the same rows
     /// `built` was built from, in the same order), then seals each password for the stations
-    /// and uploads the jobs, [`CHUNK`] at a time; the states the service gave them
+    /// and uploads the jobs, [`JOBS_PER_BATCH`] at a time; the states the service gave them
     /// (`prepared`, or `queued` when four-eyes is off). Nothing reaches the service before the
     /// whole batch is built.
     pub fn send(
@@ -168,8 +166,8 @@ impl Upload {
     ) -> Result<Vec<String>, CliError> {
         let records = self.import(profile, csv, encoding, built.len())?;
         let mut states = Vec::with_capacity(built.len());
-        for (chunk, entries) in built.chunks(CHUNK).enumerate() {
-            let offset = chunk * CHUNK;
+        for (chunk, entries) in built.chunks(JOBS_PER_BATCH).enumerate() {
+            let offset = chunk * JOBS_PER_BATCH;
             // One HPKE encapsulation per station and chunk.
             let sealer = BranchSealer::new(&self.stations, &mut OsRng)
                 .map_err(|e| CliError::Issuer(e.to_string()))?;

@@ -111,7 +111,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     ep("POST", "/api/records", Roles(&[Clerk]), Json, 201, "Import one holder record: {\"profile\", \"values\": {column: value}}."),
     ep("POST", "/api/records/import", Roles(&[Clerk]), Csv, 201, "Import a CSV file of holder records (?profile=ID&encoding=utf-8|windows-1252|iso-8859-15); all rows or none."),
     ep("GET", "/api/records/ids", Roles(&[Clerk]), NONE, 200, "The ids of every record a search matches (?q=TEXT&state=S), at most 100,000: the clerk's whole selection in one answer."),
-    ep("GET", "/api/records/values", Roles(&[Clerk]), NONE, 200, "All the fields of up to 500 records (?ids=1,2,3), to build their VSCs a chunk at a time."),
+    ep("GET", "/api/records/values", Roles(&[Clerk]), NONE, 200, "All the fields of up to 2000 records (?ids=1,2,3), to build their VSCs a chunk at a time."),
     ep("GET", "/api/records/{id}", Roles(&[Clerk]), NONE, 200, "One holder record with all its fields (to build its VSC)."),
     ep("GET", "/api/jobs", Roles(&[Clerk, Approver]), NONE, 200, "List jobs (?state=S&branch=ID&page=N&per_page=N)."),
     limit(ep("POST", "/api/jobs", Roles(&[Clerk]), Json, 201, "Upload one sealed VSC with its password envelopes for a branch."), ONE_JOB),

@@ -311,8 +311,8 @@ pub struct ValuesQuery {
     ids: String,
 }
 
-/// Most records `GET /api/records/values` returns at once.
-pub const MAX_VALUES: usize = 500;
+/// Most records `GET /api/records/values` returns at once: a batch of the clerk's upload.
+pub const MAX_VALUES: usize = vsc_core::job_envelopes::JOBS_PER_BATCH;
 
 /// `GET /api/records/values?ids=1,2,3`: every field of up to [`MAX_VALUES`] records at once,
 /// for the clerk's page to build their VSCs a chunk at a time. Ids that do not exist are left

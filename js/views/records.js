@@ -15,8 +15,6 @@ import { role } from '../core/session.js';
 import { fillEncodings, renderCsvProblems } from './holder_fields.js';
 
 const PER_PAGE = 50;
-// Records built, sealed and uploaded per request (a batch of the service: all or none).
-export const CHUNK = 500;
 
 const state = {
   page: 1,
@@ -258,13 +256,15 @@ async function upload() {
     // seals the next, whose values were fetched meanwhile. One upload is in flight at a time,
     // and a chunk counts as done only once the service has stored it, so after a failure
     // `done` is exactly what was stored (a chunk is all or none) and nothing after it is sent.
-    const values = (at) => quiet(getBytes(`/api/records/values?ids=${ids.slice(at, at + CHUNK).join(',')}`));
+    // Records built, sealed and uploaded per request (a batch of the service: all or none).
+    const chunk = vsc.jobsPerBatch();
+    const values = (at) => quiet(getBytes(`/api/records/values?ids=${ids.slice(at, at + chunk).join(',')}`));
     let fetching = values(0);
     setStatus(status, `Building, sealing and uploading… 0 of ${ids.length}`);
-    for (let at = 0; at < ids.length; at += CHUNK) {
+    for (let at = 0; at < ids.length; at += chunk) {
       const records = await fetching;
       lap('values');
-      fetching = at + CHUNK < ids.length ? values(at + CHUNK) : null;
+      fetching = at + chunk < ids.length ? values(at + chunk) : null;
       let built;
       try {
         built = uploader.batchBody(records, today);

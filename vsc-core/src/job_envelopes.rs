@@ -15,6 +15,13 @@ use serde::{Deserialize, Serialize};
 use crate::batch::BatchEntry;
 use crate::envelope::{self, Binding, Envelope, EnvelopeError, StationPublicKey, KEY_LEN};
 
+/// Jobs per `POST /api/jobs/batch` of an upload, the page's and `vsc build --server`'s (and
+/// records per `GET /api/records/values`: the service answers that many at once). Each
+/// request costs the service and the browser a fixed share besides its jobs (a transaction, a
+/// session check, a round of the browser's network stack), so fewer, larger batches upload
+/// faster (docs/benchmarks.md, "Clerk upload"); a batch of 2,000 is about 1.5 MB of JSON.
+pub const JOBS_PER_BATCH: usize = 2_000;
+
 /// A station as `GET /api/stations` lists it (other fields are ignored).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Station {

@@ -239,6 +239,13 @@ impl Uploader {
     }
 }
 
+/// Records per chunk of an upload: what `Uploader.batchBody` builds into one `POST
+/// /api/jobs/batch`, and `GET /api/records/values` answers at once.
+#[wasm_bindgen(js_name = jobsPerBatch)]
+pub fn jobs_per_batch() -> u32 {
+    vsc_core::job_envelopes::JOBS_PER_BATCH as u32
+}
+
 fn download_to_js(download: Download) -> JsValue {
     let object = js_sys::Object::new();
     let bytes = Uint8Array::from(download.bytes.as_slice());

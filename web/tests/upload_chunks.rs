@@ -18,8 +18,10 @@ use vsc_tests::issuer::{Client, Issuer, PW};
 use webdriver::Browser;
 
 const WAIT: Duration = Duration::from_secs(120);
-/// Records: two full chunks of the page (500) and part of a third.
-const RECORDS: usize = 1200;
+/// Records per chunk of the page's upload.
+const CHUNK: usize = vsc_core::job_envelopes::JOBS_PER_BATCH;
+/// Records: two full chunks and part of a third.
+const RECORDS: usize = 2 * CHUNK + CHUNK * 2 / 5;
 
 fn sign_in(browser: &Browser) {
     browser.wait_displayed("#view-signin", WAIT);
@@ -78,16 +80,17 @@ fn a_failed_chunk_is_reported_exactly_and_the_rest_uploads_later() {
     wait_status(
         &browser,
         "#upload-status",
-        "500 uploaded before the problem below; the rest were not.",
+        &format!("{CHUNK} uploaded before the problem below; the rest were not."),
     );
     assert!(browser.displayed(&browser.find("#records-error")));
     assert!(browser
         .text(&browser.find("#records-error"))
         .contains("connection reset (test)"));
-    assert_eq!(total(&clerk, "/api/jobs?branch=b1"), 500);
-    assert_eq!(total(&clerk, "/api/records?state=built"), 500);
+    assert_eq!(total(&clerk, "/api/jobs?branch=b1"), CHUNK as i64);
+    assert_eq!(total(&clerk, "/api/records?state=built"), CHUNK as i64);
 
-    // The page again, fetch as it is: the 700 records still pending go up in two chunks.
+    // The page again, fetch as it is: the records still pending go up in two chunks.
+    let left = RECORDS - CHUNK;
     browser.goto(&format!("{}/", service.server.base));
     browser.wait_displayed("body[data-ready='true']", WAIT);
     if browser.displayed(&browser.find("#view-signin")) {
@@ -101,9 +104,13 @@ fn a_failed_chunk_is_reported_exactly_and_the_rest_uploads_later() {
     );
     wait_status(&browser, "#rec-rows", "Holder");
     browser.click(&browser.button("Select all matching"));
-    wait_status(&browser, "#rec-selected", "All 700");
+    wait_status(&browser, "#rec-selected", &format!("All {left}"));
     browser.click(&browser.button("Upload to branch"));
-    wait_status(&browser, "#upload-status", "Uploaded 700 VSCs to b1");
+    wait_status(
+        &browser,
+        "#upload-status",
+        &format!("Uploaded {left} VSCs to b1"),
+    );
     assert!(!browser.displayed(&browser.find("#records-error")));
     assert_eq!(total(&clerk, "/api/jobs?branch=b1"), RECORDS as i64);
     assert_eq!(total(&clerk, "/api/records?state=pending"), 0);
