@@ -19,6 +19,7 @@
 //! or encode data objects (see [`crate::vsc`]).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use crate::date::Date;
 use crate::field::{date_problem, value_problem, DataArea, FieldKind, FieldSpec, TODAY};
@@ -35,7 +36,7 @@ pub struct HolderData {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Entry {
-    field: FieldSpec,
+    field: Arc<FieldSpec>,
     value: Value,
 }
 
@@ -91,7 +92,7 @@ impl HolderData {
         self.entries
             .iter()
             .filter(move |e| e.field.area == area)
-            .map(|e| (&e.field, e.value.as_str()))
+            .map(|e| (&*e.field, e.value.as_str()))
     }
 }
 
@@ -206,7 +207,7 @@ pub(crate) fn check_record<'v>(
             DataArea::Private => Value::Private(SecretString::from(value)),
         };
         entries.push(Entry {
-            field: field.clone(),
+            field: Arc::clone(field),
             value,
         });
     }

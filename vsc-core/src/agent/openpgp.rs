@@ -20,6 +20,8 @@
 //! keys or data is refused as someone else's; this agent never erases a card its VSC did not
 //! start.
 
+use std::sync::Arc;
+
 use uuid::Uuid;
 
 use crate::apdu::{Command, Response, StatusWord, SwPattern};
@@ -65,7 +67,7 @@ const DO_RESETTING_CODE: [u8; 2] = [0x00, 0xD3];
 pub struct OpenPgpAgent {
     /// The profile's ceiling of the card's limits.
     ceiling: Link,
-    fields: Vec<FieldSpec>,
+    fields: Vec<Arc<FieldSpec>>,
 }
 
 impl OpenPgpAgent {
@@ -81,6 +83,7 @@ impl OpenPgpAgent {
     fn standard_fields(&self) -> impl Iterator<Item = &FieldSpec> {
         self.fields
             .iter()
+            .map(Arc::as_ref)
             .filter(|f| f.area == DataArea::Public && is_standard(&f.tag))
     }
 

@@ -13,6 +13,7 @@
 //! (see [`crate::holder`]) or encode data objects (see [`crate::vsc`]).
 
 use std::fmt;
+use std::sync::Arc;
 
 #[cfg(feature = "profile-text")]
 mod text;
@@ -64,8 +65,9 @@ pub struct Profile {
     pub pin: PinSpec,
     /// The reset code that sets a new PIN when the holder forgot it.
     pub reset: ResetSpec,
-    /// Holder-data fields, in profile order (the order of the data objects in each area).
-    pub fields: Vec<FieldSpec>,
+    /// Holder-data fields, in profile order (the order of the data objects in each area);
+    /// shared, not copied, by the [`crate::holder::HolderData`] checked against them.
+    pub fields: Vec<Arc<FieldSpec>>,
     /// Key objects, in profile order.
     pub keys_objects: Vec<KeySpec>,
     /// The fields that say who a card is for.
@@ -430,12 +432,15 @@ impl Profile {
 
     /// The field with this name.
     pub fn field(&self, name: &str) -> Option<&FieldSpec> {
-        self.fields.iter().find(|f| f.name == name)
+        self.fields.iter().map(Arc::as_ref).find(|f| f.name == name)
     }
 
     /// The fields of one area, in profile order.
     pub fn fields_in(&self, area: DataArea) -> impl Iterator<Item = &FieldSpec> + Clone {
-        self.fields.iter().filter(move |f| f.area == area)
+        self.fields
+            .iter()
+            .map(Arc::as_ref)
+            .filter(move |f| f.area == area)
     }
 
     /// The file-system layout, for a profile of that card type.

@@ -360,7 +360,7 @@ impl Checker {
 
     /// What an OpenPGP card profile may not say (its structure is the specification's), and
     /// the room its fields need on the card.
-    fn openpgp(&mut self, raw: &RawProfile, fields: Option<&[FieldSpec]>) -> bool {
+    fn openpgp(&mut self, raw: &RawProfile, fields: Option<&[Arc<FieldSpec>]>) -> bool {
         let mut ok = true;
         let fixed = "the OpenPGP application's structure is fixed by the specification; remove it";
         if let Some(df) = &raw.df {
@@ -448,7 +448,7 @@ impl Checker {
                             .iter()
                             .any(|(tag, _, _)| *tag == f.tag.as_slice())
                 })
-                .map(FieldSpec::max_encoded_len)
+                .map(|f| f.max_encoded_len())
                 .sum();
             if need > openpgp::SPECIAL_DO_MAX {
                 self.problem(
@@ -798,12 +798,12 @@ impl Checker {
         Some(tag)
     }
 
-    fn fields(&mut self, raw: &[RawField]) -> Option<Vec<FieldSpec>> {
+    fn fields(&mut self, raw: &[RawField]) -> Option<Vec<Arc<FieldSpec>>> {
         let mut fields = Vec::with_capacity(raw.len());
         let mut ok = true;
         for (index, raw_field) in raw.iter().enumerate() {
             match self.field(index, raw_field) {
-                Some(field) => fields.push(field),
+                Some(field) => fields.push(Arc::new(field)),
                 None => ok = false,
             }
         }
@@ -1162,7 +1162,7 @@ impl Checker {
     }
 
     /// The `[who]` table names public fields of the profile; `issued_on` names a date field.
-    fn who(&mut self, raw: &RawWho, fields: &[FieldSpec]) -> Option<WhoSpec> {
+    fn who(&mut self, raw: &RawWho, fields: &[Arc<FieldSpec>]) -> Option<WhoSpec> {
         let mut ok = true;
         let mut check = |key: &str, v: &Spanned<String>, date: bool| -> Option<String> {
             let name = v.get_ref().trim();
