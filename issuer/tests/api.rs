@@ -927,7 +927,10 @@ fn page_needs(backend: &Backend) {
     assert_eq!(s, 200, "{body}");
     let records = body["records"].as_array().unwrap();
     assert_eq!(records.len(), 3, "unknown ids are left out: {body}");
+    // Public and private values in one map.
+    assert_eq!(records[1]["values"]["holder_name"], "Holder 1");
     assert_eq!(records[1]["values"]["email"], "h1@example.org");
+    assert_eq!(records[1]["id"], ids[1], "in the order of the ids");
     assert_eq!(records[1]["profile"], "iso7816-generic");
     for bad in [
         "",
