@@ -19,7 +19,8 @@ use crate::envelope::{self, Binding, Envelope, EnvelopeError, StationPublicKey, 
 /// records per `GET /api/records/values`: the service answers that many at once). Each
 /// request costs the service and the browser a fixed share besides its jobs (a transaction, a
 /// session check, a round of the browser's network stack), so fewer, larger batches upload
-/// faster (docs/benchmarks.md, "Clerk upload"); a batch of 2,000 is about 1.5 MB of JSON.
+/// faster (docs/benchmarks.md, "The page on the issuer service"); a batch of 2,000 is about
+/// 1.5 MB of JSON.
 pub const JOBS_PER_BATCH: usize = 2_000;
 
 /// A station as `GET /api/stations` lists it (other fields are ignored).
