@@ -112,13 +112,12 @@ pub fn sealed_vsc(clerk: &vsc_tests::issuer::Client, record: i64) -> (String, Ve
     let profile = vsc_core::profile::Profile::builtin("iso7816-generic").unwrap();
     let holder =
         vsc_core::holder::validate_record(&profile, &values, vsc_issuer::db::today_utc()).unwrap();
-    let sealed = vsc_core::vsc::Vsc::build_sealed(
-        &profile,
-        &holder,
-        vsc_tests::test_built_at_ms(),
-        &mut rand_core::OsRng,
-    )
-    .unwrap();
+    // Built a millisecond apart per record: jobs stored within one millisecond list by their
+    // id (the time-ordered UID) after their time, so they still list in record order.
+    let built_at_ms = vsc_tests::test_built_at_ms() + record.unsigned_abs();
+    let sealed =
+        vsc_core::vsc::Vsc::build_sealed(&profile, &holder, built_at_ms, &mut rand_core::OsRng)
+            .unwrap();
     (sealed.uid.to_string(), sealed.bytes)
 }
 
