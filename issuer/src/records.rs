@@ -1,8 +1,6 @@
 //! Holder records (the data base of claim 12): import from CSV or one at a time, list,
 //! search and page, and read one to build its VSC.
 
-use std::collections::BTreeMap;
-
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
@@ -341,19 +339,16 @@ pub async fn values(
         )));
     }
     // The database writes the answer: one row, not one per record, and no value parsed and
-    // written again here. A record's values are its public fields with its private ones laid
-    // over them, as `record_json` merges them.
+    // written again here.
+    let record = record_object_sql(state.db.backend());
     let params = crate::db::param_list(state.db.backend(), ids.len());
     let sql = match state.db.backend() {
         Backend::Sqlite => format!(
-            "SELECT json_group_array(json_object('id', id, 'profile', profile, 'state', state, \
-             'values', json_patch(public_fields, COALESCE(private_fields, '{{}}'))) ORDER BY id) \
-             FROM records WHERE id IN ({params})"
+            "SELECT json_group_array({record} ORDER BY id) FROM records WHERE id IN ({params})"
         ),
         Backend::Postgres => format!(
-            "SELECT COALESCE(json_agg(json_build_object('id', id, 'profile', profile, 'state', state, \
-             'values', public_fields::jsonb || COALESCE(private_fields::jsonb, '{{}}'::jsonb)) ORDER BY id), \
-             '[]'::json)::text FROM records WHERE id IN ({params})"
+            "SELECT COALESCE(json_agg({record} ORDER BY id), '[]'::json)::text \
+             FROM records WHERE id IN ({params})"
         ),
     };
     let mut select = sqlx::query_as::<_, (String,)>(&sql);
@@ -361,41 +356,48 @@ pub async fn values(
         select = select.bind(*id);
     }
     let (records,) = select.fetch_one(state.db.pool()).await?;
-    Ok((
-        [(header::CONTENT_TYPE, "application/json")],
-        format!("{{\"records\":{records}}}"),
-    ))
+    Ok(json_text("records", &records))
 }
 
-type RecordRow = (i64, String, String, Option<String>, String);
-
-/// A record with all its values (the private ones until purged; secret: never logged).
-fn record_json(row: RecordRow) -> Result<Value, ApiError> {
-    let (id, profile, public, private, st) = row;
-    let mut values: BTreeMap<String, String> =
-        serde_json::from_str(&public).map_err(|_| ApiError::internal())?;
-    if let Some(private) = private {
-        let private: BTreeMap<String, String> =
-            serde_json::from_str(&private).map_err(|_| ApiError::internal())?;
-        values.extend(private);
+/// The SQL expression of one `records` row as a JSON object `{id, profile, state, values}`,
+/// its values the public fields with the private ones (until purged) laid over them; of the
+/// database's JSON type (PostgreSQL: cast it to `text` to read it). Secret: never logged.
+fn record_object_sql(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => {
+            "json_object('id', id, 'profile', profile, 'state', state, \
+             'values', json_patch(public_fields, COALESCE(private_fields, '{}')))"
+        }
+        Backend::Postgres => {
+            "json_build_object('id', id, 'profile', profile, 'state', state, \
+             'values', public_fields::jsonb || COALESCE(private_fields::jsonb, '{}'::jsonb))"
+        }
     }
-    Ok(json!({ "id": id, "profile": profile, "state": st, "values": values }))
+}
+
+/// A JSON answer `{"<key>": <json>}` around JSON text the database wrote.
+fn json_text(key: &str, json: &str) -> impl axum::response::IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        format!("{{\"{key}\":{json}}}"),
+    )
 }
 
 /// `GET /api/records/{id}`: every field (the private ones until purged).
 pub async fn get_one(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<impl axum::response::IntoResponse, ApiError> {
     let missing = || ApiError::not_found(format!("there is no record {id}"));
     let id_num: i64 = id.parse().map_err(|_| missing())?;
-    let row: Option<RecordRow> = sqlx::query_as(
-        "SELECT id, profile, public_fields, private_fields, state FROM records WHERE id = $1",
-    )
-    .bind(id_num)
-    .fetch_optional(state.db.pool())
-    .await?;
-    Ok(Json(
-        json!({ "record": record_json(row.ok_or_else(missing)?)? }),
-    ))
+    let record = record_object_sql(state.db.backend());
+    let sql = match state.db.backend() {
+        Backend::Sqlite => format!("SELECT {record} FROM records WHERE id = $1"),
+        Backend::Postgres => format!("SELECT ({record})::text FROM records WHERE id = $1"),
+    };
+    let row: Option<(String,)> = sqlx::query_as(&sql)
+        .bind(id_num)
+        .fetch_optional(state.db.pool())
+        .await?;
+    Ok(json_text("record", &row.ok_or_else(missing)?.0))
 }
