@@ -82,6 +82,17 @@ impl ApiError {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, &codes::INVALID, message)
     }
 
+    /// 405, audited: `method` is not an operation of `path` (a path the API has).
+    pub fn method_not_allowed(method: &impl std::fmt::Display, path: &str) -> ApiError {
+        let mut e = ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &codes::METHOD_NOT_ALLOWED,
+            format!("{method} is not an operation of {path}; see GET /api/openapi.json"),
+        );
+        e.audited = true;
+        e
+    }
+
     /// 404: no such object (or not one the caller may know of).
     pub fn not_found(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, &codes::NOT_FOUND, message)

@@ -37,16 +37,7 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
         && response.extensions().get::<Refusal>().is_none()
     {
         let allow = response.headers().get(header::ALLOW).cloned();
-        let mut e = ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            &codes::METHOD_NOT_ALLOWED,
-            format!(
-                "{method} is not an operation of {}; see GET /api/openapi.json",
-                uri.path()
-            ),
-        );
-        e.audited = true;
-        response = e.into_response();
+        response = ApiError::method_not_allowed(&method, uri.path()).into_response();
         if let Some(allow) = allow {
             response.headers_mut().insert(header::ALLOW, allow);
         }

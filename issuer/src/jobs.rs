@@ -581,15 +581,7 @@ async fn store(
                 claim_station: None,
                 lease_until: None,
             };
-            let event = Event {
-                actor: "service".into(),
-                role: String::new(),
-                branch: String::new(),
-                action: String::new(),
-                object: String::new(),
-                outcome: "ok".into(),
-                details: json!({ "reason": "four-eyes approval is off" }),
-            };
+            let event = Event::by_service(json!({ "reason": "four-eyes approval is off" }));
             final_state = apply(
                 &mut tx,
                 &row,

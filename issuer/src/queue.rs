@@ -98,18 +98,6 @@ pub async fn list(
     ))
 }
 
-fn service_event() -> Event {
-    Event {
-        actor: "service".into(),
-        role: String::new(),
-        branch: String::new(),
-        action: String::new(),
-        object: String::new(),
-        outcome: "ok".into(),
-        details: json!({}),
-    }
-}
-
 /// Puts the branch's claimed jobs whose lease ran out back in the queue (audited).
 pub async fn expire_leases(tx: &mut WriteTx, branch: &str, now: i64) -> Result<(), ApiError> {
     let expired: Vec<(String,)> = sqlx::query_as(
@@ -121,8 +109,9 @@ pub async fn expire_leases(tx: &mut WriteTx, branch: &str, now: i64) -> Result<(
     .await?;
     for (id,) in expired {
         if let Some(job) = load(tx.conn(), &id).await? {
-            let mut event = service_event();
-            event.details = json!({ "claimed_by": job.claimed_by, "station": job.claim_station });
+            let event = Event::by_service(
+                json!({ "claimed_by": job.claimed_by, "station": job.claim_station }),
+            );
             apply(
                 tx,
                 &job,

@@ -115,16 +115,7 @@ pub fn app(state: AppState) -> Router {
 async fn api_fallback(method: Method, uri: axum::http::Uri) -> ApiError {
     let known_path = ENDPOINTS.iter().any(|e| path_matches(e.path, uri.path()));
     if known_path {
-        let mut e = ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            &codes::METHOD_NOT_ALLOWED,
-            format!(
-                "{method} is not an operation of {}; see GET /api/openapi.json",
-                uri.path()
-            ),
-        );
-        e.audited = true;
-        e
+        ApiError::method_not_allowed(&method, uri.path())
     } else {
         let mut e = ApiError::not_found(format!(
             "no endpoint {method} {}; the API is described at GET /api/openapi.json",

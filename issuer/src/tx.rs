@@ -30,6 +30,22 @@ pub struct Event {
     pub details: Value,
 }
 
+impl Event {
+    /// An event of the service itself (an automatic transition: `action` and `object` are
+    /// filled in by `jobs::apply`), with `details`.
+    pub fn by_service(details: Value) -> Event {
+        Event {
+            actor: "service".into(),
+            role: String::new(),
+            branch: String::new(),
+            action: String::new(),
+            object: String::new(),
+            outcome: "ok".into(),
+            details,
+        }
+    }
+}
+
 /// Most audit rows in one `INSERT` (11 parameters each: far below SQLite's and PostgreSQL's
 /// limits).
 pub const AUDIT_ROWS: usize = 100;
