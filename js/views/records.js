@@ -241,12 +241,16 @@ async function upload() {
   let mark = started;
   const lap = (phase) => { const now = performance.now(); phases[phase] += now - mark; mark = now; };
   try {
+    // The selection and the branch's stations in one round trip, not two.
+    const stationsOfBranch = quiet(approvedStations(branch));
     const ids = await selectedIds();
     if (ids.length === 0) {
       showError(errorBox, { code: 'nothing_built', message: 'select the records to build first (tick them, or "Select all matching").' });
       return;
     }
-    uploader = new vsc.Uploader(branch, await approvedStations(branch));
+    // The sealers first: a branch without an approved station is refused before any
+    // record's private values reach the page.
+    uploader = new vsc.Uploader(branch, await stationsOfBranch);
     lap('ids');
     progress.max = ids.length;
     progress.value = 0;
