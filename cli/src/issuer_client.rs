@@ -197,6 +197,26 @@ impl Session {
         self.expect_ok(&format!("POST {path}"), answer)
     }
 
+    /// `POST path` with a JSON body, for a caller that acts on the answer's status:
+    /// `Ok(Ok(body))` for a 2xx answer, `Ok(Err((status, refusal)))` for any other answer,
+    /// `Err` when the service could not be reached or its answer read.
+    pub fn post_answered(
+        &mut self,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<Result<Value, (u16, CliError)>, CliError> {
+        let text = Zeroizing::new(serde_json::to_string(body).map_err(|e| {
+            CliError::Issuer(format!(
+                "the request to POST {path} could not be written: {e}"
+            ))
+        })?);
+        let answer = self.send("POST", path, Some(("application/json", text.as_bytes())))?;
+        let status = answer.status;
+        Ok(self
+            .expect_ok(&format!("POST {path}"), answer)
+            .map_err(|refusal| (status, refusal)))
+    }
+
     /// `POST path` with a CSV body: the JSON body of a 2xx answer.
     pub fn post_csv(&mut self, path: &str, csv: &[u8]) -> Result<Value, CliError> {
         let answer = self.send("POST", path, Some(("text/csv", csv)))?;

@@ -185,8 +185,8 @@ impl Worker {
         let vsc = match self.open(claim, &id, branch) {
             Ok(vsc) => vsc,
             Err(error) => {
-                // Not this card's fault, nor this job's to fail: back to the queue, and stop,
-                // since the next claim would give the same job.
+                // Not this card's fault, nor this job's to fail: back to the queue (behind the
+                // jobs waiting there), and stop: this station cannot open the job's envelope.
                 release(session, &id)?;
                 return Err(CliError::Input(format!(
                     "job {id}: {error}; the job was released: ask the issuer to reissue it"
@@ -197,9 +197,10 @@ impl Worker {
         eprintln!("job {id}: VSC for {holder}");
         let started = Instant::now();
         let lease = Duration::from_secs(claim["lease_seconds"].as_u64().unwrap_or(600));
-        let renewing = LeaseKeeper::start(session, &id, lease);
+        // Kept until the job is reported (or released): a verified card whose report waits for
+        // the service keeps its claim.
+        let _renewing = LeaseKeeper::start(session, &id, lease);
         let run = personalize::personalize_card(vsc, &self.reader, self.new_pin);
-        drop(renewing);
         let run = match run {
             Ok(run) => run,
             Err(error) => {
@@ -229,9 +230,8 @@ impl Worker {
                     };
                     return Err(CliError::Input(format!(
                         "job {id}: the card for {} is personalized and verified ({mailer_state}), \
-                         but the service was not told ({error}): keep the card and tell an \
-                         administrator that job {id} is personalized before its claim runs out, \
-                         or the job returns to the queue",
+                         but the service refused its report ({error}): keep the card and tell \
+                         an administrator that job {id} is personalized",
                         outcome.holder_name
                     )));
                 }
@@ -303,19 +303,64 @@ impl Worker {
     }
 }
 
-/// Reports job `id` personalized, trying three times over a few seconds: a lost answer must
-/// not leave the job to return to the queue once its claim runs out.
+/// Seconds between reports of a verified card once the first quick tries failed.
+const REPORT_RETRY_SECONDS: u64 = 10;
+
+/// What to do after a verified card's report got `answer` (the HTTP status, or `None` when
+/// the service could not be reached), on try number `attempt`.
+#[derive(Debug, PartialEq, Eq)]
+enum AfterReport {
+    /// The service took it.
+    Taken,
+    /// 409: taken if the job is personalized already (a report sent again after its answer
+    /// was lost), refused otherwise.
+    TakenIfPersonalized,
+    /// Refused for good (the service said why).
+    Refused,
+    /// The service or the network failed: again after this many seconds.
+    Retry(u64),
+}
+
+fn after_report(answer: Option<u16>, attempt: u64) -> AfterReport {
+    match answer {
+        Some(200..=299) => AfterReport::Taken,
+        Some(409) => AfterReport::TakenIfPersonalized,
+        Some(status) if status < 500 => AfterReport::Refused,
+        _ if attempt < 3 => AfterReport::Retry(attempt),
+        _ => AfterReport::Retry(REPORT_RETRY_SECONDS),
+    }
+}
+
+/// Reports job `id` personalized until the service takes it: while the service or the
+/// network fails the report is sent again (the caller keeps renewing the lease), so the job
+/// never returns to the queue for a second card with the same VSC. A refusal is returned.
 fn report_personalized(session: &mut Session, id: &str, report: &Outcome) -> Result<(), CliError> {
+    let path = api_path(&["api", "jobs", id, "result"], &[]);
     let mut attempt = 1;
     loop {
-        match session.post(&api_path(&["api", "jobs", id, "result"], &[]), report) {
-            Ok(_) => return Ok(()),
-            Err(error) if attempt < 3 => {
-                eprintln!("job {id}: reporting the result failed ({error}); trying again");
-                std::thread::sleep(std::time::Duration::from_secs(attempt));
+        let (status, error) = match session.post_answered(&path, report) {
+            Ok(Ok(_)) => return Ok(()),
+            Ok(Err((status, refusal))) => (Some(status), refusal),
+            Err(unreachable) => (None, unreachable),
+        };
+        match after_report(status, attempt) {
+            AfterReport::Taken => return Ok(()),
+            AfterReport::TakenIfPersonalized => {
+                let job = session.get(&api_path(&["api", "jobs", id], &[]));
+                return match job {
+                    Ok(job) if job["job"]["state"] == "personalized" => Ok(()),
+                    _ => Err(error),
+                };
+            }
+            AfterReport::Refused => return Err(error),
+            AfterReport::Retry(seconds) => {
+                eprintln!(
+                    "job {id}: the card is verified but reporting it failed ({error}); the job \
+                     stays claimed, trying again in {seconds} s (Ctrl-C twice gives up)"
+                );
+                std::thread::sleep(Duration::from_secs(seconds));
                 attempt += 1;
             }
-            Err(error) => return Err(error),
         }
     }
 }
@@ -539,5 +584,37 @@ mod tests {
         );
         let error = session.post(&renew(&lapsed), &Value::Null).unwrap_err();
         assert!(error.to_string().contains("expired"), "{error}");
+
+        // A verified card's report sent again after its answer was lost finds the job
+        // personalized: taken, not refused.
+        let report = Outcome::Personalized {
+            atr: "3B00".into(),
+            apdus: 1,
+            read_back_ok: true,
+        };
+        report_personalized(&mut session, &first, &report).unwrap();
+        report_personalized(&mut session, &first, &report).unwrap();
+        let job = session
+            .get(&api_path(&["api", "jobs", &first], &[]))
+            .unwrap();
+        assert_eq!(job["job"]["state"], "personalized", "{job}");
+    }
+
+    #[test]
+    fn a_verified_cards_report_is_retried_only_while_the_service_fails() {
+        assert_eq!(after_report(Some(200), 1), AfterReport::Taken);
+        assert_eq!(after_report(Some(409), 1), AfterReport::TakenIfPersonalized);
+        for refused in [400, 401, 403, 404, 422] {
+            assert_eq!(after_report(Some(refused), 1), AfterReport::Refused);
+        }
+        for failed in [None, Some(500), Some(503)] {
+            assert_eq!(after_report(failed, 1), AfterReport::Retry(1));
+            assert_eq!(after_report(failed, 2), AfterReport::Retry(2));
+            assert_eq!(
+                after_report(failed, 3),
+                AfterReport::Retry(REPORT_RETRY_SECONDS),
+                "then every {REPORT_RETRY_SECONDS} s, never given up"
+            );
+        }
     }
 }

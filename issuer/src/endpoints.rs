@@ -125,7 +125,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     ep("GET", "/api/queue", Roles(&[Operator]), NONE, 200, "The operator's branch queue (queued and claimed jobs)."),
     ep("POST", "/api/queue/claim", Roles(&[Operator]), Json, 200, "Claim the next job for a station, or the one picked: {\"station\", \"job\"?}; returns the .vsc and the station's envelope."),
     ep("POST", "/api/jobs/{id}/renew", Roles(&[Operator]), NONE, 200, "Renew the lease of a job you claimed."),
-    ep("POST", "/api/jobs/{id}/release", Roles(&[Operator]), NONE, 200, "Give a claimed job back to the queue."),
+    ep("POST", "/api/jobs/{id}/release", Roles(&[Operator]), NONE, 200, "Give a claimed job back to the queue, behind the jobs queued before it."),
     ep("POST", "/api/jobs/{id}/result", Roles(&[Operator]), Json, 200, "Report a claimed job personalized or failed."),
     ep("GET", "/api/audit", Roles(&[Auditor]), NONE, 200, "Audit rows (?after=SEQ&limit=N&actor=NAME&action=PREFIX&object=ID&outcome=ok|refused)."),
     ep("GET", "/api/audit/verify", Roles(&[Auditor]), NONE, 200, "Recompute the audit chain; names the first bad row."),

@@ -167,6 +167,9 @@ pub enum SqlValue {
     NullText,
 }
 
+/// The states of a job on its way to a card (SQL list): a record has at most one such job.
+const LIVE_STATES: &str = "'prepared', 'queued', 'claimed'";
+
 /// Deletes the job's `.vsc` and envelopes; with `record`, also its record's private fields
 /// when no other live job uses it.
 async fn purge(conn: &mut AnyConnection, job: &JobRow, record: bool) -> Result<(), sqlx::Error> {
@@ -179,10 +182,10 @@ async fn purge(conn: &mut AnyConnection, job: &JobRow, record: bool) -> Result<(
         .execute(&mut *conn)
         .await?;
     if record {
-        sqlx::query(
+        sqlx::query(&format!(
             "UPDATE records SET private_fields = NULL, state = $1 WHERE id = $2 AND NOT EXISTS \
-             (SELECT 1 FROM jobs WHERE record_id = $2 AND id <> $3 AND state IN ('prepared', 'queued', 'claimed'))",
-        )
+             (SELECT 1 FROM jobs WHERE record_id = $2 AND id <> $3 AND state IN ({LIVE_STATES}))"
+        ))
         .bind(PURGED)
         .bind(job.record_id)
         .bind(&job.id)
@@ -232,6 +235,16 @@ struct RecordRow {
     state: String,
     /// The public fields as imported (a JSON object of field name to value).
     public_fields: String,
+    /// A job of this record on its way to a card, if any.
+    live_job: Option<String>,
+}
+
+/// The columns a [`RecordRow`] is read from (after the id), for `records`.
+fn record_columns() -> String {
+    format!(
+        "profile, state, public_fields, \
+         (SELECT j.id FROM jobs j WHERE j.record_id = records.id AND j.state IN ({LIVE_STATES}) LIMIT 1)"
+    )
 }
 
 /// What a batch caches while it checks: its records and the approved stations of each branch.
@@ -281,18 +294,22 @@ impl Checker {
         wanted.dedup();
         for chunk in wanted.chunks(500) {
             let sql = format!(
-                "SELECT id, profile, state, public_fields FROM records WHERE id IN ({})",
+                "SELECT id, {} FROM records WHERE id IN ({})",
+                record_columns(),
                 param_list(Backend::of(conn), chunk.len())
             );
-            let mut query = sqlx::query_as::<_, (i64, String, String, String)>(&sql);
+            let mut query =
+                sqlx::query_as::<_, (i64, String, String, String, Option<String>)>(&sql);
             for id in chunk {
                 query = query.bind(*id);
             }
-            for (id, profile, state, public_fields) in query.fetch_all(&mut *conn).await? {
+            for (id, profile, state, public_fields, live_job) in query.fetch_all(&mut *conn).await?
+            {
                 let row = RecordRow {
                     profile,
                     state,
                     public_fields,
+                    live_job,
                 };
                 self.records.insert(id, row);
             }
@@ -304,18 +321,21 @@ impl Checker {
         if let Some(r) = self.records.get(&id) {
             return Ok(r.clone());
         }
-        let row: Option<(String, String, String)> =
-            sqlx::query_as("SELECT profile, state, public_fields FROM records WHERE id = $1")
-                .bind(id)
-                .fetch_optional(conn)
-                .await?;
-        let (profile, state, public_fields) = row.ok_or_else(|| {
+        let row: Option<(String, String, String, Option<String>)> = sqlx::query_as(&format!(
+            "SELECT {} FROM records WHERE id = $1",
+            record_columns()
+        ))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+        let (profile, state, public_fields, live_job) = row.ok_or_else(|| {
             ApiError::invalid(format!("there is no record {id}; import it first"))
         })?;
         let row = RecordRow {
             profile,
             state,
             public_fields,
+            live_job,
         };
         self.records.insert(id, row.clone());
         Ok(row)
@@ -342,6 +362,7 @@ impl Checker {
                 job.record
             )));
         }
+
         let approved = self.approved_stations(conn, &job.branch).await?;
         job.check_has_envelopes()?;
         let mut seen = HashSet::new();
@@ -532,6 +553,7 @@ async fn store(
     let existing = existing_uids(tx.conn(), jobs).await?;
     let mut checked: Vec<(String, Vec<u8>)> = Vec::with_capacity(jobs.len());
     let mut seen = HashSet::with_capacity(jobs.len());
+    let mut records_seen = HashSet::with_capacity(jobs.len());
     for (i, job) in jobs.iter().enumerate() {
         let (uid, sha) = checker
             .check(tx.conn(), job)
@@ -539,6 +561,25 @@ async fn store(
             .map_err(|e| numbered(i, e))?;
         if existing.contains(&uid) || !seen.insert(uid.clone()) {
             return Err(numbered(i, duplicate(&uid)));
+        }
+        // One card at a time per holder: not a record twice in a batch, nor one with a job
+        // still on its way (a re-upload after a lost answer would make a second card).
+        let one_card = |what: String| {
+            numbered(
+                i,
+                ApiError::conflict(format!(
+                    "record {} {what}; a holder gets one card at a time",
+                    job.record
+                )),
+            )
+        };
+        if !records_seen.insert(job.record) {
+            return Err(one_card("is in the batch twice".into()));
+        }
+        if let Some(live) = &checker.records[&job.record].live_job {
+            return Err(one_card(format!(
+                "has a job on its way to a card already ({live}): cancel that job first, or reissue it"
+            )));
         }
         checked.push((uid, sha));
     }

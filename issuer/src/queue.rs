@@ -265,9 +265,25 @@ pub async fn claim_job(
     }))
 }
 
+/// What a lease that ran out means for a request on a job the caller still holds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lease {
+    /// Refused (renewing, releasing, a failed card): claim the job again.
+    Required,
+    /// Accepted while nobody has claimed the job since (a verified card: the card holds the
+    /// VSC, and refusing its report would send the job back to the queue for another card).
+    LateOk,
+}
+
 /// Loads a job the caller holds: 404 for another branch's, 409 when not claimed by the caller
-/// or when the lease ran out.
-async fn held(tx: &mut WriteTx, caller: &Caller, id: &str, now: i64) -> Result<JobRow, ApiError> {
+/// or, for [`Lease::Required`], when the lease ran out.
+async fn held(
+    tx: &mut WriteTx,
+    caller: &Caller,
+    id: &str,
+    now: i64,
+    lease: Lease,
+) -> Result<JobRow, ApiError> {
     let branch = branch_of(caller)?;
     let job = load(tx.conn(), id).await?.ok_or_else(|| no_job(id))?;
     if job.branch != branch {
@@ -281,7 +297,7 @@ async fn held(tx: &mut WriteTx, caller: &Caller, id: &str, now: i64) -> Result<J
                 "job {id} is claimed by another operator; claim your own job from the queue"
             )));
         }
-        if job.lease_until.is_some_and(|until| until < now) {
+        if lease == Lease::Required && job.lease_until.is_some_and(|until| until < now) {
             return Err(ApiError::conflict(format!(
                 "the lease on job {id} expired; claim it again from the queue (the card may need to be restarted)"
             )));
@@ -299,7 +315,7 @@ pub async fn renew(
     let now = now_ms();
     let lease_until = now + ms(state.config.lease);
     let mut tx = WriteTx::begin(&state.db).await?;
-    let job = held(&mut tx, &caller, &id, now).await?;
+    let job = held(&mut tx, &caller, &id, now, Lease::Required).await?;
     apply(
         &mut tx,
         &job,
@@ -315,7 +331,8 @@ pub async fn renew(
     ))
 }
 
-/// `POST /api/jobs/{id}/release`: back to the queue.
+/// `POST /api/jobs/{id}/release`: back to the queue, behind the jobs waiting there (a job
+/// its station could not open would otherwise be the next claim again and again).
 pub async fn release(
     State(state): State<AppState>,
     caller: Caller,
@@ -323,14 +340,16 @@ pub async fn release(
 ) -> Result<Json<Value>, ApiError> {
     let now = now_ms();
     let mut tx = WriteTx::begin(&state.db).await?;
-    let job = held(&mut tx, &caller, &id, now).await?;
+    let job = held(&mut tx, &caller, &id, now, Lease::Required).await?;
+    let mut set = clear_claim();
+    set.push(("queued_at", SqlValue::Int(now)));
     let to = apply(
         &mut tx,
         &job,
         JobAction::Release,
         Actor::Role(Role::Operator),
         caller.event("", "", json!({})),
-        &clear_claim(),
+        &set,
     )
     .await?;
     tx.commit().await?;
@@ -381,8 +400,13 @@ pub async fn report(
             clear_claim(),
         ),
     };
+    let lease = if action == JobAction::ReportPersonalized {
+        Lease::LateOk
+    } else {
+        Lease::Required
+    };
     let mut tx = WriteTx::begin(db).await?;
-    let job = held(&mut tx, caller, id, now).await?;
+    let job = held(&mut tx, caller, id, now, lease).await?;
     let (attempts, spoiled): (i64, i64) =
         sqlx::query_as("SELECT attempts, spoiled_cards FROM jobs WHERE id = $1")
             .bind(id)

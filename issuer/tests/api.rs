@@ -693,6 +693,33 @@ fn job_flow(backend: &Backend) {
         "cancelled purges too: {rec}"
     );
 
+    // One card at a time per holder: a second VSC for a record whose job is on its way (a
+    // re-upload after a lost answer), or a record twice in one batch, is refused.
+    let (_, first) = job_json(&clerk, recs[2], "b1", &station);
+    assert_eq!(clerk.post("/api/jobs", first).0, 201);
+    let (_, second) = job_json(&clerk, recs[2], "b1", &station);
+    let (s, body) = clerk.post("/api/jobs", second);
+    assert_eq!(s, 409, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("has a job on its way to a card already"),
+        "{body}"
+    );
+    let more = issuer.records(&mut clerk, 1);
+    let twice = vec![
+        job_json(&clerk, more[0], "b1", &station).1,
+        job_json(&clerk, more[0], "b1", &station).1,
+    ];
+    let (s, body) = clerk.post("/api/jobs/batch", json!({ "jobs": twice }));
+    assert_eq!(s, 409, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("job #2 of the batch: record") && message.contains("twice"),
+        "{body}"
+    );
+
     let rows = audit_rows(&issuer);
     for action in [
         "job.upload",
@@ -811,35 +838,63 @@ fn lease_expiry(backend: &Backend) {
     let issuer = Issuer::start_with(backend, "lease", &["--lease-seconds", "1"]);
     let station = issuer.station("operator");
     let mut clerk = issuer.login("clerk");
-    let recs = issuer.records(&mut clerk, 1);
-    let (uid, job) = job_json(&clerk, recs[0], "b1", &station);
-    assert_eq!(clerk.post("/api/jobs", job).0, 201);
-    assert_eq!(
-        issuer
-            .login("approver")
-            .post(&format!("/api/jobs/{uid}/approve"), Value::Null)
-            .0,
-        200
-    );
+    let mut approver = issuer.login("approver");
+    let recs = issuer.records(&mut clerk, 3);
+    let uids: Vec<String> = recs
+        .iter()
+        .map(|&rec| {
+            let (uid, job) = job_json(&clerk, rec, "b1", &station);
+            assert_eq!(clerk.post("/api/jobs", job).0, 201);
+            let approved = approver.post(&format!("/api/jobs/{uid}/approve"), Value::Null);
+            assert_eq!(approved.0, 200, "{}", approved.1);
+            uid
+        })
+        .collect();
     let mut op = issuer.login("operator");
-    let (_, claimed) = op.post("/api/queue/claim", json!({ "station": station }));
-    assert_eq!(claimed["job"]["id"], uid.as_str());
-    std::thread::sleep(Duration::from_millis(1300));
-    let (s, body) = op.post(&format!("/api/jobs/{uid}/renew"), Value::Null);
+    let claim = |op: &mut Client| {
+        let (s, claimed) = op.post("/api/queue/claim", json!({ "station": station }));
+        assert_eq!(s, 200, "{claimed}");
+        claimed["job"]["id"].as_str().unwrap_or_default().to_owned()
+    };
+    let lease_runs_out = || std::thread::sleep(Duration::from_millis(1300));
+
+    // The lease ran out and nobody has claimed the job since: no renewal, no failure report,
+    // but a verified card is still reported (refusing it would queue the job for a second
+    // card with the same VSC).
+    assert_eq!(claim(&mut op), uids[0]);
+    lease_runs_out();
+    let (s, body) = op.post(&format!("/api/jobs/{}/renew", uids[0]), Value::Null);
     assert_eq!(s, 409, "{body}");
     assert!(
         body["error"]["message"].as_str().unwrap().contains("lease"),
         "{body}"
     );
     let (s, body) = op.post(
-        &format!("/api/jobs/{uid}/result"),
+        &format!("/api/jobs/{}/result", uids[0]),
+        json!({ "outcome": "failed", "step": "write", "reason": "card pulled" }),
+    );
+    assert_eq!(s, 409, "a failure on an expired lease: {body}");
+    let (s, body) = op.post(
+        &format!("/api/jobs/{}/result", uids[0]),
         json!({ "outcome": "personalized", "atr": "3B00", "apdus": 1, "read_back_ok": true }),
     );
-    assert_eq!(s, 409, "a result on an expired lease: {body}");
-    let (_, again) = op.post("/api/queue/claim", json!({ "station": station }));
     assert_eq!(
-        again["job"]["id"],
-        uid.as_str(),
+        (s, body["job"]["state"].as_str()),
+        (200, Some("personalized")),
+        "a verified card after its lease: {body}"
+    );
+
+    // A released job waits behind the jobs queued before it was released.
+    assert_eq!(claim(&mut op), uids[1]);
+    let (s, body) = op.post(&format!("/api/jobs/{}/release", uids[1]), Value::Null);
+    assert_eq!((s, body["job"]["state"].as_str()), (200, Some("queued")));
+    assert_eq!(claim(&mut op), uids[2], "the released job is not next");
+
+    // Once a claim at the branch finds the lease run out, the job is queued again.
+    lease_runs_out();
+    assert_eq!(
+        claim(&mut op),
+        uids[2],
         "the expired job is claimable again"
     );
     let rows = audit_rows(&issuer);

@@ -203,6 +203,9 @@ async function claim(jobId) {
   let claimed = null;
   let touched = false;
   let verified = null;
+  let report = null;
+  // Set when a verified card's report is left to `keepReporting`, which then owns the claim.
+  let handedOff = false;
   let stopRenewing = () => {};
   // The card session opens while the service answers the claim; given back unless used.
   const reader = panel.readerInfo;
@@ -260,15 +263,21 @@ async function claim(jobId) {
     status.dataset.steps = JSON.stringify({
       claim: claimedAt - started, open: openedAt - claimedAt, personalize: started + elapsed - openedAt,
     });
-    await reportPersonalized(answer.job.id,
-      { outcome: 'personalized', atr: reader.atr, apdus: mailer.apdus, read_back_ok: true });
+    report = { outcome: 'personalized', atr: reader.atr, apdus: mailer.apdus, read_back_ok: true };
+    await reportPersonalized(answer.job.id, report);
     setStatus(status, `Verified in ${seconds(elapsed)}: the card for ${mailer.holderName} is done and reported. Take it out, insert the next blank card, then press Next card.`);
-    $('#next-card').hidden = false;
-    $('#next-card').focus();
+    offerNextCard();
   } catch (error) {
-    if (verified) {
+    if (verified && report && (!error.status || error.status >= 500)) {
+      // The service or the network is down: the claim is kept and the report sent again
+      // until the service takes it (no other card may get this VSC meanwhile).
       showError(errorBox, error);
-      setStatus(status, `The card for ${verified.holderName} is personalized and verified and its PIN mailer is ready, but the service was not told (${error.message}). Keep the card, print the mailer, and tell an administrator that job ${claimed.job.id} is personalized before its claim runs out: otherwise the job returns to the queue.`);
+      setStatus(status, `The card for ${verified.holderName} is personalized and verified and its PIN mailer is ready, but the service was not told yet (${error.message}). Keep the card and this page open: the page keeps the claim and reports the card again every ${RETRY_SECONDS} seconds.`);
+      handedOff = true;
+      keepReporting(claimed.job.id, report, verified.holderName, stopRenewing);
+    } else if (verified) {
+      showError(errorBox, error);
+      setStatus(status, `The card for ${verified.holderName} is personalized and verified and its PIN mailer is ready, but the service refused its report (${error.message}). Keep the card, print the mailer, and tell an administrator that job ${claimed.job.id} is personalized.`);
     } else {
       showError(errorBox, error);
       if (claimed) await giveBack(claimed.job.id, touched && !error.cardUntouched, error, steps);
@@ -278,6 +287,45 @@ async function claim(jobId) {
     }
   } finally {
     if (card) card.then((session) => bridge.releaseCard(session), () => {});
+    if (!handedOff) {
+      stopRenewing();
+      state.busy = false;
+      renderControls();
+    }
+    await loadQueue();
+  }
+}
+
+function offerNextCard() {
+  $('#next-card').hidden = false;
+  $('#next-card').focus();
+}
+
+// Seconds between reports of a verified card the service was not told of.
+const RETRY_SECONDS = 10;
+
+// Reports verified card `id` again and again while the service or the network fails, with
+// its lease renewed, and no other claim from this page meanwhile; then lets go of the claim
+// and says how it ended.
+async function keepReporting(id, body, holderName, stopRenewing) {
+  const status = $('#op-status');
+  try {
+    for (;;) {
+      await new Promise((resolve) => setTimeout(resolve, RETRY_SECONDS * 1000));
+      try {
+        await reportPersonalized(id, body);
+        hideError($('#queue-error'));
+        setStatus(status, `The card for ${holderName} is now reported to the service. Take it out, insert the next blank card, then press Next card.`);
+        offerNextCard();
+        return;
+      } catch (error) {
+        if (!error.status || error.status >= 500) continue;
+        showError($('#queue-error'), error);
+        setStatus(status, `The card for ${holderName} is personalized and verified, but the service refused its report (${error.message}). Keep the card and tell an administrator that job ${id} is personalized.`);
+        return;
+      }
+    }
+  } finally {
     stopRenewing();
     state.busy = false;
     renderControls();
@@ -297,15 +345,26 @@ function keepLease(id, leaseSeconds) {
 }
 
 // Reports a verified card, trying three times over a few seconds: a lost answer must not
-// leave the job to return to the queue.
+// leave the job to return to the queue. A report sent again after its answer was lost finds
+// the job personalized already (409): that is the report taken, not refused.
 async function reportPersonalized(id, body) {
   for (let attempt = 1; ; attempt += 1) {
     try {
       return await api('POST', `/api/jobs/${encodeURIComponent(id)}/result`, body);
     } catch (error) {
+      if (error.status === 409 && (await jobState(id)) === 'personalized') return null;
       if (attempt === 3 || (error.status && error.status < 500)) throw error;
       await new Promise((resolve) => setTimeout(resolve, 1000 * attempt));
     }
+  }
+}
+
+// The state of job `id` as the service has it now, or null when it cannot be read.
+async function jobState(id) {
+  try {
+    return (await api('GET', `/api/jobs/${encodeURIComponent(id)}`)).job.state;
+  } catch {
+    return null;
   }
 }
 

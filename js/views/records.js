@@ -225,6 +225,7 @@ async function upload() {
   }
   state.busy = true;
   let uploader = null;
+  let ids = [];
   let done = 0;
   // The chunk the service is storing (a promise of its number of jobs), if any.
   let storing = null;
@@ -243,7 +244,7 @@ async function upload() {
   try {
     // The selection and the branch's stations in one round trip, not two.
     const stationsOfBranch = quiet(approvedStations(branch));
-    const ids = await selectedIds();
+    ids = await selectedIds();
     if (ids.length === 0) {
       showError(errorBox, { code: 'nothing_built', message: 'select the records to build first (tick them, or "Select all matching").' });
       return;
@@ -301,8 +302,12 @@ async function upload() {
   } catch (error) {
     // A chunk sent before the page failed may still be storing: it counts once stored.
     if (storing) await stored().catch(() => {});
+    // The records uploaded (the first `done`, chunk by chunk) leave the selection: a holder
+    // gets one card at a time, so "Upload to branch" again sends only the rest.
+    for (const id of ids.slice(0, done)) state.selected.delete(id);
     setStatus(status, done ? `${done} uploaded before the problem below; the rest were not.` : 'Nothing was uploaded.');
     showError(errorBox, error);
+    if (done) render();
   } finally {
     if (uploader) uploader.free();
     state.busy = false;

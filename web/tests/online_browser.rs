@@ -537,8 +537,29 @@ fn run(db: &str, pg: Option<&PostgresCluster>, dir: &Path, screenshots: Option<&
         assert_eq!(ids.len(), n, "{done}");
         ids
     };
+    // The service is out of reach when the first card is reported (the page's three tries):
+    // the page keeps the claim, allows no other claim, and reports the card again until the
+    // service takes it, so the job never goes back to the queue for a second card.
+    browser.execute(
+        "const real = window.fetch; let results = 0;
+         window.fetch = (url, init) => String(url).endsWith('/result') && ++results <= 3
+           ? Promise.reject(new TypeError('network down (test)'))
+           : real(url, init);",
+        json!([]),
+    );
     browser.click(&browser.button("Claim"));
-    wait_text(&browser, "#op-status", "done and reported");
+    wait_text(&browser, "#op-status", "not told yet");
+    assert_eq!(
+        browser.execute(
+            "return document.querySelector('#claim').disabled;",
+            json!([])
+        ),
+        json!(true),
+        "no other claim while a verified card is not reported"
+    );
+    let (_, claimed) = clerk.get("/api/jobs?branch=b1&state=claimed");
+    assert_eq!(claimed["total"], 1, "the job stays claimed: {claimed}");
+    wait_text(&browser, "#op-status", "now reported to the service");
     browser.wait_displayed("#next-card", WAIT);
     wait_text(&browser, "#queue-count", "2 cards to personalize");
     let first = personalized(1).remove(0);

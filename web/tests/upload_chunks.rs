@@ -89,6 +89,22 @@ fn a_failed_chunk_is_reported_exactly_and_the_rest_uploads_later() {
     assert_eq!(total(&clerk, "/api/jobs?branch=b1"), CHUNK as i64);
     assert_eq!(total(&clerk, "/api/records?state=built"), CHUNK as i64);
 
+    // Every record again ("All", the uploaded ones too): a holder gets one card at a time,
+    // so the first chunk is refused in words and nothing more is stored.
+    browser.execute(
+        "const s = document.querySelector('#rec-state'); s.value = '';
+         s.dispatchEvent(new Event('change'));",
+        json!([]),
+    );
+    browser.click(&browser.button("Select all matching"));
+    wait_status(&browser, "#rec-selected", &format!("All {RECORDS}"));
+    browser.click(&browser.button("Upload to branch"));
+    wait_status(&browser, "#upload-status", "Nothing was uploaded.");
+    assert!(browser
+        .text(&browser.find("#records-error"))
+        .contains("has a job on its way to a card already"));
+    assert_eq!(total(&clerk, "/api/jobs?branch=b1"), CHUNK as i64);
+
     // The page again, fetch as it is: the records still pending go up in two chunks.
     let left = RECORDS - CHUNK;
     browser.goto(&format!("{}/", service.server.base));
