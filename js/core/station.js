@@ -1,7 +1,9 @@
 // This PC's bridge as a station of the issuer service: its public key, and opening a claimed
 // job's password envelope. The two calls of the bridge's station ops (`station_key`,
 // `open_envelope`, docs/bridge-protocol.md) are here and nowhere else; the opened password
-// stays in the wasm, which opens the VSC with it.
+// goes from the bridge's reply frame into the wasm, which opens the VSC with it: this code
+// never sees it (the frame itself is a string inside the wasm's bridge connection, which the
+// page cannot wipe).
 
 // `{publicKey, fingerprint}` of the station: the X25519 public key (64 hex digits, as the
 // service takes it) and the fingerprint the bridge's console prints.

@@ -23,6 +23,9 @@ const state = {
   // Selected record ids (a Set of numbers), or every record matching the search.
   selected: new Set(),
   allMatching: false,
+  // The search and filter of the list shown (what "Select all matching" selects), as query
+  // parameters: the form may hold a search not applied yet.
+  listed: new URLSearchParams(),
   busy: false,
 };
 
@@ -49,6 +52,8 @@ function start() {
   let typing;
   $('#rec-search').addEventListener('input', () => {
     clearTimeout(typing);
+    // A new search ends "all matching" at once: it meant the list shown.
+    if (state.allMatching) { state.allMatching = false; render(); }
     typing = setTimeout(() => { state.page = 1; state.allMatching = false; load(); }, 250);
   });
   $('#rec-state').addEventListener('change', () => { state.page = 1; state.allMatching = false; load(); });
@@ -78,18 +83,16 @@ function searchParams() {
   return params;
 }
 
-function query(page, perPage) {
-  const params = searchParams();
-  params.set('page', String(page));
-  params.set('per_page', String(perPage));
-  return `/api/records?${params}`;
-}
-
 async function load() {
   try {
-    const answer = await get(query(state.page, PER_PAGE));
+    const listed = searchParams();
+    const params = new URLSearchParams(listed);
+    params.set('page', String(state.page));
+    params.set('per_page', String(PER_PAGE));
+    const answer = await get(`/api/records?${params}`);
     state.rows = answer.records;
     state.total = answer.total;
+    state.listed = listed;
     render();
   } catch (error) {
     showError($('#records-error'), error);
@@ -202,7 +205,7 @@ async function showStations() {
 // in one answer).
 async function selectedIds() {
   if (!state.allMatching) return [...state.selected].sort((a, b) => a - b);
-  return (await get(`/api/records/ids?${searchParams()}`)).ids;
+  return (await get(`/api/records/ids?${state.listed}`)).ids;
 }
 
 // `promise`, marked as handled: a fetch started ahead whose failure is seen only if awaited

@@ -2,7 +2,9 @@
 //! build --server` and `vsc personalize --server --queue` run too): the clerk's page seals each
 //! VSC password for every approved station of the branch; the operator's page asks its bridge
 //! to open the envelope of the job it claimed and opens the VSC with the result, without the
-//! password ever reaching JavaScript.
+//! page's code ever seeing the password. The bridge's reply carries it (hex) in a WebSocket
+//! text frame, which the browser hands the wasm as a JavaScript string: that string is the
+//! engine's to free and cannot be wiped; the wasm's copies are zeroized.
 //!
 //! JavaScript surface (hex everywhere, as the issuer's API and the bridge protocol carry keys
 //! and envelopes):
@@ -64,7 +66,8 @@ impl Bridge {
 
     /// Has the bridge open `envelope` (`{enc, ciphertext}` as the claim gave it) for job
     /// `jobId` of branch `branchId` whose sealed bytes are `vsc`, then opens the VSC with the
-    /// password: resolves to an [`OpenedVsc`]. The password never reaches JavaScript.
+    /// password: resolves to an [`OpenedVsc`]. The page's code never sees the password (its
+    /// reply frame is a JavaScript string inside the bridge connection, not wipeable).
     #[wasm_bindgen(js_name = openJob)]
     pub fn open_job(
         &self,

@@ -104,6 +104,20 @@ fn a_failed_chunk_is_reported_exactly_and_the_rest_uploads_later() {
         .text(&browser.find("#records-error"))
         .contains("has a job on its way to a card already"));
     assert_eq!(total(&clerk, "/api/jobs?branch=b1"), CHUNK as i64);
+    // Typing a new search ends "all matching" at once, before the list follows: the
+    // selection was the list shown.
+    browser.click(&browser.button("Select all matching"));
+    wait_status(&browser, "#rec-selected", &format!("All {RECORDS}"));
+    let selected = browser.execute(
+        "const q = document.querySelector('#rec-search'); q.value = 'Holder 1';
+         q.dispatchEvent(new Event('input'));
+         return document.querySelector('#rec-selected').textContent;",
+        json!([]),
+    );
+    assert!(
+        !selected.as_str().unwrap_or_default().contains("All"),
+        "{selected}"
+    );
 
     // The page again, fetch as it is: the records still pending go up in two chunks.
     let left = RECORDS - CHUNK;
