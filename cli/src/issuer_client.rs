@@ -187,19 +187,13 @@ impl Session {
     /// `POST path` with a JSON body (one of `vsc_issuer_api`'s, or a `Value`; `Value::Null`:
     /// none): the JSON body of a 2xx answer.
     pub fn post(&mut self, path: &str, body: &impl serde::Serialize) -> Result<Value, CliError> {
-        let text = Zeroizing::new(serde_json::to_string(body).map_err(|e| {
-            CliError::Issuer(format!(
-                "the request to POST {path} could not be written: {e}"
-            ))
-        })?);
-        let content = (text.as_str() != "null").then(|| ("application/json", text.as_bytes()));
-        let answer = self.send("POST", path, content)?;
-        self.expect_ok(&format!("POST {path}"), answer)
+        self.post_answered(path, body)?
+            .map_err(|(_, refusal)| refusal)
     }
 
-    /// `POST path` with a JSON body, for a caller that acts on the answer's status:
-    /// `Ok(Ok(body))` for a 2xx answer, `Ok(Err((status, refusal)))` for any other answer,
-    /// `Err` when the service could not be reached or its answer read.
+    /// [`Session::post`], for a caller that acts on the answer's status: `Ok(Ok(body))` for a
+    /// 2xx answer, `Ok(Err((status, refusal)))` for any other answer, `Err` when the service
+    /// could not be reached or its answer read.
     pub fn post_answered(
         &mut self,
         path: &str,
@@ -210,7 +204,8 @@ impl Session {
                 "the request to POST {path} could not be written: {e}"
             ))
         })?);
-        let answer = self.send("POST", path, Some(("application/json", text.as_bytes())))?;
+        let content = (text.as_str() != "null").then(|| ("application/json", text.as_bytes()));
+        let answer = self.send("POST", path, content)?;
         let status = answer.status;
         Ok(self
             .expect_ok(&format!("POST {path}"), answer)

@@ -362,7 +362,6 @@ impl Checker {
                 job.record
             )));
         }
-
         let approved = self.approved_stations(conn, &job.branch).await?;
         job.check_has_envelopes()?;
         let mut seen = HashSet::new();
