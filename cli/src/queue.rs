@@ -28,7 +28,7 @@ use vsc_core::job_envelopes::{MalformedEnvelope, WireEnvelope};
 use vsc_core::perso::PersoError;
 use vsc_core::secret::SecretString;
 use vsc_core::vsc::Vsc;
-use vsc_issuer_api::queue::{Claim, Outcome};
+use vsc_issuer_api::queue::{Claim, Hold, Outcome};
 use vsc_pcsc::pcsc::{Context, ReaderState};
 
 use crate::error::CliError;
@@ -182,12 +182,16 @@ impl Worker {
         let job = &claim["job"];
         let id = job["id"].as_str().unwrap_or_default().to_owned();
         let branch = job["branch"].as_str().unwrap_or_default();
+        // Every renewal, release and report of this job is made under this claim.
+        let hold = Hold {
+            claim: claim["claim"].as_str().unwrap_or_default().to_owned(),
+        };
         let vsc = match self.open(claim, &id, branch) {
             Ok(vsc) => vsc,
             Err(error) => {
                 // Not this card's fault, nor this job's to fail: back to the queue (behind the
                 // jobs waiting there), and stop: this station cannot open the job's envelope.
-                release(session, &id)?;
+                release(session, &id, &hold)?;
                 return Err(CliError::Input(format!(
                     "job {id}: {error}; the job was released: ask the issuer to reissue it"
                 )));
@@ -199,13 +203,13 @@ impl Worker {
         let lease = Duration::from_secs(claim["lease_seconds"].as_u64().unwrap_or(600));
         // Kept until the job is reported (or released): a verified card whose report waits for
         // the service keeps its claim.
-        let _renewing = LeaseKeeper::start(session, &id, lease);
+        let _renewing = LeaseKeeper::start(session, &id, &hold, lease);
         let run = personalize::personalize_card(vsc, &self.reader, self.new_pin);
         let run = match run {
             Ok(run) => run,
             Err(error) => {
                 eprintln!("job {id}: {error}");
-                release(session, &id)?;
+                release(session, &id, &hold)?;
                 eprintln!("job {id} released: it is back in the queue");
                 return Ok(Ended::Released);
             }
@@ -219,6 +223,7 @@ impl Worker {
                 // happens next, never failed or released (another card would get the same VSC).
                 let mailer = personalize::write_pin_mailer(&path, &outcome.pin_mailer());
                 let report = Outcome::Personalized {
+                    claim: hold.claim.clone(),
                     atr: hex::encode_upper(&run.atr),
                     apdus: outcome.apdus as u64,
                     read_back_ok: true,
@@ -255,7 +260,7 @@ impl Worker {
             }
             Err(error) if error.card_untouched() => {
                 eprintln!("job {id}: {error}");
-                release(session, &id)?;
+                release(session, &id, &hold)?;
                 eprintln!("job {id} released, the card was not written: it is back in the queue");
                 Ok(Ended::Released)
             }
@@ -267,6 +272,7 @@ impl Worker {
                 report_failed(
                     session,
                     &id,
+                    &hold,
                     run.step.label(),
                     status_word,
                     &error.to_string(),
@@ -306,34 +312,21 @@ impl Worker {
 /// Seconds between reports of a verified card once the first quick tries failed.
 const REPORT_RETRY_SECONDS: u64 = 10;
 
-/// What to do after a verified card's report got `answer` (the HTTP status, or `None` when
-/// the service could not be reached), on try number `attempt`.
-#[derive(Debug, PartialEq, Eq)]
-enum AfterReport {
-    /// The service took it.
-    Taken,
-    /// 409: taken if the job is personalized already (a report sent again after its answer
-    /// was lost), refused otherwise.
-    TakenIfPersonalized,
-    /// Refused for good (the service said why).
-    Refused,
-    /// The service or the network failed: again after this many seconds.
-    Retry(u64),
-}
-
-fn after_report(answer: Option<u16>, attempt: u64) -> AfterReport {
+/// After a verified card's report was not taken (`answer`: the HTTP status, or `None` when
+/// the service could not be reached) on try number `attempt`: the seconds to wait before
+/// sending it again, or `None` when the service refused it for good (it said why).
+fn retry_report_after(answer: Option<u16>, attempt: u64) -> Option<u64> {
     match answer {
-        Some(200..=299) => AfterReport::Taken,
-        Some(409) => AfterReport::TakenIfPersonalized,
-        Some(status) if status < 500 => AfterReport::Refused,
-        _ if attempt < 3 => AfterReport::Retry(attempt),
-        _ => AfterReport::Retry(REPORT_RETRY_SECONDS),
+        Some(status) if status < 500 => None,
+        _ if attempt < 3 => Some(attempt),
+        _ => Some(REPORT_RETRY_SECONDS),
     }
 }
 
 /// Reports job `id` personalized until the service takes it: while the service or the
 /// network fails the report is sent again (the caller keeps renewing the lease), so the job
-/// never returns to the queue for a second card with the same VSC. A refusal is returned.
+/// never returns to the queue for a second card with the same VSC. A report sent again after
+/// its answer was lost gets the recorded result (same claim). A refusal is returned.
 fn report_personalized(session: &mut Session, id: &str, report: &Outcome) -> Result<(), CliError> {
     let path = api_path(&["api", "jobs", id, "result"], &[]);
     let mut attempt = 1;
@@ -343,17 +336,9 @@ fn report_personalized(session: &mut Session, id: &str, report: &Outcome) -> Res
             Ok(Err((status, refusal))) => (Some(status), refusal),
             Err(unreachable) => (None, unreachable),
         };
-        match after_report(status, attempt) {
-            AfterReport::Taken => return Ok(()),
-            AfterReport::TakenIfPersonalized => {
-                let job = session.get(&api_path(&["api", "jobs", id], &[]));
-                return match job {
-                    Ok(job) if job["job"]["state"] == "personalized" => Ok(()),
-                    _ => Err(error),
-                };
-            }
-            AfterReport::Refused => return Err(error),
-            AfterReport::Retry(seconds) => {
+        match retry_report_after(status, attempt) {
+            None => return Err(error),
+            Some(seconds) => {
                 eprintln!(
                     "job {id}: the card is verified but reporting it failed ({error}); the job \
                      stays claimed, trying again in {seconds} s (Ctrl-C twice gives up)"
@@ -366,12 +351,9 @@ fn report_personalized(session: &mut Session, id: &str, report: &Outcome) -> Res
 }
 
 /// `POST /api/jobs/{id}/release`: back to the queue, untouched.
-fn release(session: &mut Session, id: &str) -> Result<(), CliError> {
+fn release(session: &mut Session, id: &str, hold: &Hold) -> Result<(), CliError> {
     session
-        .post(
-            &api_path(&["api", "jobs", id, "release"], &[]),
-            &Value::Null,
-        )
+        .post(&api_path(&["api", "jobs", id, "release"], &[]), hold)
         .map(drop)
 }
 
@@ -379,6 +361,7 @@ fn release(session: &mut Session, id: &str) -> Result<(), CliError> {
 fn report_failed(
     session: &mut Session,
     id: &str,
+    hold: &Hold,
     step: &str,
     status_word: Option<String>,
     reason: &str,
@@ -387,6 +370,7 @@ fn report_failed(
         .post(
             &api_path(&["api", "jobs", id, "result"], &[]),
             &Outcome::Failed {
+                claim: hold.claim.clone(),
                 step: step.to_owned(),
                 status_word,
                 reason: reason.to_owned(),
@@ -404,15 +388,16 @@ struct LeaseKeeper {
 }
 
 impl LeaseKeeper {
-    fn start(session: &Session, id: &str, lease: Duration) -> LeaseKeeper {
+    fn start(session: &Session, id: &str, hold: &Hold, lease: Duration) -> LeaseKeeper {
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let mut session = session.clone();
         let path = api_path(&["api", "jobs", id, "renew"], &[]);
+        let hold = hold.clone();
         let every = (lease / 3).max(Duration::from_secs(1));
         let thread = std::thread::spawn(move || {
             while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every)
             {
-                let _ = session.post(&path, &Value::Null);
+                let _ = session.post(&path, &hold);
             }
         });
         LeaseKeeper {
@@ -569,7 +554,10 @@ mod tests {
         };
         let kept = claim(&first);
         let lapsed = claim(&second);
-        let keeper = LeaseKeeper::start(&session, &first, Duration::from_secs(2));
+        let hold = |job: &Value| Hold {
+            claim: job["claim"].as_str().unwrap().to_owned(),
+        };
+        let keeper = LeaseKeeper::start(&session, &first, &hold(&kept), Duration::from_secs(2));
         std::thread::sleep(Duration::from_millis(3500));
         drop(keeper);
         let renew = |job: &Value| {
@@ -579,15 +567,15 @@ mod tests {
             )
         };
         assert!(
-            session.post(&renew(&kept), &Value::Null).is_ok(),
+            session.post(&renew(&kept), &hold(&kept)).is_ok(),
             "the kept job is still held"
         );
-        let error = session.post(&renew(&lapsed), &Value::Null).unwrap_err();
+        let error = session.post(&renew(&lapsed), &hold(&lapsed)).unwrap_err();
         assert!(error.to_string().contains("expired"), "{error}");
 
-        // A verified card's report sent again after its answer was lost finds the job
-        // personalized: taken, not refused.
+        // A verified card's report sent again after its answer was lost: taken, not refused.
         let report = Outcome::Personalized {
+            claim: hold(&kept).claim,
             atr: "3B00".into(),
             apdus: 1,
             read_back_ok: true,
@@ -602,17 +590,15 @@ mod tests {
 
     #[test]
     fn a_verified_cards_report_is_retried_only_while_the_service_fails() {
-        assert_eq!(after_report(Some(200), 1), AfterReport::Taken);
-        assert_eq!(after_report(Some(409), 1), AfterReport::TakenIfPersonalized);
-        for refused in [400, 401, 403, 404, 422] {
-            assert_eq!(after_report(Some(refused), 1), AfterReport::Refused);
+        for refused in [400, 401, 403, 404, 409, 422] {
+            assert_eq!(retry_report_after(Some(refused), 1), None);
         }
         for failed in [None, Some(500), Some(503)] {
-            assert_eq!(after_report(failed, 1), AfterReport::Retry(1));
-            assert_eq!(after_report(failed, 2), AfterReport::Retry(2));
+            assert_eq!(retry_report_after(failed, 1), Some(1));
+            assert_eq!(retry_report_after(failed, 2), Some(2));
             assert_eq!(
-                after_report(failed, 3),
-                AfterReport::Retry(REPORT_RETRY_SECONDS),
+                retry_report_after(failed, 3),
+                Some(REPORT_RETRY_SECONDS),
                 "then every {REPORT_RETRY_SECONDS} s, never given up"
             );
         }

@@ -18,12 +18,23 @@ pub struct Claim {
     pub job: Option<String>,
 }
 
+/// The body of `POST /api/jobs/{id}/renew` and `POST /api/jobs/{id}/release`.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hold {
+    /// The claim's token, from the answer to `POST /api/queue/claim`: a job claimed again
+    /// since (another tab or PC signed in as the same operator) refuses the old claim.
+    pub claim: String,
+}
+
 /// The body of `POST /api/jobs/{id}/result`.
 #[derive(Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, tag = "outcome", rename_all = "lowercase")]
 pub enum Outcome {
     /// Written and verified.
     Personalized {
+        /// The claim's token (see [`Hold::claim`]).
+        claim: String,
         /// The card's ATR (hex).
         atr: String,
         /// APDUs the engine sent.
@@ -33,6 +44,8 @@ pub enum Outcome {
     },
     /// Failed; the card is spoiled.
     Failed {
+        /// The claim's token (see [`Hold::claim`]).
+        claim: String,
         /// The engine's step that failed.
         step: String,
         /// The status word (hex), if the card answered.
@@ -44,6 +57,13 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The claim's token the report is made under.
+    pub fn claim(&self) -> &str {
+        match self {
+            Outcome::Personalized { claim, .. } | Outcome::Failed { claim, .. } => claim,
+        }
+    }
+
     /// Checks a report: personalized only with a matching read-back and an ATR in hex; a
     /// failure's status word, when given, is 4 hex digits.
     pub fn check(&self) -> Result<(), BodyError> {
@@ -80,30 +100,31 @@ mod tests {
 
     #[test]
     fn reports_are_checked() {
-        let ok = r#"{"outcome":"personalized","atr":"3B8F80","apdus":9,"read_back_ok":true}"#;
+        let ok = r#"{"outcome":"personalized","claim":"c","atr":"3B8F80","apdus":9,"read_back_ok":true}"#;
         assert!(outcome(ok).check().is_ok());
-        let unread = r#"{"outcome":"personalized","atr":"3B","apdus":9,"read_back_ok":false}"#;
+        let unread =
+            r#"{"outcome":"personalized","claim":"c","atr":"3B","apdus":9,"read_back_ok":false}"#;
         assert!(matches!(
             outcome(unread).check(),
             Err(BodyError::NotReadBack)
         ));
         for atr in ["", "3B8", "zz", &"3B".repeat(34)] {
             let json = format!(
-                r#"{{"outcome":"personalized","atr":"{atr}","apdus":9,"read_back_ok":true}}"#
+                r#"{{"outcome":"personalized","claim":"c","atr":"{atr}","apdus":9,"read_back_ok":true}}"#
             );
             assert!(
                 matches!(outcome(&json).check(), Err(BodyError::Atr)),
                 "{atr}"
             );
         }
-        let failed = r#"{"outcome":"failed","step":"put-data","status_word":"6a82","reason":"x"}"#;
+        let failed = r#"{"outcome":"failed","claim":"c","step":"put-data","status_word":"6a82","reason":"x"}"#;
         assert!(outcome(failed).check().is_ok());
-        let bad_sw = r#"{"outcome":"failed","step":"put-data","status_word":"6A8","reason":"x"}"#;
+        let bad_sw = r#"{"outcome":"failed","claim":"c","step":"put-data","status_word":"6A8","reason":"x"}"#;
         assert!(matches!(
             outcome(bad_sw).check(),
             Err(BodyError::StatusWord)
         ));
-        let no_sw = r#"{"outcome":"failed","step":"select","reason":"no card"}"#;
+        let no_sw = r#"{"outcome":"failed","claim":"c","step":"select","reason":"no card"}"#;
         assert!(outcome(no_sw).check().is_ok());
     }
 }

@@ -607,6 +607,7 @@ fn claims(
                             &caller,
                             &id,
                             Outcome::Personalized {
+                                claim: c.token.clone(),
                                 atr: "3B00".into(),
                                 apdus: 40,
                                 read_back_ok: true,
@@ -669,7 +670,7 @@ fn claims(
                     };
                     let (s, body) = c.post(
                         &format!("/api/jobs/{id}/result"),
-                        &json!({ "outcome": "personalized", "atr": "3B00", "apdus": 40, "read_back_ok": true }),
+                        &json!({ "outcome": "personalized", "claim": body["claim"], "atr": "3B00", "apdus": 40, "read_back_ok": true }),
                     );
                     assert_eq!(s, 200, "{body}");
                     lat.push(t.elapsed());

@@ -90,16 +90,30 @@ pub struct Write {
     pub head: Option<(i64, Vec<u8>)>,
 }
 
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "schema",
-    include_str!("../migrations/sqlite/0001_schema.sql"),
-)];
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "schema",
-    include_str!("../migrations/postgres/0001_schema.sql"),
-)];
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "schema",
+        include_str!("../migrations/sqlite/0001_schema.sql"),
+    ),
+    (
+        2,
+        "claim token",
+        include_str!("../migrations/sqlite/0002_claim_token.sql"),
+    ),
+];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "schema",
+        include_str!("../migrations/postgres/0001_schema.sql"),
+    ),
+    (
+        2,
+        "claim token",
+        include_str!("../migrations/postgres/0002_claim_token.sql"),
+    ),
+];
 
 impl Db {
     /// Parses `url` and prepares a pool; nothing is connected yet (see [`Db::check`]).

@@ -46,6 +46,8 @@ pub struct JobRow {
     pub claim_station: Option<String>,
     /// Until when.
     pub lease_until: Option<i64>,
+    /// The claim's token (kept after a verified card, for a report sent again).
+    pub claim_token: Option<String>,
 }
 
 type LoadRow = (
@@ -57,19 +59,31 @@ type LoadRow = (
     Option<String>,
     Option<String>,
     Option<i64>,
+    Option<String>,
 );
 
 /// Loads a job (for a transition: inside the write transaction).
 pub async fn load(conn: &mut AnyConnection, id: &str) -> Result<Option<JobRow>, ApiError> {
     let row: Option<LoadRow> =
         sqlx::query_as(
-            "SELECT id, record_id, branch, state, created_by, claimed_by, claim_station, lease_until FROM jobs WHERE id = $1",
+            "SELECT id, record_id, branch, state, created_by, claimed_by, claim_station, lease_until, claim_token \
+             FROM jobs WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(conn)
         .await?;
     row.map(
-        |(id, record_id, branch, st, created_by, claimed_by, claim_station, lease_until)| {
+        |(
+            id,
+            record_id,
+            branch,
+            st,
+            created_by,
+            claimed_by,
+            claim_station,
+            lease_until,
+            claim_token,
+        )| {
             let state = st.parse::<JobState>().map_err(|_| {
                 tracing::error!("job {id} has an unknown state in the database");
                 ApiError::internal()
@@ -83,6 +97,7 @@ pub async fn load(conn: &mut AnyConnection, id: &str) -> Result<Option<JobRow>, 
                 claimed_by,
                 claim_station,
                 lease_until,
+                claim_token,
             })
         },
     )
@@ -620,6 +635,7 @@ async fn store(
                 claimed_by: None,
                 claim_station: None,
                 lease_until: None,
+                claim_token: None,
             };
             let event = Event::by_service(json!({ "reason": "four-eyes approval is off" }));
             final_state = apply(

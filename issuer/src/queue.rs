@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::AnyConnection;
 use vsc_core::job::{Actor, JobAction, JobState, Role};
-use vsc_issuer_api::queue::{Claim, Outcome};
+use vsc_issuer_api::queue::{Claim, Hold, Outcome};
 
 use crate::db::now_ms;
 use crate::db::Db;
@@ -24,9 +24,10 @@ use crate::stations::{APPROVED, REVOKED};
 use crate::tx::{Event, WriteTx};
 
 /// The claim statement: the oldest queued job of the branch that has an envelope for the
-/// station (or the one picked, `$6`; empty for the oldest). Run inside a serialized write
-/// transaction. Returns the job's id and its sealed `.vsc`.
-pub const CLAIM_SQL: &str = "UPDATE jobs SET state = 'claimed', claimed_by = $1, claim_station = $2, lease_until = $3, updated_at = $4 \
+/// station (or the one picked, `$6`; empty for the oldest), under the claim token `$7`. Run
+/// inside a serialized write transaction. Returns the job's id and its sealed `.vsc`.
+pub const CLAIM_SQL: &str = "UPDATE jobs SET state = 'claimed', claimed_by = $1, claim_station = $2, lease_until = $3, updated_at = $4, \
+     claim_token = $7 \
      WHERE id = (SELECT j.id FROM jobs j JOIN envelopes e ON e.job_id = j.id AND e.station_id = $2 \
                  WHERE j.branch = $5 AND j.state = 'queued' AND ($6 = '' OR j.id = $6) \
                  ORDER BY j.queued_at, j.id LIMIT 1) \
@@ -131,6 +132,7 @@ fn clear_claim() -> Vec<(&'static str, SqlValue)> {
         ("claimed_by", SqlValue::NullText),
         ("claim_station", SqlValue::NullText),
         ("lease_until", SqlValue::NullInt),
+        ("claim_token", SqlValue::NullText),
     ]
 }
 
@@ -173,6 +175,8 @@ pub async fn claim(
     };
     Ok(Json(json!({
         "job": c.view,
+        // Sent back with each renewal, release and result of this claim.
+        "claim": c.token,
         "vsc": to_base64(&c.vsc),
         "envelope": { "station": body.station, "enc": hex::encode(&c.enc), "ciphertext": hex::encode(&c.ciphertext) },
         "lease_until_ms": c.lease_until,
@@ -186,6 +190,8 @@ pub async fn claim(
 pub struct Claimed {
     /// The job's view.
     pub view: Value,
+    /// The claim's token: renewals, the release and the result are made under it.
+    pub token: String,
     /// The sealed `.vsc`.
     pub vsc: Vec<u8>,
     /// The station's envelope: HPKE encapsulated key.
@@ -221,6 +227,7 @@ pub async fn claim_job(
     let mut tx = WriteTx::begin(db).await?;
     station_ok(tx.conn(), station, &branch).await?;
     expire_leases(&mut tx, &branch, now).await?;
+    let token = crate::password::random_token();
     let claimed: Option<(String, Option<Vec<u8>>)> = sqlx::query_as(CLAIM_SQL)
         .bind(&caller.name)
         .bind(station)
@@ -228,6 +235,7 @@ pub async fn claim_job(
         .bind(now)
         .bind(&branch)
         .bind(pick.unwrap_or(""))
+        .bind(&token)
         .fetch_optional(tx.conn())
         .await?;
     let Some((id, vsc)) = claimed else {
@@ -258,6 +266,7 @@ pub async fn claim_job(
     tx.commit().await?;
     Ok(Some(Claimed {
         view,
+        token,
         vsc,
         enc,
         ciphertext,
@@ -275,12 +284,14 @@ enum Lease {
     LateOk,
 }
 
-/// Loads a job the caller holds: 404 for another branch's, 409 when not claimed by the caller
+/// Loads a job the caller holds under `claim`: 404 for another branch's, 409 when claimed by
+/// another operator, claimed again since `claim` (another tab or PC signed in as the caller)
 /// or, for [`Lease::Required`], when the lease ran out.
 async fn held(
     tx: &mut WriteTx,
     caller: &Caller,
     id: &str,
+    claim: &str,
     now: i64,
     lease: Lease,
 ) -> Result<JobRow, ApiError> {
@@ -297,6 +308,12 @@ async fn held(
                 "job {id} is claimed by another operator; claim your own job from the queue"
             )));
         }
+        if job.claim_token.as_deref() != Some(claim) {
+            return Err(ApiError::conflict(format!(
+                "job {id} was claimed again since this claim (at station {}, by another tab or PC signed in as you); this claim no longer holds it",
+                job.claim_station.as_deref().unwrap_or("?")
+            )));
+        }
         if lease == Lease::Required && job.lease_until.is_some_and(|until| until < now) {
             return Err(ApiError::conflict(format!(
                 "the lease on job {id} expired; claim it again from the queue (the card may need to be restarted)"
@@ -311,11 +328,12 @@ pub async fn renew(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    JsonBody(hold): JsonBody<Hold>,
 ) -> Result<Json<Value>, ApiError> {
     let now = now_ms();
     let lease_until = now + ms(state.config.lease);
     let mut tx = WriteTx::begin(&state.db).await?;
-    let job = held(&mut tx, &caller, &id, now, Lease::Required).await?;
+    let job = held(&mut tx, &caller, &id, &hold.claim, now, Lease::Required).await?;
     apply(
         &mut tx,
         &job,
@@ -337,10 +355,11 @@ pub async fn release(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    JsonBody(hold): JsonBody<Hold>,
 ) -> Result<Json<Value>, ApiError> {
     let now = now_ms();
     let mut tx = WriteTx::begin(&state.db).await?;
-    let job = held(&mut tx, &caller, &id, now, Lease::Required).await?;
+    let job = held(&mut tx, &caller, &id, &hold.claim, now, Lease::Required).await?;
     let mut set = clear_claim();
     set.push(("queued_at", SqlValue::Int(now)));
     let to = apply(
@@ -375,6 +394,8 @@ pub async fn result(
 }
 
 /// Records the result of a claimed job (what `POST /api/jobs/{id}/result` does, without HTTP).
+/// A verified card's report sent again under the same claim (its answer was lost) gets the
+/// recorded result back.
 pub async fn report(
     db: &Db,
     caller: &Caller,
@@ -383,6 +404,7 @@ pub async fn report(
 ) -> Result<(JobState, Value), ApiError> {
     let now = now_ms();
     outcome.check()?;
+    let claim = outcome.claim().to_owned();
     let (action, result, mut set) = match outcome {
         Outcome::Personalized { atr, apdus, .. } => (
             JobAction::ReportPersonalized,
@@ -393,6 +415,7 @@ pub async fn report(
             step,
             status_word,
             reason,
+            ..
         } => (
             JobAction::ReportFailed,
             json!({ "outcome": "failed", "step": short(&step, 100), "status_word": status_word.map(|s| s.to_ascii_uppercase()),
@@ -406,12 +429,20 @@ pub async fn report(
         Lease::Required
     };
     let mut tx = WriteTx::begin(db).await?;
-    let job = held(&mut tx, caller, id, now, lease).await?;
-    let (attempts, spoiled): (i64, i64) =
-        sqlx::query_as("SELECT attempts, spoiled_cards FROM jobs WHERE id = $1")
+    let job = held(&mut tx, caller, id, &claim, now, lease).await?;
+    let (attempts, spoiled, recorded): (i64, i64, Option<String>) =
+        sqlx::query_as("SELECT attempts, spoiled_cards, result FROM jobs WHERE id = $1")
             .bind(id)
             .fetch_one(tx.conn())
             .await?;
+    let same_claim = job.claimed_by.as_deref() == Some(caller.name.as_str())
+        && job.claim_token.as_deref() == Some(claim.as_str());
+    if action == JobAction::ReportPersonalized && job.state == JobState::Personalized && same_claim
+    {
+        // Sent again after its answer was lost: nothing changes, nothing new is audited.
+        let recorded = recorded.and_then(|text| serde_json::from_str(&text).ok());
+        return Ok((JobState::Personalized, recorded.unwrap_or(Value::Null)));
+    }
     set.push(("attempts", SqlValue::Int(attempts + 1)));
     if action == JobAction::ReportFailed {
         set.push(("spoiled_cards", SqlValue::Int(spoiled + 1)));

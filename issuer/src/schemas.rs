@@ -139,10 +139,13 @@ pub fn request(method: &str, path: &str) -> Option<Value> {
         ("POST", "/api/queue/claim") => {
             body(json!({ "station": string(), "job": string() }), &["job"])
         }
+        ("POST", "/api/jobs/{id}/renew" | "/api/jobs/{id}/release") => {
+            body(json!({ "claim": string() }), &[])
+        }
         ("POST", "/api/jobs/{id}/result") => json!({ "oneOf": [
-            body(json!({ "outcome": { "type": "string", "enum": ["personalized"] }, "atr": string(),
+            body(json!({ "outcome": { "type": "string", "enum": ["personalized"] }, "claim": string(), "atr": string(),
                          "apdus": { "type": "integer", "minimum": 0 }, "read_back_ok": { "type": "boolean" } }), &[]),
-            body(json!({ "outcome": { "type": "string", "enum": ["failed"] }, "step": string(),
+            body(json!({ "outcome": { "type": "string", "enum": ["failed"] }, "claim": string(), "step": string(),
                          "status_word": nullable_string(), "reason": string() }), &["status_word"]),
         ] }),
         _ => return None,
@@ -316,6 +319,7 @@ pub fn response(method: &str, path: &str) -> Option<Value> {
             json!({
                 "job": { "allOf": [r("Job")], "nullable": true },
                 "message": string(),
+                "claim": string(),
                 "vsc": { "type": "string", "format": "byte" },
                 "envelope": object(json!({ "station": string(), "enc": { "type": "string", "pattern": "^([0-9a-fA-F]{2})*$" },
                                             "ciphertext": { "type": "string", "pattern": "^([0-9a-fA-F]{2})*$" } }), &[]),
@@ -324,6 +328,7 @@ pub fn response(method: &str, path: &str) -> Option<Value> {
             }),
             &[
                 "message",
+                "claim",
                 "vsc",
                 "envelope",
                 "lease_until_ms",

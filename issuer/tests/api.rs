@@ -611,6 +611,7 @@ fn job_flow(backend: &Backend) {
     let (s, claimed) = op.post("/api/queue/claim", json!({ "station": station }));
     assert_eq!(s, 200, "{claimed}");
     assert_eq!(claimed["job"]["id"], uid.as_str());
+    let hold = json!({ "claim": claimed["claim"] });
     assert_eq!(claimed["vsc"], job["vsc"]);
     assert_eq!(
         claimed["envelope"]["ciphertext"],
@@ -622,40 +623,47 @@ fn job_flow(backend: &Backend) {
         (200, true),
         "nothing else queued: {none}"
     );
-    let (s, _) = op.post(&format!("/api/jobs/{uid}/renew"), Value::Null);
+    let (s, body) = op.post(&format!("/api/jobs/{uid}/renew"), json!({}));
+    assert_eq!(s, 422, "a renewal names its claim: {body}");
+    let (s, _) = op.post(&format!("/api/jobs/{uid}/renew"), hold.clone());
     assert_eq!(s, 200);
     let (s, _) = op2
         .clone()
-        .post(&format!("/api/jobs/{uid}/release"), Value::Null);
+        .post(&format!("/api/jobs/{uid}/release"), hold.clone());
     assert_eq!(s, 404, "another branch's job is not found");
 
     // A failed attempt: back in the queue, the card spoiled.
-    let (s, body) = op.post(&format!("/api/jobs/{uid}/result"), json!({ "outcome": "failed", "step": "write private", "status_word": "6A84", "reason": "not enough memory" }));
+    let (s, body) = op.post(&format!("/api/jobs/{uid}/result"), json!({ "outcome": "failed", "claim": claimed["claim"], "step": "write private", "status_word": "6A84", "reason": "not enough memory" }));
     assert_eq!(
         (s, body["job"]["state"].as_str()),
         (200, Some("queued")),
         "{body}"
     );
+    let (s, body) = op.post(&format!("/api/jobs/{uid}/renew"), hold.clone());
+    assert_eq!(s, 409, "the failed claim holds the job no more: {body}");
     let (_, claimed) = op.post("/api/queue/claim", json!({ "station": station }));
     assert_eq!(claimed["job"]["attempts"], 1);
     assert_eq!(claimed["job"]["spoiled_cards"], 1);
     let (s, body) = op.post(
         &format!("/api/jobs/{uid}/result"),
-        json!({ "outcome": "personalized", "atr": "3B8F", "apdus": 12, "read_back_ok": false }),
+        json!({ "outcome": "personalized", "claim": claimed["claim"], "atr": "3B8F", "apdus": 12, "read_back_ok": false }),
     );
     assert_eq!(
         s, 422,
         "never personalized without a verified read-back: {body}"
     );
-    let (s, body) = op.post(
-        &format!("/api/jobs/{uid}/result"),
-        json!({ "outcome": "personalized", "atr": "3b8f8001", "apdus": 42, "read_back_ok": true }),
-    );
+    let verified = json!({ "outcome": "personalized", "claim": claimed["claim"], "atr": "3b8f8001", "apdus": 42, "read_back_ok": true });
+    let (s, body) = op.post(&format!("/api/jobs/{uid}/result"), verified.clone());
     assert_eq!(
         (s, body["job"]["state"].as_str()),
         (200, Some("personalized")),
         "{body}"
     );
+    // The same report sent again (its answer lost): the recorded result, nothing new audited.
+    let audited = audit_rows(&issuer).len();
+    let (s, again) = op.post(&format!("/api/jobs/{uid}/result"), verified);
+    assert_eq!((s, &again), (200, &body), "a report sent again");
+    assert_eq!(audit_rows(&issuer).len(), audited);
 
     // Purged: no .vsc, no envelope, no private fields; hashes and audit stay.
     let (_, rec) = clerk.get(&format!("/api/records/{}", recs[0]));
@@ -851,19 +859,28 @@ fn lease_expiry(backend: &Backend) {
         })
         .collect();
     let mut op = issuer.login("operator");
+    // Claims the next job: its id, and the claim's token.
     let claim = |op: &mut Client| {
         let (s, claimed) = op.post("/api/queue/claim", json!({ "station": station }));
         assert_eq!(s, 200, "{claimed}");
-        claimed["job"]["id"].as_str().unwrap_or_default().to_owned()
+        (
+            claimed["job"]["id"].as_str().unwrap_or_default().to_owned(),
+            claimed["claim"].as_str().unwrap_or_default().to_owned(),
+        )
     };
+    let verified = |claim: &str| json!({ "outcome": "personalized", "claim": claim, "atr": "3B00", "apdus": 1, "read_back_ok": true });
     let lease_runs_out = || std::thread::sleep(Duration::from_millis(1300));
 
     // The lease ran out and nobody has claimed the job since: no renewal, no failure report,
     // but a verified card is still reported (refusing it would queue the job for a second
     // card with the same VSC).
-    assert_eq!(claim(&mut op), uids[0]);
+    let (id, token) = claim(&mut op);
+    assert_eq!(id, uids[0]);
     lease_runs_out();
-    let (s, body) = op.post(&format!("/api/jobs/{}/renew", uids[0]), Value::Null);
+    let (s, body) = op.post(
+        &format!("/api/jobs/{}/renew", uids[0]),
+        json!({ "claim": token }),
+    );
     assert_eq!(s, 409, "{body}");
     assert!(
         body["error"]["message"].as_str().unwrap().contains("lease"),
@@ -871,13 +888,10 @@ fn lease_expiry(backend: &Backend) {
     );
     let (s, body) = op.post(
         &format!("/api/jobs/{}/result", uids[0]),
-        json!({ "outcome": "failed", "step": "write", "reason": "card pulled" }),
+        json!({ "outcome": "failed", "claim": token, "step": "write", "reason": "card pulled" }),
     );
     assert_eq!(s, 409, "a failure on an expired lease: {body}");
-    let (s, body) = op.post(
-        &format!("/api/jobs/{}/result", uids[0]),
-        json!({ "outcome": "personalized", "atr": "3B00", "apdus": 1, "read_back_ok": true }),
-    );
+    let (s, body) = op.post(&format!("/api/jobs/{}/result", uids[0]), verified(&token));
     assert_eq!(
         (s, body["job"]["state"].as_str()),
         (200, Some("personalized")),
@@ -885,17 +899,46 @@ fn lease_expiry(backend: &Backend) {
     );
 
     // A released job waits behind the jobs queued before it was released.
-    assert_eq!(claim(&mut op), uids[1]);
-    let (s, body) = op.post(&format!("/api/jobs/{}/release", uids[1]), Value::Null);
+    let (id, token) = claim(&mut op);
+    assert_eq!(id, uids[1]);
+    let (s, body) = op.post(
+        &format!("/api/jobs/{}/release", uids[1]),
+        json!({ "claim": token }),
+    );
     assert_eq!((s, body["job"]["state"].as_str()), (200, Some("queued")));
-    assert_eq!(claim(&mut op), uids[2], "the released job is not next");
+    let (id, stale) = claim(&mut op);
+    assert_eq!(id, uids[2], "the released job is not next");
 
-    // Once a claim at the branch finds the lease run out, the job is queued again.
+    // Once a claim at the branch finds the lease run out, the job is queued again. The same
+    // operator signed in on a second PC claims it: the first PC's claim holds it no more, even
+    // for a verified card (two cards would carry the same VSC).
     lease_runs_out();
+    let mut second_pc = issuer.login("operator");
+    let (id, token) = claim(&mut second_pc);
+    assert_eq!(id, uids[2], "the expired job is claimable again");
+    for (what, body) in [
+        ("renew", json!({ "claim": stale })),
+        ("result", verified(&stale)),
+    ] {
+        let (s, body) = op.post(&format!("/api/jobs/{}/{what}", uids[2]), body);
+        assert_eq!(s, 409, "{what} under a claim taken over: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("was claimed again since this claim"),
+            "{body}"
+        );
+    }
+    let (s, body) = second_pc.post(&format!("/api/jobs/{}/result", uids[2]), verified(&token));
     assert_eq!(
-        claim(&mut op),
-        uids[2],
-        "the expired job is claimable again"
+        (s, body["job"]["state"].as_str()),
+        (200, Some("personalized"))
+    );
+    let (s, body) = op.post(&format!("/api/jobs/{}/result", uids[2]), verified(&stale));
+    assert_eq!(
+        s, 409,
+        "the old claim's report is not taken for the new claim's card: {body}"
     );
     let rows = audit_rows(&issuer);
     assert!(rows

@@ -224,7 +224,7 @@ async function claim(jobId) {
     }
     claimed = answer;
     const claimedAt = performance.now();
-    stopRenewing = keepLease(answer.job.id, answer.lease_seconds);
+    stopRenewing = keepLease(answer.job.id, answer.claim, answer.lease_seconds);
     const vscBytes = Uint8Array.from(atob(answer.vsc), (c) => c.charCodeAt(0));
     // The bridge opens the envelope while the page shows the job.
     setStatus(status, 'Opening the password envelope…');
@@ -263,7 +263,9 @@ async function claim(jobId) {
     status.dataset.steps = JSON.stringify({
       claim: claimedAt - started, open: openedAt - claimedAt, personalize: started + elapsed - openedAt,
     });
-    report = { outcome: 'personalized', atr: reader.atr, apdus: mailer.apdus, read_back_ok: true };
+    report = {
+      outcome: 'personalized', claim: answer.claim, atr: reader.atr, apdus: mailer.apdus, read_back_ok: true,
+    };
     await reportPersonalized(answer.job.id, report);
     setStatus(status, `Verified in ${seconds(elapsed)}: the card for ${mailer.holderName} is done and reported. Take it out, insert the next blank card, then press Next card.`);
     offerNextCard();
@@ -280,7 +282,7 @@ async function claim(jobId) {
       setStatus(status, `The card for ${verified.holderName} is personalized and verified and its PIN mailer is ready, but the service refused its report (${error.message}). Keep the card, print the mailer, and tell an administrator that job ${claimed.job.id} is personalized.`);
     } else {
       showError(errorBox, error);
-      if (claimed) await giveBack(claimed.job.id, touched && !error.cardUntouched, error, steps);
+      if (claimed) await giveBack(claimed, touched && !error.cardUntouched, error, steps);
       // A station revoked or no longer approved since the page looked: its status says why
       // and what to do.
       else if (error.status === 403) await loadStation();
@@ -333,55 +335,48 @@ async function keepReporting(id, body, holderName, stopRenewing) {
   }
 }
 
-// Renews the lease of claimed job `id` every third of its `leaseSeconds` until the returned
-// function is called, so a long question at the counter does not send the job back to the
-// queue. A failed renewal is left to the result report, which says what happened.
-function keepLease(id, leaseSeconds) {
+// Renews the lease of job `id` under `claim` every third of its `leaseSeconds` until the
+// returned function is called, so a long question at the counter does not send the job back
+// to the queue. A failed renewal is left to the result report, which says what happened.
+function keepLease(id, claim, leaseSeconds) {
   const every = Math.max(1000, ((leaseSeconds || 600) * 1000) / 3);
   const timer = setInterval(() => {
-    api('POST', `/api/jobs/${encodeURIComponent(id)}/renew`).catch(() => {});
+    api('POST', `/api/jobs/${encodeURIComponent(id)}/renew`, { claim }).catch(() => {});
   }, every);
   return () => clearInterval(timer);
 }
 
 // Reports a verified card, trying three times over a few seconds: a lost answer must not
-// leave the job to return to the queue. A report sent again after its answer was lost finds
-// the job personalized already (409): that is the report taken, not refused.
+// leave the job to return to the queue. A report sent again after its answer was lost gets
+// the recorded result (same claim), so it is never mistaken for another claim's card.
 async function reportPersonalized(id, body) {
   for (let attempt = 1; ; attempt += 1) {
     try {
       return await api('POST', `/api/jobs/${encodeURIComponent(id)}/result`, body);
     } catch (error) {
-      if (error.status === 409 && (await jobState(id)) === 'personalized') return null;
       if (attempt === 3 || (error.status && error.status < 500)) throw error;
       await new Promise((resolve) => setTimeout(resolve, 1000 * attempt));
     }
   }
 }
 
-// The state of job `id` as the service has it now, or null when it cannot be read.
-async function jobState(id) {
-  try {
-    return (await api('GET', `/api/jobs/${encodeURIComponent(id)}`)).job.state;
-  } catch {
-    return null;
-  }
-}
-
-// A claimed job that did not end verified goes back to the queue: reported failed with its
-// step and reason when the card was written to (the card is spoiled), released otherwise.
-async function giveBack(id, touched, error, steps) {
+// A claim (the service's answer to a claim) that did not end verified goes back to the
+// queue: reported failed with its step and reason when the card was written to (the card is
+// spoiled), released otherwise.
+async function giveBack(claimed, touched, error, steps) {
   const status = $('#op-status');
+  const id = encodeURIComponent(claimed.job.id);
   try {
     if (touched) {
-      await api('POST', `/api/jobs/${encodeURIComponent(id)}/result`, {
+      await api('POST', `/api/jobs/${id}/result`, {
         outcome: 'failed',
+        claim: claimed.claim,
         step: failedStep(steps),
         reason: `${error.code || 'internal'}: ${error.message}`,
       });
       setStatus(status, 'Not personalized: reported as failed; the job is back in the queue. Use a new blank card.');
     } else {
-      await api('POST', `/api/jobs/${encodeURIComponent(id)}/release`);
+      await api('POST', `/api/jobs/${id}/release`, { claim: claimed.claim });
       setStatus(status, 'Not personalized: the job is back in the queue.');
     }
   } catch (reportError) {

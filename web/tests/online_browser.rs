@@ -713,7 +713,10 @@ fn run(db: &str, pg: Option<&PostgresCluster>, dir: &Path, screenshots: Option<&
         String::from_utf8(hex::decode(opened["plaintext"].as_str().unwrap()).unwrap()).unwrap();
     assert!(password.len() >= 8);
     drop(station);
-    let (status, released) = operator.post(&format!("/api/jobs/{third}/release"), json!({}));
+    let (status, released) = operator.post(
+        &format!("/api/jobs/{third}/release"),
+        json!({ "claim": claimed["claim"] }),
+    );
     assert_eq!(status, 200, "{released}");
     let (_, back) = clerk.get(&format!("/api/jobs/{third}"));
     assert_eq!(back["job"]["state"], "queued", "{back}");
