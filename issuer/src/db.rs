@@ -189,22 +189,7 @@ impl Db {
             Backend::Sqlite => SQLITE_MIGRATIONS,
             Backend::Postgres => POSTGRES_MIGRATIONS,
         };
-        let migrations: Vec<Migration> = list
-            .iter()
-            .map(|&(version, description, sql)| {
-                Migration::new(
-                    version,
-                    Cow::Borrowed(description),
-                    MigrationType::Simple,
-                    Cow::Borrowed(sql),
-                    false,
-                )
-            })
-            .collect();
-        let migrator = Migrator {
-            migrations: Cow::Owned(migrations),
-            ..Migrator::DEFAULT
-        };
+        let migrator = migrator(list);
         migrator
             .run(&mut *conn)
             .await
@@ -355,6 +340,26 @@ pub fn param_rows(backend: Backend, rows: usize, columns: usize) -> String {
     sql
 }
 
+/// A migrator running the migrations of `list` (version, description, SQL).
+fn migrator(list: &'static [(i64, &'static str, &'static str)]) -> Migrator {
+    let migrations: Vec<Migration> = list
+        .iter()
+        .map(|&(version, description, sql)| {
+            Migration::new(
+                version,
+                Cow::Borrowed(description),
+                MigrationType::Simple,
+                Cow::Borrowed(sql),
+                false,
+            )
+        })
+        .collect();
+    Migrator {
+        migrations: Cow::Owned(migrations),
+        ..Migrator::DEFAULT
+    }
+}
+
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> i64 {
     SystemTime::now()
@@ -407,5 +412,39 @@ mod tests {
         assert_eq!(utc_date_of(1_796_083_199_999).to_string(), "2026-11-30");
         assert_eq!(utc_date_of(1_796_083_200_000).to_string(), "2026-12-01");
         assert!(today_utc().year() >= 2026);
+    }
+
+    #[tokio::test]
+    async fn a_database_of_the_first_schema_is_brought_up_to_date() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/old.db", dir.path().display());
+        let db = Db::open(&url, true, 1).unwrap();
+        let mut conn = db.pool().acquire().await.unwrap();
+        migrator(&SQLITE_MIGRATIONS[..1])
+            .run(&mut *conn)
+            .await
+            .unwrap();
+        conn.execute("INSERT INTO branches (id, name, created_at) VALUES ('b1', 'Branch one', 0)")
+            .await
+            .unwrap();
+        drop(conn);
+        db.migrate().await.unwrap();
+        db.migrate().await.unwrap();
+        let (versions,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM _sqlx_migrations")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(versions, SQLITE_MIGRATIONS.len() as i64);
+        let (tokens,): (i64,) = sqlx::query_as("SELECT COUNT(claim_token) FROM jobs")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(tokens, 0);
+        let (branches,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM branches")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(branches, 1, "the data is kept");
+        assert_eq!(SQLITE_MIGRATIONS.len(), POSTGRES_MIGRATIONS.len());
     }
 }
