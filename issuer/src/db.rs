@@ -277,23 +277,42 @@ pub fn sqlite_path(url: &str) -> String {
     rest.split('?').next().unwrap_or(rest).to_owned()
 }
 
-/// `url` with any password replaced by `***`.
+/// `url` with any password replaced by `***`: the user info's (`postgres://u:pw@h/d`, an `@`
+/// in the password included) and a `password=` query parameter's. A URL that does not parse
+/// but may hold a password is cut to its scheme.
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.find('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
-            match userinfo.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &url[..scheme_end + 3],
-                    &userinfo[..colon],
-                    &url[at..]
-                ),
-                None => url.to_owned(),
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return match url.split_once("://") {
+            Some((scheme, rest)) if rest.contains('@') || rest.contains("password") => {
+                format!("{scheme}://*** (a URL that does not parse)")
             }
-        }
-        _ => url.to_owned(),
+            _ => url.to_owned(),
+        };
+    };
+    let secret_query = parsed
+        .query_pairs()
+        .any(|(key, _)| key.eq_ignore_ascii_case("password"));
+    if parsed.password().is_none() && !secret_query {
+        return url.to_owned();
     }
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("***"));
+    }
+    if secret_query {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(key, value)| {
+                let value = if key.eq_ignore_ascii_case("password") {
+                    "***".to_owned()
+                } else {
+                    value.into_owned()
+                };
+                (key.into_owned(), value)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string().replace("%2A%2A%2A", "***")
 }
 
 /// `count` bind parameters separated by commas, for a statement that has no other parameter
@@ -401,6 +420,23 @@ mod tests {
             "{err}"
         );
         assert_eq!(redact("postgres://u:pw@h:5/d"), "postgres://u:***@h:5/d");
+        for (url, secret) in [
+            ("postgres://u:p@ss@h/d", "ss@"),
+            ("postgres://u@h/d?password=S3cret&sslmode=require", "S3cret"),
+            ("postgres://u@h/d?sslmode=disable&PASSWORD=S3cret", "S3cret"),
+            ("postgres://u:p%40ss@h/d", "p%40ss"),
+            ("postgres://u:sec ret@h/d", "sec"),
+        ] {
+            let shown = redact(url);
+            assert!(!shown.contains(secret), "{url} -> {shown}");
+            assert!(shown.starts_with("postgres://"), "{shown}");
+        }
+        assert_eq!(
+            redact("postgres://u@h/d?password=x&sslmode=require"),
+            "postgres://u@h/d?password=***&sslmode=require"
+        );
+        assert_eq!(redact("sqlite://vsc-issuer.db"), "sqlite://vsc-issuer.db");
+        assert_eq!(redact("postgres://u@h/d"), "postgres://u@h/d");
         assert_eq!(sqlite_path("sqlite:///tmp/a.db?mode=rwc"), "/tmp/a.db");
         assert_eq!(sqlite_path("sqlite://vsc-issuer.db"), "vsc-issuer.db");
     }

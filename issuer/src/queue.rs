@@ -99,7 +99,9 @@ pub async fn list(
     ))
 }
 
-/// Puts the branch's claimed jobs whose lease ran out back in the queue (audited).
+/// Puts the branch's claimed jobs whose lease ran out back in the queue, behind the jobs
+/// waiting there (audited). The claim's token stays: a verified card is still reported under
+/// it until the job is claimed again.
 pub async fn expire_leases(tx: &mut WriteTx, branch: &str, now: i64) -> Result<(), ApiError> {
     let expired: Vec<(String,)> = sqlx::query_as(
         "SELECT id FROM jobs WHERE branch = $1 AND state = 'claimed' AND lease_until < $2 ORDER BY id",
@@ -113,13 +115,16 @@ pub async fn expire_leases(tx: &mut WriteTx, branch: &str, now: i64) -> Result<(
             let event = Event::by_service(
                 json!({ "claimed_by": job.claimed_by, "station": job.claim_station }),
             );
+            let mut set = clear_claim();
+            set.retain(|(column, _)| *column != "claim_token");
+            set.push(("queued_at", SqlValue::Int(now)));
             apply(
                 tx,
                 &job,
                 JobAction::ExpireLease,
                 Actor::Service,
                 event,
-                &clear_claim(),
+                &set,
             )
             .await?;
         }
@@ -279,8 +284,9 @@ pub async fn claim_job(
 enum Lease {
     /// Refused (renewing, releasing, a failed card): claim the job again.
     Required,
-    /// Accepted while nobody has claimed the job since (a verified card: the card holds the
-    /// VSC, and refusing its report would send the job back to the queue for another card).
+    /// Accepted while nobody has claimed the job since, even once it is back in the queue (a
+    /// verified card: the card holds the VSC, and refusing its report would leave the job to
+    /// another card).
     LateOk,
 }
 
@@ -301,6 +307,14 @@ async fn held(
         return Err(
             no_job(id).with_audit_note(format!("job {id} belongs to branch {}", job.branch))
         );
+    }
+    if job.state == JobState::Queued
+        && lease == Lease::LateOk
+        && job.claim_token.as_deref() != Some(claim)
+    {
+        return Err(ApiError::conflict(format!(
+            "job {id} is back in the queue and this claim no longer holds it; claim it again from the queue"
+        )));
     }
     if job.state == JobState::Claimed {
         if job.claimed_by.as_deref() != Some(caller.name.as_str()) {
@@ -444,6 +458,10 @@ pub async fn report(
         return Ok((JobState::Personalized, recorded.unwrap_or(Value::Null)));
     }
     set.push(("attempts", SqlValue::Int(attempts + 1)));
+    if job.state == JobState::Queued {
+        // Reported after its lease ran out: the card is the claimer's, as when it was claimed.
+        set.push(("claimed_by", SqlValue::Text(caller.name.clone())));
+    }
     if action == JobAction::ReportFailed {
         set.push(("spoiled_cards", SqlValue::Int(spoiled + 1)));
         set.push(("queued_at", SqlValue::Int(now)));

@@ -209,12 +209,11 @@ pub async fn sign_in(
         e.code = &codes::WRONG_CREDENTIALS;
         e
     };
-    // A name that cannot be an account (a password typed in the wrong field, say) is not
-    // written to the audit log.
-    let actor = if vsc_issuer_api::names::check_id("user name", &body.username).is_ok() {
-        body.username.clone()
-    } else {
-        "(not a user name)".to_owned()
+    // The audit log names the account only when there is one: a name that matches none may
+    // be a password typed in the wrong field (a generated one looks like a user name).
+    let actor = match &user {
+        Some((name, ..)) => name.clone(),
+        None => "(no such user)".to_owned(),
     };
     let login_event = |outcome: &str, role: &str, branch: &str, why: &str| Event {
         actor: actor.clone(),

@@ -122,6 +122,9 @@ pub const TRANSITIONS: &[Transition] = &[
     row(S::Queued, A::Claim, OPERATOR, S::Claimed),
     row(S::Queued, A::Cancel, CLERK, S::Cancelled),
     row(S::Queued, A::Reissue, CLERK, S::Superseded),
+    // A verified card reported after its lease ran out, before anyone claimed the job again
+    // (the service checks that the report names the claim that expired).
+    row(S::Queued, A::ReportPersonalized, OPERATOR, S::Personalized),
     row(S::Claimed, A::Renew, OPERATOR, S::Claimed),
     row(S::Claimed, A::Release, OPERATOR, S::Queued),
     row(S::Claimed, A::ExpireLease, Service, S::Queued),
