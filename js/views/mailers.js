@@ -1,11 +1,14 @@
 // The PIN mailers of the cards an operator personalized from the queue, kept (in the wasm,
-// wiped when freed) until printed together; "Done, clear the PINs" frees them all.
+// wiped when freed) until printed together; "Done, clear the PINs" frees the ones shown (a
+// card verified while the list was on screen keeps its mailer for the next print).
 
 import { $, el } from '../core/dom.js';
 import { go } from '../core/router.js';
 import { role } from '../core/session.js';
 
 const tray = [];
+// The mailers the list shows (what "Print" printed).
+let shown = [];
 
 export function addMailer(mailer) {
   tray.push(mailer);
@@ -24,7 +27,8 @@ function renderTray() {
 }
 
 function render() {
-  $('#mailers-list').replaceChildren(...tray.map((m) => el('article', { className: 'mailer' },
+  shown = tray.slice();
+  $('#mailers-list').replaceChildren(...shown.map((m) => el('article', { className: 'mailer' },
     el('p', { className: 'mailer-issuer' }, m.issuerName),
     el('h2', {}, m.replacement ? 'Your new card PIN' : 'Your card PIN'),
     el('p', {}, 'Cardholder: ', el('strong', {}, m.holderName)),
@@ -36,6 +40,17 @@ function render() {
 
 function clearShown() {
   $('#mailers-list').replaceChildren();
+  shown = [];
+}
+
+// "Done": the mailers shown (printed) are wiped; any added since stay in the tray.
+function clearPrinted() {
+  const printed = new Set(shown);
+  clearShown();
+  for (let i = tray.length - 1; i >= 0; i -= 1) {
+    if (printed.has(tray[i])) tray.splice(i, 1)[0].free();
+  }
+  renderTray();
 }
 
 function clearAll() {
@@ -55,7 +70,7 @@ export const view = {
   start() {
     $('#print-mailers').addEventListener('click', () => go('mailers'));
     $('#print-mailers-now').addEventListener('click', () => window.print());
-    $('#mailers-done').addEventListener('click', () => { clearAll(); go('queue'); });
+    $('#mailers-done').addEventListener('click', () => { clearPrinted(); go('queue'); });
     window.addEventListener('pagehide', clearAll);
   },
   signedIn: clearAll,

@@ -24,6 +24,8 @@ const state = {
   jobs: [],
   busy: false,
   poll: null,
+  // Whether a verified card's report is being sent again until the service takes it.
+  reporting: false,
 };
 
 const panel = new BridgePanel({
@@ -45,6 +47,16 @@ export const view = {
     $('#claim').addEventListener('click', () => claim(null));
     $('#next-card').addEventListener('click', () => claim(null));
     $('#station-name').value = 'Branch PC';
+    // A reload, a link away or closing the tab asks first while PIN mailers wait to be
+    // printed (they would be wiped) or a verified card waits to be reported (the job would go
+    // back to the queue for a second card when its lease ends).
+    window.addEventListener('beforeunload', (event) => {
+      if (mailerCount() > 0 || state.reporting) {
+        event.preventDefault();
+        // Browsers that predate preventDefault() here ask only when returnValue is set.
+        event.returnValue = '';
+      }
+    });
   },
   show() {
     loadQueue();
@@ -311,6 +323,7 @@ const RETRY_SECONDS = 10;
 // and says how it ended.
 async function keepReporting(id, body, holderName, stopRenewing) {
   const status = $('#op-status');
+  state.reporting = true;
   try {
     for (;;) {
       await new Promise((resolve) => setTimeout(resolve, RETRY_SECONDS * 1000));
@@ -328,6 +341,7 @@ async function keepReporting(id, body, holderName, stopRenewing) {
       }
     }
   } finally {
+    state.reporting = false;
     stopRenewing();
     state.busy = false;
     renderControls();

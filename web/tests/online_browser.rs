@@ -672,8 +672,32 @@ fn run(db: &str, pg: Option<&PostgresCluster>, dir: &Path, screenshots: Option<&
     assert!(pins
         .iter()
         .all(|pin| pin.len() >= 4 && pin.bytes().all(|b| b.is_ascii_digit())));
-    browser.execute("location.hash = '#queue';", json!([]));
+    // A reload or closing the tab with mailers not printed asks first.
+    let leave_asks = "const e = new Event('beforeunload', { cancelable: true }); \
+         window.dispatchEvent(e); return e.defaultPrevented;";
+    assert_eq!(browser.execute(leave_asks, json!([])), json!(true));
+    // A card verified while the list is on screen (its mailer added as the queue's run adds
+    // one): "Done, clear the PINs" wipes the two shown, and keeps this one for the next print.
+    browser.execute(
+        "return import('/js/views/mailers.js').then((tray) => {
+           window.vscLate = { holderName: 'Late Holder', issuerName: 'Issuer', uid: 'late', pin: '0000',
+                              replacement: false, freed: false, free() { this.freed = true; } };
+           tray.addMailer(window.vscLate);
+         });",
+        json!([]),
+    );
+    browser.click(&browser.button("Done, clear the PINs"));
     browser.wait_displayed("#view-queue", WAIT);
+    wait_text(
+        &browser,
+        "#mailer-tray-count",
+        "One PIN mailer: Late Holder.",
+    );
+    assert_eq!(
+        browser.execute("return window.vscLate.freed;", json!([])),
+        json!(false),
+        "a mailer never shown is not wiped"
+    );
     // Signing out with the cards' PIN mailers not printed asks first (answered yes here).
     browser.execute(
         "window.vscAsked = []; window.confirm = (m) => { window.vscAsked.push(m); return true; };",
