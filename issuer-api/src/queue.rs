@@ -23,7 +23,9 @@ pub struct Claim {
 #[serde(deny_unknown_fields)]
 pub struct Hold {
     /// The claim's token, from the answer to `POST /api/queue/claim`: a job claimed again
-    /// since (another tab or PC signed in as the same operator) refuses the old claim.
+    /// since (another tab or PC signed in as the same operator) refuses the old claim. Empty
+    /// or absent only for a job claimed before the service gave tokens (an upgrade).
+    #[serde(default)]
     pub claim: String,
 }
 
@@ -34,6 +36,7 @@ pub enum Outcome {
     /// Written and verified.
     Personalized {
         /// The claim's token (see [`Hold::claim`]).
+        #[serde(default)]
         claim: String,
         /// The card's ATR (hex).
         atr: String,
@@ -45,6 +48,7 @@ pub enum Outcome {
     /// Failed; the card is spoiled.
     Failed {
         /// The claim's token (see [`Hold::claim`]).
+        #[serde(default)]
         claim: String,
         /// The engine's step that failed.
         step: String,

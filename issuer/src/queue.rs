@@ -308,9 +308,12 @@ async fn held(
             no_job(id).with_audit_note(format!("job {id} belongs to branch {}", job.branch))
         );
     }
+    // A claim made before the service gave tokens (an upgrade) has none, and its claimer's
+    // page or CLI sends none: only then may a request name no claim.
+    let named = (!claim.is_empty()).then_some(claim);
     if job.state == JobState::Queued
         && lease == Lease::LateOk
-        && job.claim_token.as_deref() != Some(claim)
+        && (named.is_none() || job.claim_token.as_deref() != named)
     {
         return Err(ApiError::conflict(format!(
             "job {id} is back in the queue and this claim no longer holds it; claim it again from the queue"
@@ -322,7 +325,12 @@ async fn held(
                 "job {id} is claimed by another operator; claim your own job from the queue"
             )));
         }
-        if job.claim_token.as_deref() != Some(claim) {
+        if named.is_none() && job.claim_token.is_some() {
+            return Err(ApiError::conflict(format!(
+                "the request names no claim, and job {id} was claimed with one: send the \"claim\" of the claim's answer (reload the page, or update vsc)"
+            )));
+        }
+        if job.claim_token.as_deref() != named {
             return Err(ApiError::conflict(format!(
                 "job {id} was claimed again since this claim (at station {}, by another tab or PC signed in as you); this claim no longer holds it",
                 job.claim_station.as_deref().unwrap_or("?")

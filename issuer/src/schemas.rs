@@ -140,13 +140,13 @@ pub fn request(method: &str, path: &str) -> Option<Value> {
             body(json!({ "station": string(), "job": string() }), &["job"])
         }
         ("POST", "/api/jobs/{id}/renew" | "/api/jobs/{id}/release") => {
-            body(json!({ "claim": string() }), &[])
+            body(json!({ "claim": string() }), &["claim"])
         }
         ("POST", "/api/jobs/{id}/result") => json!({ "oneOf": [
             body(json!({ "outcome": { "type": "string", "enum": ["personalized"] }, "claim": string(), "atr": string(),
-                         "apdus": { "type": "integer", "minimum": 0 }, "read_back_ok": { "type": "boolean" } }), &[]),
+                         "apdus": { "type": "integer", "minimum": 0 }, "read_back_ok": { "type": "boolean" } }), &["claim"]),
             body(json!({ "outcome": { "type": "string", "enum": ["failed"] }, "claim": string(), "step": string(),
-                         "status_word": nullable_string(), "reason": string() }), &["status_word"]),
+                         "status_word": nullable_string(), "reason": string() }), &["claim", "status_word"]),
         ] }),
         _ => return None,
     })

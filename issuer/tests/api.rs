@@ -627,7 +627,14 @@ fn job_flow(backend: &Backend) {
         "nothing else queued: {none}"
     );
     let (s, body) = op.post(&format!("/api/jobs/{uid}/renew"), json!({}));
-    assert_eq!(s, 422, "a renewal names its claim: {body}");
+    assert_eq!(s, 409, "a renewal names its claim: {body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("names no claim"),
+        "{body}"
+    );
     let (s, _) = op.post(&format!("/api/jobs/{uid}/renew"), hold.clone());
     assert_eq!(s, 200);
     let (s, _) = op2
@@ -846,7 +853,8 @@ fn batch_all_or_nothing(backend: &Backend) {
 }
 
 fn lease_expiry(backend: &Backend) {
-    let issuer = Issuer::start_with(backend, "lease", &["--lease-seconds", "1"]);
+    let db = backend.fresh("lease");
+    let issuer = Issuer::start_on(&db, &["--lease-seconds", "1"]);
     let station = issuer.station("operator");
     let mut clerk = issuer.login("clerk");
     let mut approver = issuer.login("approver");
@@ -984,6 +992,35 @@ fn lease_expiry(backend: &Backend) {
     assert_eq!((s, &again), (200, &body), "and sent again");
     let (_, job) = op.get(&format!("/api/jobs/{}", uids[1]));
     assert_eq!(job["job"]["claimed_by"], "operator", "{job}");
+
+    // A job claimed before the service gave claim tokens (an upgrade) is reported by its
+    // claimer without one; a request without one is refused for a claim made with one.
+    let mut clerk = issuer.login("clerk");
+    let rec = issuer.records(&mut clerk, 1)[0];
+    let (uid, job) = job_json(&clerk, rec, "b1", &station);
+    assert_eq!(clerk.post("/api/jobs", job).0, 201);
+    assert_eq!(
+        approver
+            .post(&format!("/api/jobs/{uid}/approve"), Value::Null)
+            .0,
+        200
+    );
+    let (id, _) = claim(&mut op);
+    assert_eq!(id, uid);
+    let old_report =
+        json!({ "outcome": "personalized", "atr": "3B00", "apdus": 1, "read_back_ok": true });
+    let (s, body) = op.post(&format!("/api/jobs/{uid}/result"), old_report.clone());
+    assert_eq!(s, 409, "{body}");
+    backend.sql(
+        &db,
+        &format!("UPDATE jobs SET claim_token = NULL WHERE id = '{uid}'"),
+    );
+    let (s, body) = op.post(&format!("/api/jobs/{uid}/result"), old_report);
+    assert_eq!(
+        (s, body["job"]["state"].as_str()),
+        (200, Some("personalized")),
+        "{body}"
+    );
     let rows = audit_rows(&issuer);
     assert!(rows
         .iter()
