@@ -112,6 +112,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         mailers,
         profile,
         new_pin: args.new_pin,
+        credentials,
     };
     let (mut personalized, mut failed, mut released) = (0usize, 0usize, 0usize);
     let mut card_done = false;
@@ -174,6 +175,8 @@ struct Worker {
     mailers: PathBuf,
     profile: Option<vsc_core::profile::Profile>,
     new_pin: bool,
+    /// To sign in again when the session ends while a verified card waits to be reported.
+    credentials: Credentials,
 }
 
 impl Worker {
@@ -228,7 +231,7 @@ impl Worker {
                     apdus: outcome.apdus as u64,
                     read_back_ok: true,
                 };
-                if let Err(error) = report_personalized(session, &id, &report) {
+                if let Err(error) = report_personalized(session, &self.credentials, &id, &report) {
                     let mailer_state = match &mailer {
                         Ok(()) => format!("its PIN mailer is {}", path.display()),
                         Err(_) => "its PIN mailer could not be written".to_owned(),
@@ -279,7 +282,8 @@ impl Worker {
                 )?;
                 outln!(
                     "job {id}: failed while {}: {error}; reported failed: the job is back in \
-                     the queue",
+                     the queue for a new blank card. This card is spoiled: it may hold part of \
+                     the VSC, so set it aside to be destroyed; do not run it again",
                     run.step.in_words()
                 );
                 Ok(Ended::Failed)
@@ -325,14 +329,30 @@ fn retry_report_after(answer: Option<u16>, attempt: u64) -> Option<u64> {
 
 /// Reports job `id` personalized until the service takes it: while the service or the
 /// network fails the report is sent again (the caller keeps renewing the lease), so the job
-/// never returns to the queue for a second card with the same VSC. A report sent again after
-/// its answer was lost gets the recorded result (same claim). A refusal is returned.
-fn report_personalized(session: &mut Session, id: &str, report: &Outcome) -> Result<(), CliError> {
+/// never returns to the queue for a second card with the same VSC. A session that ended is
+/// signed in again with `credentials` (the service takes the report under the same claim). A
+/// report sent again after its answer was lost gets the recorded result. A refusal is
+/// returned.
+fn report_personalized(
+    session: &mut Session,
+    credentials: &Credentials,
+    id: &str,
+    report: &Outcome,
+) -> Result<(), CliError> {
     let path = api_path(&["api", "jobs", id, "result"], &[]);
     let mut attempt = 1;
     loop {
         let (status, error) = match session.post_answered(&path, report) {
             Ok(Ok(_)) => return Ok(()),
+            Ok(Err((401, ended))) => match Session::sign_in(session.base(), credentials) {
+                Ok(again) => {
+                    eprintln!("job {id}: the session had ended ({ended}); signed in again");
+                    *session = again;
+                    attempt += 1;
+                    continue;
+                }
+                Err(refused) => (None, refused),
+            },
             Ok(Err((status, refusal))) => (Some(status), refusal),
             Err(unreachable) => (None, unreachable),
         };
@@ -580,8 +600,12 @@ mod tests {
             apdus: 1,
             read_back_ok: true,
         };
-        report_personalized(&mut session, &first, &report).unwrap();
-        report_personalized(&mut session, &first, &report).unwrap();
+        report_personalized(&mut session, &credentials, &first, &report).unwrap();
+        report_personalized(&mut session, &credentials, &first, &report).unwrap();
+        // And after the session ended meanwhile: signed in again, taken.
+        session.clone().sign_out();
+        assert!(session.get("/api/queue").is_err(), "the session ended");
+        report_personalized(&mut session, &credentials, &first, &report).unwrap();
         let job = session
             .get(&api_path(&["api", "jobs", &first], &[]))
             .unwrap();

@@ -52,6 +52,9 @@ export class BridgePanel {
     this.bridge = null;
     this.paired = false;
     this.readers = [];
+    // The reader the operator chose (or the page picked first): kept while it is unplugged,
+    // so that a blip never moves the next card's run to another reader.
+    this.chosen = null;
   }
 
   start(servedByBridge) {
@@ -60,7 +63,11 @@ export class BridgePanel {
     this.id('connect').addEventListener('click', () => this.connect());
     this.id('pair').addEventListener('click', () => this.pair());
     this.id('pairing-code').addEventListener('keydown', (e) => { if (e.key === 'Enter') this.pair(); });
-    this.id('reader').addEventListener('change', () => { this.updateReaderStatus(); this.onChange(); });
+    this.id('reader').addEventListener('change', () => {
+      this.chosen = this.reader;
+      this.updateReaderStatus();
+      this.onChange();
+    });
     this.renderReaders();
   }
 
@@ -172,16 +179,19 @@ export class BridgePanel {
 
   renderReaders() {
     const select = this.id('reader');
-    const previous = select.value;
     const readers = this.readers;
-    select.replaceChildren(
-      ...readers.map((r) => new Option(`${r.name} (${r.cardPresent ? 'card present' : 'no card'})`, r.name)),
-    );
-    select.disabled = readers.length === 0;
-    const keep = readers.find((r) => r.name === previous);
-    const withCard = readers.find((r) => r.cardPresent);
-    if (keep) select.value = keep.name;
-    else if (withCard) select.value = withCard.name;
+    const options = readers.map((r) => new Option(`${r.name} (${r.cardPresent ? 'card present' : 'no card'})`, r.name));
+    if (!this.chosen) {
+      const first = readers.find((r) => r.cardPresent) || readers[0];
+      this.chosen = first ? first.name : null;
+    }
+    // The chosen reader, unplugged: still the choice, shown as gone until it is back.
+    if (this.chosen && !readers.some((r) => r.name === this.chosen)) {
+      options.push(new Option(`${this.chosen} (not connected)`, this.chosen));
+    }
+    select.replaceChildren(...options);
+    select.disabled = options.length === 0;
+    if (this.chosen) select.value = this.chosen;
     this.updateReaderStatus();
     this.onChange();
   }
@@ -201,6 +211,9 @@ export class BridgePanel {
       status.classList.add('ok');
     } else if (reader) {
       status.textContent = `No card in ${reader.name}: insert a blank card.`;
+      status.classList.add('warn');
+    } else if (this.chosen) {
+      status.textContent = `${this.chosen} is not connected: plug it in again, or choose another reader.`;
       status.classList.add('warn');
     }
   }

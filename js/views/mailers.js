@@ -4,13 +4,17 @@
 
 import { $, el } from '../core/dom.js';
 import { go } from '../core/router.js';
-import { role } from '../core/session.js';
+import { role, session } from '../core/session.js';
 
 const tray = [];
+// Who personalized the cards in the tray: signing in again as someone else wipes it; a session
+// that ended and the same operator signing in again keep it.
+let owner = null;
 // The mailers the list shows (what "Print" printed).
 let shown = [];
 
 export function addMailer(mailer) {
+  owner = session.user ? session.user.name : null;
   tray.push(mailer);
   renderTray();
 }
@@ -53,7 +57,8 @@ function clearPrinted() {
   renderTray();
 }
 
-function clearAll() {
+// Wipes every mailer (a sign-out the operator confirmed, the page closed).
+export function clearAll() {
   clearShown();
   for (const m of tray.splice(0)) m.free();
   renderTray();
@@ -73,5 +78,7 @@ export const view = {
     $('#mailers-done').addEventListener('click', () => { clearPrinted(); go('queue'); });
     window.addEventListener('pagehide', clearAll);
   },
-  signedIn: clearAll,
+  signedIn(user) {
+    if (user && user.name !== owner) clearAll();
+  },
 };

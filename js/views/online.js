@@ -66,6 +66,7 @@ async function signOut() {
     // Signed out anyway as far as this page goes: the session may have ended already.
   }
   session.user = null;
+  mailers.clearAll();
   changed();
   go('signin');
   $('#signin-username').focus();
@@ -90,6 +91,8 @@ const signin = {
     showWho();
     // A session that ended (timeout, sign-out elsewhere) sends the page back to Sign in.
     window.addEventListener('vsc-session-ended', () => {
+      // Once: the page's renewals and a waiting report keep meeting the ended session.
+      if (!session.user) return;
       session.user = null;
       changed();
       route();

@@ -268,7 +268,8 @@ async function claim(jobId) {
     // From here the card holds the VSC: its PIN mailer is kept whatever the service says, and
     // the job is never given back (another card would get the same VSC). "Verified" shows at
     // once; the report follows, and its outcome is shown when it comes.
-    verified = mailer;
+    // The holder's name as text: the mailer may be wiped (signed out) while the report waits.
+    verified = { holderName: mailer.holderName };
     addMailer(mailer);
     setStatus(status, `Verified in ${seconds(elapsed)}: the card for ${mailer.holderName} is done; reporting it to the service…`);
     status.dataset.ms = String(elapsed);
@@ -282,11 +283,11 @@ async function claim(jobId) {
     setStatus(status, `Verified in ${seconds(elapsed)}: the card for ${mailer.holderName} is done and reported. Take it out, insert the next blank card, then press Next card.`);
     offerNextCard();
   } catch (error) {
-    if (verified && report && (!error.status || error.status >= 500)) {
+    if (verified && report && retryable(error)) {
       // The service or the network is down: the claim is kept and the report sent again
       // until the service takes it (no other card may get this VSC meanwhile).
       showError(errorBox, error);
-      setStatus(status, `The card for ${verified.holderName} is personalized and verified and its PIN mailer is ready, but the service was not told yet (${error.message}). Keep the card and this page open: the page keeps the claim and reports the card again every ${RETRY_SECONDS} seconds.`);
+      setStatus(status, `The card for ${verified.holderName} is personalized and verified and its PIN mailer is ready, but the service was not told yet (${error.message}). Keep the card and this page open${error.status === 401 ? ', and sign in again' : ''}: the page keeps the claim and reports the card again every ${RETRY_SECONDS} seconds.`);
       handedOff = true;
       keepReporting(claimed.job.id, report, verified.holderName, stopRenewing);
     } else if (verified) {
@@ -318,6 +319,13 @@ function offerNextCard() {
 // Seconds between reports of a verified card the service was not told of.
 const RETRY_SECONDS = 10;
 
+// Whether a verified card's report that failed with `error` is sent again: the network or
+// the service failed, or the session ended (the report goes through once the operator signs
+// in again: the service takes it under the same claim until the job is claimed again).
+function retryable(error) {
+  return !error.status || error.status >= 500 || error.status === 401;
+}
+
 // Reports verified card `id` again and again while the service or the network fails, with
 // its lease renewed, and no other claim from this page meanwhile; then lets go of the claim
 // and says how it ended.
@@ -334,7 +342,7 @@ async function keepReporting(id, body, holderName, stopRenewing) {
         offerNextCard();
         return;
       } catch (error) {
-        if (!error.status || error.status >= 500) continue;
+        if (retryable(error)) continue;
         showError($('#queue-error'), error);
         setStatus(status, `The card for ${holderName} is personalized and verified, but the service refused its report (${error.message}). Keep the card and tell an administrator that job ${id} is personalized.`);
         return;
@@ -368,7 +376,7 @@ async function reportPersonalized(id, body) {
     try {
       return await api('POST', `/api/jobs/${encodeURIComponent(id)}/result`, body);
     } catch (error) {
-      if (attempt === 3 || (error.status && error.status < 500)) throw error;
+      if (attempt === 3 || !retryable(error) || error.status === 401) throw error;
       await new Promise((resolve) => setTimeout(resolve, 1000 * attempt));
     }
   }
@@ -388,7 +396,9 @@ async function giveBack(claimed, touched, error, steps) {
         step: failedStep(steps),
         reason: `${error.code || 'internal'}: ${error.message}`,
       });
-      setStatus(status, 'Not personalized: reported as failed; the job is back in the queue. Use a new blank card.');
+      // The engine's advice (run the same VSC again on this card) is for a file; a queued job
+      // goes to a new card, so this one must not stay usable.
+      setStatus(status, 'Not personalized: reported as failed, and the job is back in the queue for a new blank card. This card is spoiled: it may hold part of this VSC, so set it aside to be destroyed; do not run it again.');
     } else {
       await api('POST', `/api/jobs/${id}/release`, { claim: claimed.claim });
       setStatus(status, 'Not personalized: the job is back in the queue.');

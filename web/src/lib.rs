@@ -573,10 +573,11 @@ impl PinMailer {
         self.mailer.uid.clone()
     }
 
-    /// The new PIN. Show it on the mailer only.
+    /// The new PIN. Show it on the mailer only. Handed to JavaScript from the zeroizing
+    /// buffer itself: a `String` return would leave a copy in the wasm heap, freed unwiped.
     #[wasm_bindgen(getter)]
-    pub fn pin(&self) -> String {
-        self.mailer.pin.expose().to_owned()
+    pub fn pin(&self) -> JsValue {
+        JsValue::from_str(self.mailer.pin.expose())
     }
 
     /// The steps the personalization took, as labels.

@@ -537,14 +537,21 @@ fn run(db: &str, pg: Option<&PostgresCluster>, dir: &Path, screenshots: Option<&
         assert_eq!(ids.len(), n, "{done}");
         ids
     };
-    // The service is out of reach when the first card is reported (the page's three tries):
-    // the page keeps the claim, allows no other claim, and reports the card again until the
-    // service takes it, so the job never goes back to the queue for a second card.
+    // The service is out of reach when the first card is reported (the page's three tries),
+    // then the session has ended: the page keeps the claim, allows no other claim, keeps the
+    // PIN mailer through signing in again, and reports the card again until the service takes
+    // it, so the job never goes back to the queue for a second card.
     browser.execute(
         "const real = window.fetch; let results = 0;
-         window.fetch = (url, init) => String(url).endsWith('/result') && ++results <= 3
-           ? Promise.reject(new TypeError('network down (test)'))
-           : real(url, init);",
+         const ended = () => new Response(JSON.stringify({ error: { code: 'unauthorized',
+           message: 'your session has ended (test); sign in again' } }),
+           { status: 401, headers: { 'content-type': 'application/json' } });
+         window.fetch = (url, init) => {
+           if (!String(url).endsWith('/result')) return real(url, init);
+           results += 1;
+           if (results <= 3) return Promise.reject(new TypeError('network down (test)'));
+           return results === 4 ? Promise.resolve(ended()) : real(url, init);
+         };",
         json!([]),
     );
     browser.click(&browser.button("Claim"));
@@ -559,7 +566,16 @@ fn run(db: &str, pg: Option<&PostgresCluster>, dir: &Path, screenshots: Option<&
     );
     let (_, claimed) = clerk.get("/api/jobs?branch=b1&state=claimed");
     assert_eq!(claimed["total"], 1, "the job stays claimed: {claimed}");
+    browser.wait_displayed("#view-signin", WAIT);
+    let tray = "return import('/js/views/mailers.js').then((tray) => tray.mailerCount());";
+    assert_eq!(
+        browser.execute(tray, json!([])),
+        json!(1),
+        "the mailer is kept"
+    );
+    sign_in(&browser, "operator", PW, "view-queue");
     wait_text(&browser, "#op-status", "now reported to the service");
+    assert_eq!(browser.execute(tray, json!([])), json!(1));
     browser.wait_displayed("#next-card", WAIT);
     wait_text(&browser, "#queue-count", "2 cards to personalize");
     let first = personalized(1).remove(0);
@@ -625,6 +641,7 @@ fn run(db: &str, pg: Option<&PostgresCluster>, dir: &Path, screenshots: Option<&
     wait_text(&browser, "#op-reader-status", "Card present");
     browser.click(&browser.find("#next-card"));
     wait_text(&browser, "#op-status", "reported as failed");
+    wait_text(&browser, "#op-status", "set it aside to be destroyed");
     let alert = browser.wait_displayed("#queue-error", WAIT);
     let code = browser.attribute(&alert, "data-code").unwrap_or_default();
     assert_eq!(
