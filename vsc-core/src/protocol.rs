@@ -298,6 +298,30 @@ impl Request {
     pub fn to_json(&self) -> String {
         to_json_text(self)
     }
+
+    /// The JSON text of this request in a zeroizing buffer sized before it is written: no
+    /// buffer that held part of it (a password or a PIN in an APDU, key bytes) is freed
+    /// unwiped, as a growing buffer's earlier allocations would be.
+    pub fn to_json_zeroizing(&self) -> zeroize::Zeroizing<String> {
+        /// Counts the bytes written.
+        struct Length(usize);
+        impl std::io::Write for Length {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0 += bytes.len();
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut length = Length(0);
+        // Serializing a request cannot fail: every map key is a string.
+        let _ = serde_json::to_writer(&mut length, self);
+        let mut bytes = zeroize::Zeroizing::new(Vec::with_capacity(length.0));
+        let _ = serde_json::to_writer(&mut *bytes, self);
+        // JSON text is UTF-8; the bytes move into the string, not copied.
+        zeroize::Zeroizing::new(String::from_utf8(std::mem::take(&mut *bytes)).unwrap_or_default())
+    }
 }
 
 /// Error codes of the protocol (the `error.code` of a failed reply).
@@ -672,6 +696,17 @@ mod tests {
         assert!(!p.matches_response(&[0x90]));
         assert!(!p.matches_response(&[]));
         assert_eq!(status_word(&[0x6A, 0x82]), Some(0x6A82));
+    }
+
+    #[test]
+    fn a_request_is_written_into_one_zeroizing_buffer_of_its_size() {
+        let request = Request::parse(
+            r#"{"id":3,"op":"transmit","session":7,"apdus":["0020008108313233343536373839","00a4040c"]}"#,
+        )
+        .unwrap();
+        let json = request.to_json_zeroizing();
+        assert_eq!(json.as_str(), request.to_json());
+        assert_eq!(json.capacity(), json.len(), "written without growing");
     }
 
     #[test]

@@ -376,7 +376,7 @@ impl Inner {
         let id = self.next_id.get();
         self.next_id.set(id.wrapping_add(1).max(1));
         let name = op.name();
-        let frame = Zeroizing::new(Request { id, op }.to_json());
+        let frame = Request { id, op }.to_json_zeroizing();
         let reply = Promise::new(&mut |resolve: Function, _reject: Function| {
             self.waiters.borrow_mut().insert(id, resolve);
         });
