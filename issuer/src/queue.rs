@@ -115,8 +115,7 @@ pub async fn expire_leases(tx: &mut WriteTx, branch: &str, now: i64) -> Result<(
             let event = Event::by_service(
                 json!({ "claimed_by": job.claimed_by, "station": job.claim_station }),
             );
-            let mut set = clear_claim();
-            set.retain(|(column, _)| *column != "claim_token");
+            let mut set = end_lease();
             set.push(("queued_at", SqlValue::Int(now)));
             apply(
                 tx,
@@ -132,13 +131,21 @@ pub async fn expire_leases(tx: &mut WriteTx, branch: &str, now: i64) -> Result<(
     Ok(())
 }
 
-fn clear_claim() -> Vec<(&'static str, SqlValue)> {
+/// The columns of a claim's lease, cleared when it runs out (the token stays for a late
+/// report of a verified card).
+fn end_lease() -> Vec<(&'static str, SqlValue)> {
     vec![
         ("claimed_by", SqlValue::NullText),
         ("claim_station", SqlValue::NullText),
         ("lease_until", SqlValue::NullInt),
-        ("claim_token", SqlValue::NullText),
     ]
+}
+
+/// The columns of a claim that ends for good (released, failed): its lease and its token.
+fn clear_claim() -> Vec<(&'static str, SqlValue)> {
+    let mut set = end_lease();
+    set.push(("claim_token", SqlValue::NullText));
+    set
 }
 
 async fn station_ok(conn: &mut AnyConnection, station: &str, branch: &str) -> Result<(), ApiError> {
