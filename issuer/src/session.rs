@@ -240,46 +240,38 @@ pub async fn sign_in(
         return Err(already_audited(wrong()));
     };
     let branch_text = branch.clone().unwrap_or_default();
-    if disabled != 0 {
+    if let Some((why, error)) = refusal(disabled, locked_until, now) {
         let mut tx = WriteTx::begin(&state.db).await?;
-        tx.audit(&login_event(
-            "refused",
-            &role,
-            &branch_text,
-            "account disabled",
-        ))
-        .await?;
+        tx.audit(&login_event("refused", &role, &branch_text, why))
+            .await?;
         tx.commit().await?;
-        return Err(already_audited(ApiError::forbidden(
-            "this account is disabled; ask an administrator",
-        )));
-    }
-    if locked_until > now {
-        let minutes = (locked_until - now + 59_999) / 60_000;
-        let mut tx = WriteTx::begin(&state.db).await?;
-        tx.audit(&login_event(
-            "refused",
-            &role,
-            &branch_text,
-            "account locked",
-        ))
-        .await?;
-        tx.commit().await?;
-        let mut e = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            &codes::ACCOUNT_LOCKED,
-            format!(
-                "too many failed sign-ins: this account is locked for {minutes} more minute(s); wait, or ask an administrator to unlock it"
-            ),
-        );
-        e.audit_note = None;
-        return Err(already_audited(e));
+        return Err(already_audited(error));
     }
     let password = body.password;
-    let ok = password::verify_async(password, Some(stored))
+    let ok = password::verify_async(password, Some(stored.clone()))
         .await
         .ok_or_else(ApiError::internal)?;
     let mut tx = WriteTx::begin(&state.db).await?;
+    // The account as it is now, writes serialized: checking the hash takes a while, and a
+    // password changed, or the account disabled or locked (by failed sign-ins alongside this
+    // one) in that time refuses this sign-in.
+    let current: Option<(String, i64, i64)> =
+        sqlx::query_as("SELECT password_hash, disabled, locked_until FROM users WHERE name = $1")
+            .bind(&name)
+            .fetch_optional(tx.conn())
+            .await?;
+    let now = now_ms();
+    let changed = match current {
+        None => Some(("account removed while signing in", wrong())),
+        Some((hash, disabled, locked_until)) => refusal(disabled, locked_until, now)
+            .or_else(|| (hash != stored).then(|| ("password changed while signing in", wrong()))),
+    };
+    if let Some((why, error)) = changed.filter(|_| ok) {
+        tx.audit(&login_event("refused", &role, &branch_text, why))
+            .await?;
+        tx.commit().await?;
+        return Err(already_audited(error));
+    }
     if !ok {
         let (failed,): (i64,) = sqlx::query_as(
             "UPDATE users SET failed_logins = failed_logins + 1, \
@@ -335,6 +327,30 @@ pub async fn sign_in(
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
     Ok(response)
+}
+
+/// Why an account with these flags may not sign in at `now` (the audit's reason, and the
+/// error), if it may not.
+fn refusal(disabled: i64, locked_until: i64, now: i64) -> Option<(&'static str, ApiError)> {
+    if disabled != 0 {
+        return Some((
+            "account disabled",
+            ApiError::forbidden("this account is disabled; ask an administrator"),
+        ));
+    }
+    if locked_until > now {
+        let minutes = (locked_until - now + 59_999) / 60_000;
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            &codes::ACCOUNT_LOCKED,
+            format!(
+                "too many failed sign-ins: this account is locked for {minutes} more minute(s); wait, or ask an administrator to unlock it"
+            ),
+        );
+        e.audit_note = None;
+        return Some(("account locked", e));
+    }
+    None
 }
 
 fn already_audited(mut e: ApiError) -> ApiError {

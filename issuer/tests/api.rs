@@ -18,6 +18,10 @@ const CASES: &[(&str, Case)] = &[
     ("sessions, sign-out and CSRF", sessions_and_csrf),
     ("lockout after repeated wrong passwords", lockout),
     (
+        "an account changed while its sign-in is checked",
+        changed_during_sign_in,
+    ),
+    (
         "sessions end when idle and after their maximum age",
         session_timeouts,
     ),
@@ -245,6 +249,55 @@ fn sessions_and_csrf(backend: &Backend) {
     let (s, body) = again.post("/api/session", json!({ "username": 1, "password": "x" }));
     assert_eq!(s, 422, "{body}");
     assert!(verify(&issuer.server.db).stdout.contains("audit chain ok"));
+}
+
+/// A sign-in whose password was checked against the account as it was, while an
+/// administrator disabled it or changed its password, is refused: the account is read again
+/// once the sign-in may write.
+fn changed_during_sign_in(backend: &Backend) {
+    let issuer = Issuer::start(backend, "changed");
+    let db = issuer.server.db.clone();
+    // Held long enough for the sign-in to read the account and check the password before the
+    // change is committed.
+    let hold = Duration::from_millis(1500);
+    let sign_in = || {
+        issuer.server.client().post(
+            "/api/session",
+            json!({ "username": "clerk", "password": PW }),
+        )
+    };
+    let (s, body) = backend.while_writes_wait(
+        &db,
+        "UPDATE users SET disabled = 1 WHERE name = 'clerk'",
+        hold,
+        sign_in,
+    );
+    assert_eq!(s, 403, "the account was disabled meanwhile: {body}");
+    backend.sql(&db, "UPDATE users SET disabled = 0 WHERE name = 'clerk'");
+    let (s, body) = backend.while_writes_wait(
+        &db,
+        "UPDATE users SET password_hash = (SELECT password_hash FROM users WHERE name = 'approver') WHERE name = 'clerk'",
+        hold,
+        sign_in,
+    );
+    assert_eq!(
+        (s, error_code(&body)),
+        (401, "wrong_credentials"),
+        "the password was changed meanwhile: {body}"
+    );
+    let rows = audit_rows(&issuer);
+    for reason in ["account disabled", "password changed while signing in"] {
+        assert!(
+            rows.iter().any(|r| r["action"] == "login"
+                && r["actor"] == "clerk"
+                && r["outcome"] == "refused"
+                && r["details"]["reason"] == reason),
+            "no refused login for {reason:?}"
+        );
+    }
+    // The account as it is now signs in.
+    let (s, body) = sign_in();
+    assert_eq!(s, 200, "{body}");
 }
 
 fn session_timeouts(backend: &Backend) {

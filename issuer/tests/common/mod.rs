@@ -41,6 +41,51 @@ impl Backend<'_> {
         }
     }
 
+    /// Runs `sql` (one statement) in a write transaction that takes the service's write lock
+    /// (SQLite's `BEGIN IMMEDIATE`, PostgreSQL's lock on the audit head) and holds it for
+    /// `hold` before committing; `meanwhile` runs once the statement has run, while the
+    /// service's writers wait. Returns what `meanwhile` returns.
+    pub fn while_writes_wait<T>(
+        &self,
+        url: &str,
+        sql: &str,
+        hold: std::time::Duration,
+        meanwhile: impl FnOnce() -> T,
+    ) -> T {
+        let postgres = matches!(self, Backend::Postgres(_));
+        let (url, sql) = (url.to_owned(), sql.to_owned());
+        let (locked, wait) = std::sync::mpsc::channel();
+        let holder = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                use sqlx::Connection;
+                sqlx::any::install_default_drivers();
+                let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+                let begin: &[&str] = if postgres {
+                    &[
+                        "BEGIN",
+                        "SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE",
+                    ]
+                } else {
+                    &["BEGIN IMMEDIATE"]
+                };
+                for statement in begin.iter().copied().chain([sql.as_str()]) {
+                    sqlx::query(statement).execute(&mut conn).await.unwrap();
+                }
+                locked.send(()).unwrap();
+                tokio::time::sleep(hold).await;
+                sqlx::query("COMMIT").execute(&mut conn).await.unwrap();
+            });
+        });
+        wait.recv().expect("the write lock was taken");
+        let out = meanwhile();
+        holder.join().unwrap();
+        out
+    }
+
     /// A short name for messages.
     pub fn name(&self) -> &'static str {
         match self {
