@@ -186,6 +186,20 @@ impl Op {
             Op::SimCard { .. } => "sim_card",
         }
     }
+
+    /// The shape of this op's successful reply.
+    pub fn reply_kind(&self) -> ReplyKind {
+        match self {
+            Op::Hello { .. } => ReplyKind::Hello,
+            Op::PairFinish { .. } => ReplyKind::PairFinish,
+            Op::Readers {} => ReplyKind::Readers,
+            Op::Connect { .. } => ReplyKind::Connect,
+            Op::Transmit { .. } => ReplyKind::Transmit,
+            Op::StationKey {} => ReplyKind::StationKey,
+            Op::OpenEnvelope { .. } => ReplyKind::OpenEnvelope,
+            Op::PairBegin {} | Op::Disconnect { .. } | Op::SimCard { .. } => ReplyKind::Empty,
+        }
+    }
 }
 
 /// A secret text field on the wire (token, pairing code): zeroized, redacted in `Debug`.
@@ -510,8 +524,8 @@ pub struct OpenEnvelopeReply {
     pub plaintext: HexBytes,
 }
 
-/// The fields of a successful reply, one variant per reply shape.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The fields of a successful reply, one variant per reply shape ([`ReplyKind`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum ReplyBody {
     /// `hello`.
@@ -532,6 +546,48 @@ pub enum ReplyBody {
     Empty {},
 }
 
+/// The shape of an op's successful reply: a client reads a reply as the shape its request
+/// expects ([`Op::reply_kind`]), never by guessing it from the fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyKind {
+    /// [`HelloReply`].
+    Hello,
+    /// [`ConnectReply`].
+    Connect,
+    /// [`TransmitReply`].
+    Transmit,
+    /// [`ReadersReply`].
+    Readers,
+    /// [`PairFinishReply`].
+    PairFinish,
+    /// [`StationKeyReply`].
+    StationKey,
+    /// [`OpenEnvelopeReply`].
+    OpenEnvelope,
+    /// No fields.
+    Empty,
+}
+
+impl ReplyBody {
+    /// Reads the fields of the reply frame `text` as `kind` (the frame's `id` and `ok` are
+    /// skipped).
+    fn parse_as(kind: ReplyKind, text: &str) -> Result<ReplyBody, serde_json::Error> {
+        Ok(match kind {
+            ReplyKind::Hello => ReplyBody::Hello(serde_json::from_str(text)?),
+            ReplyKind::Connect => ReplyBody::Connect(serde_json::from_str(text)?),
+            ReplyKind::Transmit => ReplyBody::Transmit(serde_json::from_str(text)?),
+            ReplyKind::Readers => ReplyBody::Readers(serde_json::from_str(text)?),
+            ReplyKind::PairFinish => ReplyBody::PairFinish(serde_json::from_str(text)?),
+            ReplyKind::StationKey => ReplyBody::StationKey(serde_json::from_str(text)?),
+            ReplyKind::OpenEnvelope => ReplyBody::OpenEnvelope(serde_json::from_str(text)?),
+            ReplyKind::Empty => {
+                serde_json::from_str::<de::IgnoredAny>(text)?;
+                ReplyBody::Empty {}
+            }
+        })
+    }
+}
+
 /// A reply: `{"id": n, "ok": true, ...fields}` or `{"id": n, "ok": false, "error": {...}}`.
 ///
 /// `id` is `null` only when the request's id could not be read.
@@ -541,14 +597,6 @@ pub struct Reply {
     pub id: Option<RequestId>,
     /// The outcome.
     pub result: Result<ReplyBody, ProtocolError>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct WireReply {
-    id: Option<RequestId>,
-    ok: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    error: Option<ProtocolError>,
 }
 
 impl Reply {
@@ -628,23 +676,36 @@ pub enum ServerMessage {
 pub struct BadServerMessage(String);
 
 impl ServerMessage {
-    /// Parses one text frame sent by the bridge.
-    pub fn parse(text: &str) -> Result<ServerMessage, BadServerMessage> {
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| BadServerMessage(e.to_string()))?;
-        if value.get("event").is_some() {
-            return Event::deserialize(value)
+    /// Parses one text frame sent by the bridge. A successful reply's fields are read as the
+    /// shape its request expects, which `kind_of` gives for the reply's id (from the op the
+    /// client sent, [`Op::reply_kind`]); a reply to no request the client is waiting for is a
+    /// [`BadServerMessage`].
+    ///
+    /// The frame is read straight into those types: no untyped tree of its values (the fields
+    /// of an `open_envelope` reply are a password) is made and freed unwiped on the way.
+    pub fn parse(
+        text: &str,
+        kind_of: impl FnOnce(RequestId) -> Option<ReplyKind>,
+    ) -> Result<ServerMessage, BadServerMessage> {
+        let bad = |e: serde_json::Error| BadServerMessage(e.to_string());
+        // Only the head's fields; the others are skipped without being copied.
+        let head: WireHead = serde_json::from_str(text).map_err(bad)?;
+        if head.event.is_some() {
+            return serde_json::from_str(text)
                 .map(ServerMessage::Event)
-                .map_err(|e| BadServerMessage(e.to_string()));
+                .map_err(bad);
         }
-        let head = WireReply::deserialize(&value).map_err(|e| BadServerMessage(e.to_string()))?;
-        let result = if head.ok {
-            let mut fields = value;
-            if let serde_json::Value::Object(map) = &mut fields {
-                map.remove("id");
-                map.remove("ok");
-            }
-            Ok(ReplyBody::deserialize(fields).map_err(|e| BadServerMessage(e.to_string()))?)
+        let ok = head
+            .ok
+            .ok_or_else(|| BadServerMessage("a frame with neither \"ok\" nor \"event\"".into()))?;
+        let result = if ok {
+            let id = head
+                .id
+                .ok_or_else(|| BadServerMessage("a successful reply without an id".into()))?;
+            let kind = kind_of(id).ok_or_else(|| {
+                BadServerMessage(format!("a reply to request {id}, which is not waiting"))
+            })?;
+            Ok(ReplyBody::parse_as(kind, text).map_err(bad)?)
         } else {
             Err(head.error.ok_or_else(|| {
                 BadServerMessage("a failed reply without an \"error\" object".into())
@@ -655,6 +716,20 @@ impl ServerMessage {
             result,
         }))
     }
+}
+
+/// What a frame from the bridge says before its body: a reply's id, outcome and error, or an
+/// event's name (other fields are skipped).
+#[derive(Deserialize)]
+struct WireHead {
+    #[serde(default)]
+    id: Option<RequestId>,
+    #[serde(default)]
+    ok: Option<bool>,
+    #[serde(default)]
+    error: Option<ProtocolError>,
+    #[serde(default)]
+    event: Option<de::IgnoredAny>,
 }
 
 fn to_json_text<T: Serialize>(value: &T) -> String {
@@ -812,7 +887,7 @@ mod tests {
         assert_eq!(value["atr"], "3B8A");
         assert_eq!(value["protocol"], "T1");
         assert_eq!(
-            ServerMessage::parse(&text).unwrap(),
+            ServerMessage::parse(&text, |_| Some(ReplyKind::Connect)).unwrap(),
             ServerMessage::Reply(reply)
         );
 
@@ -822,7 +897,7 @@ mod tests {
         assert_eq!(value["id"], serde_json::Value::Null);
         assert_eq!(value["error"]["code"], "bad_request");
         assert_eq!(
-            ServerMessage::parse(&text).unwrap(),
+            ServerMessage::parse(&text, |_| None).unwrap(),
             ServerMessage::Reply(reply)
         );
 
@@ -841,46 +916,95 @@ mod tests {
             "the body's fields sit beside id and ok"
         );
         assert_eq!(
-            ServerMessage::parse(&empty.to_json()).unwrap(),
+            ServerMessage::parse(&empty.to_json(), |_| Some(ReplyKind::Empty)).unwrap(),
             ServerMessage::Reply(empty)
         );
 
-        for body in [
-            ReplyBody::Hello(HelloReply {
-                bridge: "b".into(),
-                protocol: 1,
-                paired: true,
-            }),
-            ReplyBody::Transmit(TransmitReply {
-                responses: vec![HexBytes::new(vec![0x90, 0])],
-                stopped_at: Some(0),
-            }),
-            ReplyBody::Readers(ReadersReply {
-                readers: vec![ReaderInfo {
-                    name: "r".into(),
-                    card_present: false,
-                    atr: None,
-                }],
-            }),
-            ReplyBody::PairFinish(PairFinishReply {
-                token: WireSecret::new("t"),
-            }),
-            ReplyBody::StationKey(StationKeyReply {
-                public_key: StationPublicKey::from_bytes(&[9; 32]).unwrap(),
-                fingerprint: StationPublicKey::from_bytes(&[9; 32])
-                    .unwrap()
-                    .fingerprint(),
-            }),
-            ReplyBody::OpenEnvelope(OpenEnvelopeReply {
-                plaintext: HexBytes::new(b"7K2M".to_vec()),
-            }),
+        for (kind, body) in [
+            (
+                ReplyKind::Hello,
+                ReplyBody::Hello(HelloReply {
+                    bridge: "b".into(),
+                    protocol: 1,
+                    paired: true,
+                }),
+            ),
+            (
+                ReplyKind::Transmit,
+                ReplyBody::Transmit(TransmitReply {
+                    responses: vec![HexBytes::new(vec![0x90, 0])],
+                    stopped_at: Some(0),
+                }),
+            ),
+            (
+                ReplyKind::Readers,
+                ReplyBody::Readers(ReadersReply {
+                    readers: vec![ReaderInfo {
+                        name: "r".into(),
+                        card_present: false,
+                        atr: None,
+                    }],
+                }),
+            ),
+            (
+                ReplyKind::PairFinish,
+                ReplyBody::PairFinish(PairFinishReply {
+                    token: WireSecret::new("t"),
+                }),
+            ),
+            (
+                ReplyKind::StationKey,
+                ReplyBody::StationKey(StationKeyReply {
+                    public_key: StationPublicKey::from_bytes(&[9; 32]).unwrap(),
+                    fingerprint: StationPublicKey::from_bytes(&[9; 32])
+                        .unwrap()
+                        .fingerprint(),
+                }),
+            ),
+            (
+                ReplyKind::OpenEnvelope,
+                ReplyBody::OpenEnvelope(OpenEnvelopeReply {
+                    plaintext: HexBytes::new(b"7K2M".to_vec()),
+                }),
+            ),
         ] {
             let reply = Reply::ok(1, body);
             assert_eq!(
-                ServerMessage::parse(&reply.to_json()).unwrap(),
+                ServerMessage::parse(&reply.to_json(), |id| (id == 1).then_some(kind)).unwrap(),
                 ServerMessage::Reply(reply)
             );
         }
+    }
+
+    #[test]
+    fn a_reply_is_read_as_its_request_expects() {
+        let op = Op::OpenEnvelope {
+            enc: HexBytes::new(vec![1; 32]),
+            ciphertext: HexBytes::new(vec![2; 20]),
+            aad: HexBytes::new(vec![3; 4]),
+        };
+        assert_eq!(op.reply_kind(), ReplyKind::OpenEnvelope);
+        assert_eq!(Op::Disconnect { session: 1 }.reply_kind(), ReplyKind::Empty);
+        let text = r#"{"id":7,"ok":true,"plaintext":"374B324D"}"#;
+        let ServerMessage::Reply(Reply {
+            id: Some(7),
+            result: Ok(ReplyBody::OpenEnvelope(reply)),
+        }) = ServerMessage::parse(text, |_| Some(op.reply_kind())).unwrap()
+        else {
+            panic!("not an open_envelope reply");
+        };
+        assert_eq!(reply.plaintext.expose(), b"7K2M");
+        // The same frame is not a transmit reply, and a reply nobody waits for is refused.
+        assert!(ServerMessage::parse(text, |_| Some(ReplyKind::Transmit)).is_err());
+        assert!(ServerMessage::parse(text, |_| None).is_err());
+        // A frame that is neither a reply nor an event.
+        assert!(ServerMessage::parse(r#"{"id":7}"#, |_| Some(ReplyKind::Empty)).is_err());
+        // A failed reply needs no waiting request to be read.
+        let failed = r#"{"id":null,"ok":false,"error":{"code":"bad_request","message":"no"}}"#;
+        assert!(matches!(
+            ServerMessage::parse(failed, |_| None),
+            Ok(ServerMessage::Reply(Reply { result: Err(_), .. }))
+        ));
     }
 
     #[test]
@@ -888,7 +1012,7 @@ mod tests {
         let event = Event::CardRemoved { session: 4 };
         assert_eq!(event.to_json(), r#"{"event":"card_removed","session":4}"#);
         assert_eq!(
-            ServerMessage::parse(&event.to_json()).unwrap(),
+            ServerMessage::parse(&event.to_json(), |_| None).unwrap(),
             ServerMessage::Event(event)
         );
         let event = Event::ReadersChanged {
@@ -899,7 +1023,7 @@ mod tests {
             }],
         };
         assert_eq!(
-            ServerMessage::parse(&event.to_json()).unwrap(),
+            ServerMessage::parse(&event.to_json(), |_| None).unwrap(),
             ServerMessage::Event(event)
         );
     }

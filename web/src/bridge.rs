@@ -25,8 +25,8 @@ use rand_core::OsRng;
 use vsc_core::envelope::{Binding, Envelope};
 use vsc_core::perso::{NewPinQuestion, Personalization};
 use vsc_core::protocol::{
-    Event, HelloReply, HexBytes, Op, ReaderInfo, ReplyBody, Request, RequestId, ServerMessage,
-    SessionId, StationKeyReply, WireSecret, PROTOCOL_VERSION,
+    Event, HelloReply, HexBytes, Op, ReaderInfo, ReplyBody, ReplyKind, Request, RequestId,
+    ServerMessage, SessionId, StationKeyReply, WireSecret, PROTOCOL_VERSION,
 };
 use vsc_core::secret::SecretBytes;
 use vsc_core::vsc::Vsc;
@@ -56,8 +56,9 @@ struct Inner {
     url: String,
     ws: WebSocket,
     next_id: Cell<RequestId>,
-    /// Resolve functions of the promises awaiting a reply, by request id.
-    waiters: RefCell<HashMap<RequestId, Function>>,
+    /// Resolve functions of the promises awaiting a reply, by request id, with the shape
+    /// each reply is read as.
+    waiters: RefCell<HashMap<RequestId, (Function, ReplyKind)>>,
     /// Replies (or failures) not yet taken by their request.
     outcomes: RefCell<HashMap<RequestId, Result<ReplyBody, WebError>>>,
     /// Why the connection is closed, once it is.
@@ -319,7 +320,8 @@ impl Inner {
     }
 
     fn receive(&self, text: &str) {
-        match ServerMessage::parse(text) {
+        let kind_of = |id| self.waiters.borrow().get(&id).map(|(_, kind)| *kind);
+        match ServerMessage::parse(text, kind_of) {
             Ok(ServerMessage::Reply(reply)) => {
                 let Some(id) = reply.id else {
                     return;
@@ -337,14 +339,15 @@ impl Inner {
             }
             // The transmit in flight fails with `card_removed`; nothing else to do.
             Ok(ServerMessage::Event(Event::CardRemoved { .. })) => {}
-            // A frame this page cannot read: requests waiting for it time out.
+            // A frame this page cannot read, or a reply to a request that timed out: requests
+            // waiting for it time out.
             Err(_) => {}
         }
     }
 
     fn settle(&self, id: RequestId, outcome: Result<ReplyBody, WebError>) {
         let waiter = self.waiters.borrow_mut().remove(&id);
-        if let Some(resolve) = waiter {
+        if let Some((resolve, _)) = waiter {
             self.outcomes.borrow_mut().insert(id, outcome);
             let _ = resolve.call0(&JsValue::NULL);
         }
@@ -376,9 +379,10 @@ impl Inner {
         let id = self.next_id.get();
         self.next_id.set(id.wrapping_add(1).max(1));
         let name = op.name();
+        let kind = op.reply_kind();
         let frame = Request { id, op }.to_json_zeroizing();
         let reply = Promise::new(&mut |resolve: Function, _reject: Function| {
-            self.waiters.borrow_mut().insert(id, resolve);
+            self.waiters.borrow_mut().insert(id, (resolve, kind));
         });
         let weak = Rc::downgrade(self);
         let on_timeout = Closure::once(move || {

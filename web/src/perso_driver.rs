@@ -212,7 +212,7 @@ mod tests {
     use super::*;
     use rand_core::OsRng;
     use std::collections::BTreeMap;
-    use vsc_core::protocol::{Reply, ReplyBody, Request, ServerMessage};
+    use vsc_core::protocol::{Reply, ReplyBody, ReplyKind, Request, ServerMessage};
     use vsc_core::vsc::Vsc;
 
     fn engine() -> Personalization {
@@ -276,7 +276,7 @@ mod tests {
             let ServerMessage::Reply(Reply {
                 result: Ok(ReplyBody::Transmit(reply)),
                 ..
-            }) = ServerMessage::parse(&reply).unwrap()
+            }) = ServerMessage::parse(&reply, |_| Some(ReplyKind::Transmit)).unwrap()
             else {
                 panic!("not a transmit reply");
             };
