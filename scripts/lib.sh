@@ -30,9 +30,10 @@ VSC_WASM_BUDGET_KB=300
 # libFuzzer, which the fuzz targets link, is C++; postgresql: the issuer service's tests run
 # against a real cluster (tests/src/postgres.rs); clang and libclang-dev: bindgen for the C file
 # system of the opcard peer card (tests/opcard-vpcd); gnupg and scdaemon: `gpg --card-status`
-# and signing, which read that card back over pcscd.
+# and signing, which read that card back over pcscd; faketime: an issuer instance whose clock
+# is off, for the test that leases follow the database's clock.
 VSC_APT_PACKAGES_TEST=(gcc-mingw-w64-x86-64 debootstrap help2man zip unzip g++ postgresql clang
-    libclang-dev gnupg scdaemon)
+    libclang-dev gnupg scdaemon faketime)
 # The targets scripts/test cross-builds (Windows) or checks (macOS).
 VSC_WINDOWS_TARGET=x86_64-pc-windows-gnu
 VSC_MACOS_TARGETS=(aarch64-apple-darwin x86_64-apple-darwin)

@@ -88,6 +88,10 @@ pub struct Write {
     /// The audit chain's head (`seq`, `hash`) when taking the lock read it already
     /// (PostgreSQL); `None` otherwise.
     pub head: Option<(i64, Vec<u8>)>,
+    /// The transaction's time once the lock is held, milliseconds since the Unix epoch: the
+    /// database server's clock on PostgreSQL (several instances then agree on it), this
+    /// machine's on SQLite (embedded: the database is on this machine).
+    pub now: i64,
 }
 
 const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -235,6 +239,7 @@ impl Db {
                     tx,
                     slot: Some(slot),
                     head: None,
+                    now: now_ms(),
                 })
             }
             Backend::Postgres => {
@@ -243,10 +248,18 @@ impl Db {
                     sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE")
                         .fetch_one(&mut *tx)
                         .await?;
+                // Read after the lock is taken (a value in the statement above could be from
+                // before its wait).
+                let (now,): (i64,) = sqlx::query_as(
+                    "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+                )
+                .fetch_one(&mut *tx)
+                .await?;
                 Ok(Write {
                     tx,
                     slot: None,
                     head: Some(head),
+                    now,
                 })
             }
         }

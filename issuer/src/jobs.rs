@@ -18,7 +18,7 @@ use vsc_core::seal;
 use vsc_issuer_api::jobs::{check_station_once, Batch, EnvelopeUpload, JobUpload, Reason};
 
 use crate::admin::four_eyes;
-use crate::db::{now_ms, param_list, param_rows, Backend};
+use crate::db::{param_list, param_rows, Backend};
 use crate::error::{is_unique_violation, ApiError};
 use crate::json::JsonBody;
 use crate::records::{self, BUILT, PURGED};
@@ -130,7 +130,7 @@ pub async fn apply(
         set.len() + 3,
         set.len() + 4
     ));
-    let mut query = sqlx::query(&sql).bind(to.as_str()).bind(now_ms());
+    let mut query = sqlx::query(&sql).bind(to.as_str()).bind(tx.now());
     for (_, value) in set {
         query = match value {
             SqlValue::Int(v) => query.bind(*v),
@@ -523,8 +523,8 @@ async fn store(
     jobs: &[JobUpload],
     reissue_of: Option<&str>,
 ) -> Result<Vec<(String, JobState)>, ApiError> {
-    let now = now_ms();
     let mut tx = WriteTx::begin(&state.db).await?;
+    let now = tx.now();
     let auto = !four_eyes(tx.conn()).await?;
     if let Some(old_id) = reissue_of {
         let old = load(tx.conn(), old_id)
@@ -826,7 +826,7 @@ async fn simple(
             )));
         }
         set.push(("approved_by", SqlValue::Text(caller.name.clone())));
-        set.push(("queued_at", SqlValue::Int(now_ms())));
+        set.push(("queued_at", SqlValue::Int(tx.now())));
     }
     let details = match reason {
         Some(r) => json!({ "reason": r }),

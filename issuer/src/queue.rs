@@ -13,7 +13,6 @@ use sqlx::AnyConnection;
 use vsc_core::job::{Actor, JobAction, JobState, Role};
 use vsc_issuer_api::queue::{Claim, Hold, Outcome};
 
-use crate::db::now_ms;
 use crate::db::Db;
 use crate::error::ApiError;
 use crate::jobs::{apply, fetch_view, load, no_job, JobRow, SqlValue};
@@ -234,9 +233,9 @@ pub async fn claim_job(
     lease: Duration,
 ) -> Result<Option<Claimed>, ApiError> {
     let branch = branch_of(caller)?;
-    let now = now_ms();
-    let lease_until = now + ms(lease);
     let mut tx = WriteTx::begin(db).await?;
+    let now = tx.now();
+    let lease_until = now + ms(lease);
     station_ok(tx.conn(), station, &branch).await?;
     expire_leases(&mut tx, &branch, now).await?;
     let token = crate::password::random_token();
@@ -359,9 +358,9 @@ pub async fn renew(
     Path(id): Path<String>,
     JsonBody(hold): JsonBody<Hold>,
 ) -> Result<Json<Value>, ApiError> {
-    let now = now_ms();
-    let lease_until = now + ms(state.config.lease);
     let mut tx = WriteTx::begin(&state.db).await?;
+    let now = tx.now();
+    let lease_until = now + ms(state.config.lease);
     let job = held(&mut tx, &caller, &id, &hold.claim, now, Lease::Required).await?;
     apply(
         &mut tx,
@@ -386,8 +385,8 @@ pub async fn release(
     Path(id): Path<String>,
     JsonBody(hold): JsonBody<Hold>,
 ) -> Result<Json<Value>, ApiError> {
-    let now = now_ms();
     let mut tx = WriteTx::begin(&state.db).await?;
+    let now = tx.now();
     let job = held(&mut tx, &caller, &id, &hold.claim, now, Lease::Required).await?;
     let mut set = clear_claim();
     set.push(("queued_at", SqlValue::Int(now)));
@@ -431,9 +430,10 @@ pub async fn report(
     id: &str,
     outcome: Outcome,
 ) -> Result<(JobState, Value), ApiError> {
-    let now = now_ms();
     outcome.check()?;
     let claim = outcome.claim().to_owned();
+    let mut tx = WriteTx::begin(db).await?;
+    let now = tx.now();
     let (action, result, mut set) = match outcome {
         Outcome::Personalized { atr, apdus, .. } => (
             JobAction::ReportPersonalized,
@@ -457,7 +457,6 @@ pub async fn report(
     } else {
         Lease::Required
     };
-    let mut tx = WriteTx::begin(db).await?;
     let job = held(&mut tx, caller, id, &claim, now, lease).await?;
     let (attempts, spoiled, recorded): (i64, i64, Option<String>) =
         sqlx::query_as("SELECT attempts, spoiled_cards, result FROM jobs WHERE id = $1")

@@ -9,7 +9,7 @@ use serde_json::Value;
 use sqlx::{Any, AnyConnection, Transaction};
 use vsc_core::audit::AuditEntry;
 
-use crate::db::{now_ms, Backend, Db};
+use crate::db::{Backend, Db};
 
 /// One audit event, before it gets its place in the chain.
 #[derive(Debug, Clone)]
@@ -55,6 +55,7 @@ const AUDIT_COLUMNS: usize = 11;
 pub struct WriteTx {
     tx: Transaction<'static, Any>,
     head: Option<(i64, [u8; 32])>,
+    now: i64,
     changed: bool,
     // Declared last: released after the transaction is committed or rolled back.
     _slot: Option<tokio::sync::OwnedMutexGuard<()>>,
@@ -71,9 +72,17 @@ impl WriteTx {
         Ok(WriteTx {
             tx: write.tx,
             head,
+            now: write.now,
             changed: false,
             _slot: write.slot,
         })
+    }
+
+    /// The transaction's time, milliseconds since the Unix epoch, read once its lock was
+    /// held: leases, queue order and the audit rows' times are measured by it. On PostgreSQL
+    /// it is the database server's clock, so instances whose clocks drift apart still agree.
+    pub fn now(&self) -> i64 {
+        self.now
     }
 
     /// The connection, for the transaction's own statements.
@@ -104,7 +113,7 @@ impl WriteTx {
             for event in chunk {
                 let entry = AuditEntry {
                     seq: seq + 1,
-                    at_ms: now_ms(),
+                    at_ms: self.now,
                     actor: event.actor.clone(),
                     role: event.role.clone(),
                     branch: event.branch.clone(),

@@ -109,7 +109,13 @@ fn suite_on_sqlite() {
 #[test]
 fn suite_on_postgres() {
     let mut pg = PostgresCluster::start();
-    run_suite(&Backend::Postgres(&pg), &[]);
+    run_suite(
+        &Backend::Postgres(&pg),
+        &[(
+            "instances whose clocks disagree: leases follow the database's",
+            clocks_apart,
+        )],
+    );
     database_down_and_back(&mut pg);
     println!("postgres ok: the database down at start and mid-run, then back");
 }
@@ -1558,6 +1564,60 @@ fn two_instances_racing(backend: &Backend) {
     assert_eq!(all.len(), n, "every job claimed exactly once");
     let ran = verify(&issuer.server.db);
     assert_eq!(ran.code, 0, "{}{}", ran.stdout, ran.stderr);
+}
+
+/// Two instances on one PostgreSQL database, one of them with its clock two hours behind: a
+/// lease taken through it is timed by the database's clock, so the other instance does not
+/// take it for expired and give the job to a second card.
+fn clocks_apart(backend: &Backend) {
+    let issuer = Issuer::start(backend, "clocks");
+    let behind = Server::start_with_clock_off(&issuer.server.db, &[], -7200);
+    let station = issuer.station("operator");
+    let mut admin = issuer.login("admin");
+    admin.send("PATCH", "/api/settings", json!({ "four_eyes": false }));
+    let mut clerk = issuer.login("clerk");
+    let jobs: Vec<Value> = issuer
+        .records(&mut clerk, 2)
+        .iter()
+        .map(|&r| job_json(&clerk, r, "b1", &station).1)
+        .collect();
+    let (s, body) = clerk.post("/api/jobs/batch", json!({ "jobs": jobs }));
+    assert_eq!(s, 201, "{body}");
+    let sign_in = |base: &str| {
+        let mut c = Client::new(base);
+        let (s, b) = c.post(
+            "/api/session",
+            json!({ "username": "operator", "password": PW }),
+        );
+        assert_eq!(s, 200, "{b}");
+        c
+    };
+    let mut late = sign_in(&behind.base);
+    let (s, body) = late.post("/api/queue/claim", json!({ "station": station }));
+    assert_eq!(s, 200, "{body}");
+    let first = body["job"]["id"].as_str().unwrap().to_owned();
+    let lease_until = body["job"]["lease_until_ms"].as_i64().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    assert!(
+        lease_until > now,
+        "the lease ends {} s ago by the database's clock: timed by the instance's",
+        (now - lease_until) / 1000
+    );
+    let mut on_time = sign_in(&issuer.server.base);
+    let mut claimed = Vec::new();
+    for _ in 0..2 {
+        let (s, body) = on_time.post("/api/queue/claim", json!({ "station": station }));
+        assert_eq!(s, 200, "{body}");
+        claimed.extend(body["job"]["id"].as_str().map(str::to_owned));
+    }
+    assert_eq!(claimed.len(), 1, "one job was left to claim: {claimed:?}");
+    assert_ne!(
+        claimed[0], first,
+        "the job claimed through the late instance was claimed again"
+    );
 }
 
 fn audit_tamper(backend: &Backend) {

@@ -76,7 +76,7 @@ impl Server {
     /// Starts `serve` on a free port with its output in `log` (for a test that reads the log
     /// after the server is gone) and waits until it answers.
     pub fn start_logged(db: &str, extra: &[&str], log: &Path) -> Server {
-        let server = Server::spawn_to(db, extra, log, None);
+        let server = Server::spawn_to(db, extra, log, None, None);
         server.wait_healthy();
         server
     }
@@ -85,12 +85,43 @@ impl Server {
     pub fn spawn(db: &str, extra: &[&str]) -> Server {
         let logs = tempfile::tempdir().unwrap();
         let log = logs.path().join("server.log");
-        Server::spawn_to(db, extra, &log, Some(logs))
+        Server::spawn_to(db, extra, &log, Some(logs), None)
     }
 
-    fn spawn_to(db: &str, extra: &[&str], log: &Path, logs: Option<TempDir>) -> Server {
+    /// Starts `serve` with its wall clock `offset_seconds` off (libfaketime, from Debian's
+    /// `faketime`; its monotonic clock, which times requests, is left alone) and waits until
+    /// it answers.
+    pub fn start_with_clock_off(db: &str, extra: &[&str], offset_seconds: i64) -> Server {
+        let logs = tempfile::tempdir().unwrap();
+        let log = logs.path().join("server.log");
+        let server = Server::spawn_to(db, extra, &log, Some(logs), Some(offset_seconds));
+        server.wait_healthy();
+        server
+    }
+
+    fn spawn_to(
+        db: &str,
+        extra: &[&str],
+        log: &Path,
+        logs: Option<TempDir>,
+        clock_off: Option<i64>,
+    ) -> Server {
         let port = free_port();
         let mut cmd = Command::new(cargo_bin("vsc-issuer"));
+        if let Some(offset) = clock_off {
+            let library = PathBuf::from(format!(
+                "/usr/lib/{}-linux-gnu/faketime/libfaketimeMT.so.1",
+                std::env::consts::ARCH
+            ));
+            assert!(
+                library.exists(),
+                "{} is missing: apt-get install faketime (scripts/test installs it)",
+                library.display()
+            );
+            cmd.env("LD_PRELOAD", &library)
+                .env("FAKETIME", format!("{offset:+}"))
+                .env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
+        }
         cmd.args([
             "serve",
             "--db",
