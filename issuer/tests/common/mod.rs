@@ -56,11 +56,7 @@ impl Backend<'_> {
         let (url, sql) = (url.to_owned(), sql.to_owned());
         let (locked, wait) = std::sync::mpsc::channel();
         let holder = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
+            block_on(async {
                 use sqlx::Connection;
                 sqlx::any::install_default_drivers();
                 let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
@@ -95,13 +91,18 @@ impl Backend<'_> {
     }
 }
 
-/// Runs statements (`;`-separated, no result) on a SQLite file through sqlx.
-fn sqlx_sql(url: &str, sql: &str) -> String {
-    let rt = tokio::runtime::Builder::new_current_thread()
+/// Runs `work` to its end on a runtime of its own (the tests are synchronous).
+fn block_on<T>(work: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .unwrap();
-    rt.block_on(async {
+        .unwrap()
+        .block_on(work)
+}
+
+/// Runs statements (`;`-separated, no result) on a SQLite file through sqlx.
+fn sqlx_sql(url: &str, sql: &str) -> String {
+    block_on(async {
         sqlx::any::install_default_drivers();
         let pool = sqlx::AnyPool::connect(url).await.unwrap();
         for statement in sql.split(';').filter(|s| !s.trim().is_empty()) {
