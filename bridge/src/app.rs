@@ -151,14 +151,22 @@ impl App {
             changed.notified().await;
             // Let a burst of PC/SC events settle into one snapshot.
             tokio::time::sleep(Duration::from_millis(20)).await;
-            let readers = match self.readers().await {
-                Ok(readers) => readers,
+            let (readers, listed) = match self.readers().await {
+                Ok(readers) => (readers, true),
                 Err(e) => {
                     tracing::warn!(%e, "cannot list readers after a change");
-                    Vec::new()
+                    (Vec::new(), false)
                 }
             };
-            for (id, reader) in self.sessions.all() {
+            // A list that could not be read says nothing of the cards in the sessions: ending
+            // them would reset cards mid-run on a passing PC/SC error. A card really gone fails
+            // its session's next transmit.
+            let sessions = if listed {
+                self.sessions.all()
+            } else {
+                Vec::new()
+            };
+            for (id, reader) in sessions {
                 if readers.iter().any(|r| r.name == reader && r.card_present) {
                     continue;
                 }
@@ -182,5 +190,97 @@ impl App {
                 last = Some(readers);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::{BackendError, CardChannel};
+    use crate::sim_backend::{SimBackend, SIM_READER};
+    use std::sync::atomic::AtomicBool;
+    use vsc_core::envelope::StationSecretKey;
+
+    /// The simulated reader, whose listing fails while `fail` is set (as PC/SC's can for a
+    /// moment).
+    #[derive(Default)]
+    struct FlakyListing {
+        sim: SimBackend,
+        fail: AtomicBool,
+    }
+
+    impl Backend for FlakyListing {
+        fn readers(&self) -> Result<Vec<ReaderInfo>, BackendError> {
+            if self.fail.load(Ordering::SeqCst) {
+                return Err(BackendError::Service("listing failed".into()));
+            }
+            self.sim.readers()
+        }
+
+        fn connect(&self, reader: &str) -> Result<Box<dyn CardChannel>, BackendError> {
+            self.sim.connect(reader)
+        }
+
+        fn watch(&self, changed: Arc<Notify>) {
+            self.sim.watch(changed);
+        }
+
+        fn set_simulated_card(&self, present: bool) -> Option<()> {
+            self.sim.set_simulated_card(present)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_listing_that_fails_ends_no_session_and_a_removed_card_still_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = Arc::new(FlakyListing::default());
+        let config = Config {
+            allowed_origins: Vec::new(),
+            trusted_origins: Vec::new(),
+            serve_dir: None,
+            pairing_code_file: None,
+            idle_timeout: Duration::from_secs(60),
+            max_sockets: 4,
+            port: 1,
+            pairing_code_ttl: Duration::from_secs(60),
+        };
+        let station = Station::new(
+            dir.path().to_owned(),
+            StationSecretKey::generate(&mut rand_core::OsRng),
+            10,
+        );
+        let app = App::new(
+            config,
+            Arc::clone(&backend) as Arc<dyn Backend>,
+            PairingStore::new(dir.path().to_owned()),
+            station,
+        );
+        tokio::spawn(Arc::clone(&app).watch_readers());
+        let (events, mut received) = tokio::sync::mpsc::unbounded_channel();
+        let id = app.sessions.insert(SessionEntry {
+            reader: SIM_READER.to_owned(),
+            conn: 1,
+            channel: Arc::new(Mutex::new(Some(backend.connect(SIM_READER).unwrap()))),
+            events,
+        });
+        let settle = || tokio::time::sleep(Duration::from_millis(200));
+        settle().await;
+
+        // A change is noticed, but the list cannot be read: the session stays.
+        backend.fail.store(true, Ordering::SeqCst);
+        backend.set_simulated_card(true);
+        settle().await;
+        assert_eq!(app.sessions.all(), vec![(id, SIM_READER.to_owned())]);
+        assert!(received.try_recv().is_err(), "no card_removed was sent");
+
+        // The card really leaves: the session ends, its owner told.
+        backend.fail.store(false, Ordering::SeqCst);
+        backend.set_simulated_card(false);
+        settle().await;
+        assert!(app.sessions.all().is_empty());
+        assert_eq!(
+            received.try_recv().unwrap(),
+            Event::CardRemoved { session: id }
+        );
     }
 }

@@ -177,7 +177,9 @@ pub fn personalize_card(vsc: Vsc, reader: &str, new_pin: bool) -> Result<CardRun
             eprintln!("{}...", shown.label());
         }
     }
-    let _ = card.disconnect(Disposition::LeaveCard);
+    // Reset, as the bridge does when a session ends: no verified PIN or open security state
+    // survives the run on a card left in the reader.
+    let _ = card.disconnect(Disposition::ResetCard);
     let step = engine.progress().step;
     Ok(CardRun {
         result: engine.finish(),
