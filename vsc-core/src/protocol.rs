@@ -672,8 +672,26 @@ pub enum ServerMessage {
 
 /// A frame from the bridge that this module cannot read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the bridge sent a frame this page cannot read: {0}")]
-pub struct BadServerMessage(String);
+#[error("the bridge sent a frame this page cannot read: {message}")]
+pub struct BadServerMessage {
+    message: String,
+    reply_to: Option<RequestId>,
+}
+
+impl BadServerMessage {
+    fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            reply_to: None,
+        }
+    }
+
+    /// The request a successful reply answered, when only its fields could not be read as
+    /// that request expects (its waiter should fail now, not time out).
+    pub fn reply_to(&self) -> Option<RequestId> {
+        self.reply_to
+    }
+}
 
 impl ServerMessage {
     /// Parses one text frame sent by the bridge. A successful reply's fields are read as the
@@ -687,7 +705,7 @@ impl ServerMessage {
         text: &str,
         kind_of: impl FnOnce(RequestId) -> Option<ReplyKind>,
     ) -> Result<ServerMessage, BadServerMessage> {
-        let bad = |e: serde_json::Error| BadServerMessage(e.to_string());
+        let bad = |e: serde_json::Error| BadServerMessage::new(e.to_string());
         // Only the head's fields; the others are skipped without being copied.
         let head: WireHead = serde_json::from_str(text).map_err(bad)?;
         if head.event.is_some() {
@@ -697,18 +715,23 @@ impl ServerMessage {
         }
         let ok = head
             .ok
-            .ok_or_else(|| BadServerMessage("a frame with neither \"ok\" nor \"event\"".into()))?;
+            .ok_or_else(|| BadServerMessage::new("a frame with neither \"ok\" nor \"event\""))?;
         let result = if ok {
             let id = head
                 .id
-                .ok_or_else(|| BadServerMessage("a successful reply without an id".into()))?;
+                .ok_or_else(|| BadServerMessage::new("a successful reply without an id"))?;
             let kind = kind_of(id).ok_or_else(|| {
-                BadServerMessage(format!("a reply to request {id}, which is not waiting"))
+                BadServerMessage::new(format!("a reply to request {id}, which is not waiting"))
             })?;
-            Ok(ReplyBody::parse_as(kind, text).map_err(bad)?)
+            Ok(
+                ReplyBody::parse_as(kind, text).map_err(|e| BadServerMessage {
+                    message: e.to_string(),
+                    reply_to: Some(id),
+                })?,
+            )
         } else {
             Err(head.error.ok_or_else(|| {
-                BadServerMessage("a failed reply without an \"error\" object".into())
+                BadServerMessage::new("a failed reply without an \"error\" object")
             })?)
         };
         Ok(ServerMessage::Reply(Reply {
@@ -994,9 +1017,14 @@ mod tests {
             panic!("not an open_envelope reply");
         };
         assert_eq!(reply.plaintext.expose(), b"7K2M");
-        // The same frame is not a transmit reply, and a reply nobody waits for is refused.
-        assert!(ServerMessage::parse(text, |_| Some(ReplyKind::Transmit)).is_err());
-        assert!(ServerMessage::parse(text, |_| None).is_err());
+        // The same frame is not a transmit reply (the error names the request, whose waiter
+        // fails at once), and a reply nobody waits for is refused.
+        let wrong = ServerMessage::parse(text, |_| Some(ReplyKind::Transmit)).unwrap_err();
+        assert_eq!(wrong.reply_to(), Some(7));
+        assert_eq!(
+            ServerMessage::parse(text, |_| None).unwrap_err().reply_to(),
+            None
+        );
         // A frame that is neither a reply nor an event.
         assert!(ServerMessage::parse(r#"{"id":7}"#, |_| Some(ReplyKind::Empty)).is_err());
         // A failed reply needs no waiting request to be read.

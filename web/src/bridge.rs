@@ -52,13 +52,22 @@ pub struct Connection {
     inner: Rc<Inner>,
 }
 
+/// A request awaiting its reply.
+struct Waiter {
+    /// Resolves the request's promise.
+    resolve: Function,
+    /// The shape its reply is read as.
+    kind: ReplyKind,
+    /// Its op's name, for messages.
+    op: &'static str,
+}
+
 struct Inner {
     url: String,
     ws: WebSocket,
     next_id: Cell<RequestId>,
-    /// Resolve functions of the promises awaiting a reply, by request id, with the shape
-    /// each reply is read as.
-    waiters: RefCell<HashMap<RequestId, (Function, ReplyKind)>>,
+    /// The requests awaiting a reply, by request id.
+    waiters: RefCell<HashMap<RequestId, Waiter>>,
     /// Replies (or failures) not yet taken by their request.
     outcomes: RefCell<HashMap<RequestId, Result<ReplyBody, WebError>>>,
     /// Why the connection is closed, once it is.
@@ -320,7 +329,7 @@ impl Inner {
     }
 
     fn receive(&self, text: &str) {
-        let kind_of = |id| self.waiters.borrow().get(&id).map(|(_, kind)| *kind);
+        let kind_of = |id| self.waiters.borrow().get(&id).map(|waiter| waiter.kind);
         match ServerMessage::parse(text, kind_of) {
             Ok(ServerMessage::Reply(reply)) => {
                 let Some(id) = reply.id else {
@@ -339,15 +348,31 @@ impl Inner {
             }
             // The transmit in flight fails with `card_removed`; nothing else to do.
             Ok(ServerMessage::Event(Event::CardRemoved { .. })) => {}
-            // A frame this page cannot read, or a reply to a request that timed out: requests
-            // waiting for it time out.
-            Err(_) => {}
+            // A reply whose fields are not what its request expects fails that request now
+            // (the parser's words are left out: they may quote a field's value); a frame this
+            // page cannot read at all, or a reply to a request that timed out, is dropped.
+            Err(bad) => {
+                if let Some(id) = bad.reply_to() {
+                    let op = self
+                        .waiters
+                        .borrow()
+                        .get(&id)
+                        .map_or("?", |waiter| waiter.op);
+                    let error = WebError::new(
+                        Code::BadBridgeReply,
+                        format!(
+                            "the bridge answered \"{op}\" with a reply this page cannot read; the bridge and this page are from different releases"
+                        ),
+                    );
+                    self.settle(id, Err(error));
+                }
+            }
         }
     }
 
     fn settle(&self, id: RequestId, outcome: Result<ReplyBody, WebError>) {
         let waiter = self.waiters.borrow_mut().remove(&id);
-        if let Some((resolve, _)) = waiter {
+        if let Some(Waiter { resolve, .. }) = waiter {
             self.outcomes.borrow_mut().insert(id, outcome);
             let _ = resolve.call0(&JsValue::NULL);
         }
@@ -382,7 +407,14 @@ impl Inner {
         let kind = op.reply_kind();
         let frame = Request { id, op }.to_json_zeroizing();
         let reply = Promise::new(&mut |resolve: Function, _reject: Function| {
-            self.waiters.borrow_mut().insert(id, (resolve, kind));
+            self.waiters.borrow_mut().insert(
+                id,
+                Waiter {
+                    resolve,
+                    kind,
+                    op: name,
+                },
+            );
         });
         let weak = Rc::downgrade(self);
         let on_timeout = Closure::once(move || {

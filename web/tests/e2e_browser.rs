@@ -179,6 +179,37 @@ fn hold_reader(port: u16, reader: &str) -> tungstenite::WebSocket<TcpStream> {
     ws
 }
 
+/// A "bridge" on a free port that answers every request with a successful reply of the wrong
+/// shape (as a bridge of another release might): the page must fail that request at once with
+/// `bad_bridge_reply`, not wait for it to time out.
+fn wrong_shape_bridge() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let Ok((stream, _)) = listener.accept() else {
+            return;
+        };
+        let Ok(mut ws) = tungstenite::accept(stream) else {
+            return;
+        };
+        while let Ok(frame) = ws.read() {
+            if let tungstenite::Message::Text(text) = frame {
+                let request: serde_json::Value =
+                    serde_json::from_str(text.as_str()).unwrap_or_default();
+                let reply =
+                    json!({"id": request["id"], "ok": true, "bridge": 7, "protocol": "one"});
+                if ws
+                    .send(tungstenite::Message::text(reply.to_string()))
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }
+    });
+    port
+}
+
 /// The duration the page measured and left in the element's `data-ms`.
 fn milliseconds(browser: &Browser, element: &webdriver::Element) -> f64 {
     browser
@@ -325,6 +356,28 @@ fn clerk_builds_and_personalizes_a_card_through_the_real_stack() {
         Some("bridge_not_running")
     );
     assert!(browser.text(&alert).contains("The bridge is not running"));
+    // A bridge whose reply this page cannot read is named at once (the request would
+    // otherwise wait 15 s and blame a bridge that is not running).
+    browser.clear(&address);
+    browser.type_text(
+        &address,
+        &format!("ws://127.0.0.1:{}/v1", wrong_shape_bridge()),
+    );
+    let asked = Instant::now();
+    browser.click(&browser.button("Connect"));
+    browser.wait_for("the bad_bridge_reply explanation", WAIT, || {
+        browser.attribute(&alert, "data-code").as_deref() == Some("bad_bridge_reply")
+    });
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "the unreadable reply was only reported after {:?}",
+        asked.elapsed()
+    );
+    assert!(
+        browser.text(&alert).contains("\"hello\""),
+        "{}",
+        browser.text(&alert)
+    );
 
     // A page from an origin the bridge was not told about is refused, and that is explained:
     // a second bridge (simulated reader) serves the same page on another port.
