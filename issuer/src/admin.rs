@@ -10,7 +10,6 @@ use sqlx::AnyConnection;
 use vsc_core::job::Role;
 use vsc_core::secret::SecretString;
 
-use crate::db::now_ms;
 use crate::error::{is_unique_violation, ApiError};
 use crate::json::JsonBody;
 use crate::password;
@@ -67,7 +66,7 @@ pub async fn create_user(tx: &mut WriteTx, user: NewUser, by: Event) -> Result<(
     .bind(user.role.as_str())
     .bind(user.branch.clone())
     .bind(hash)
-    .bind(now_ms())
+    .bind(tx.now())
     .execute(tx.conn())
     .await;
     match inserted {
@@ -98,7 +97,7 @@ pub async fn create_branch(
     let inserted = sqlx::query("INSERT INTO branches (id, name, created_at) VALUES ($1, $2, $3)")
         .bind(id)
         .bind(name.trim())
-        .bind(now_ms())
+        .bind(tx.now())
         .execute(tx.conn())
         .await;
     match inserted {

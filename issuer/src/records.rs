@@ -12,7 +12,7 @@ use vsc_core::profile::Profile;
 use vsc_core::text_encoding::TextEncoding;
 use vsc_issuer_api::records::OneRecord;
 
-use crate::db::{now_ms, today_utc, Backend};
+use crate::db::{today_utc, Backend};
 use crate::error::ApiError;
 use crate::import::{self, Input, Refused, ValidRecord};
 use crate::json::{bytes_rejection, JsonBody};
@@ -36,8 +36,8 @@ async fn store(
     records: Vec<ValidRecord>,
     source: &str,
 ) -> Result<Vec<i64>, ApiError> {
-    let now = now_ms();
     let mut tx = WriteTx::begin(&state.db).await?;
+    let now = tx.now();
     let mut ids = Vec::with_capacity(records.len());
     for r in &records {
         let search = format!("{} {}", r.holder_name, r.holder_id).to_lowercase();

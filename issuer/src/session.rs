@@ -261,12 +261,15 @@ pub async fn sign_in(
             .fetch_optional(tx.conn())
             .await?;
     let now = now_ms();
+    // Refused with the reason the account gives now; a wrong password is counted below (an
+    // account removed meanwhile has nothing to count it in).
     let changed = match current {
         None => Some(("account removed while signing in", wrong())),
+        Some(_) if !ok => None,
         Some((hash, disabled, locked_until)) => refusal(disabled, locked_until, now)
             .or_else(|| (hash != stored).then(|| ("password changed while signing in", wrong()))),
     };
-    if let Some((why, error)) = changed.filter(|_| ok) {
+    if let Some((why, error)) = changed {
         tx.audit(&login_event("refused", &role, &branch_text, why))
             .await?;
         tx.commit().await?;

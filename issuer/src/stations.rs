@@ -9,7 +9,6 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use vsc_issuer_api::stations::Enrol;
 
-use crate::db::now_ms;
 use crate::error::{is_unique_violation, ApiError};
 use crate::json::JsonBody;
 use crate::session::Caller;
@@ -100,7 +99,7 @@ pub async fn enrol(
     .bind(&fp)
     .bind(ENROLLED)
     .bind(&caller.name)
-    .bind(now_ms())
+    .bind(tx.now())
     .execute(tx.conn())
     .await;
     match inserted {
@@ -150,7 +149,7 @@ async fn decide(
     sqlx::query("UPDATE stations SET state = $1, decided_by = $2, decided_at = $3 WHERE id = $4")
         .bind(to)
         .bind(&caller.name)
-        .bind(now_ms())
+        .bind(tx.now())
         .bind(id)
         .execute(tx.conn())
         .await?;
