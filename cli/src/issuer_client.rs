@@ -33,7 +33,8 @@ pub struct CredentialArgs {
     pub credentials: Option<PathBuf>,
 }
 
-/// An issuer account's user name and password.
+/// An issuer account's user name and password (a copy zeroizes its password too).
+#[derive(Clone)]
 pub struct Credentials {
     user: String,
     password: SecretString,

@@ -206,7 +206,7 @@ impl Worker {
         let lease = Duration::from_secs(claim["lease_seconds"].as_u64().unwrap_or(600));
         // Kept until the job is reported (or released): a verified card whose report waits for
         // the service keeps its claim.
-        let _renewing = LeaseKeeper::start(session, &id, &hold, lease);
+        let _renewing = LeaseKeeper::start(session, &self.credentials, &id, &hold, lease);
         let run = personalize::personalize_card(vsc, &self.reader, self.new_pin);
         let run = match run {
             Ok(run) => run,
@@ -400,24 +400,38 @@ fn report_failed(
 }
 
 /// Renews the lease of a claimed job every third of its length on a thread of its own, until
-/// dropped: a card run waiting on a question at the terminal keeps its job. A failed renewal
-/// is left to the result report, which says what happened.
+/// dropped: a card run waiting on a question at the terminal keeps its job. A session that
+/// ended (the service signed it out) is signed in again with the station's credentials, as the
+/// report does; any other failed renewal is left to the result report, which says what
+/// happened.
 struct LeaseKeeper {
     stop: Option<std::sync::mpsc::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl LeaseKeeper {
-    fn start(session: &Session, id: &str, hold: &Hold, lease: Duration) -> LeaseKeeper {
+    fn start(
+        session: &Session,
+        credentials: &Credentials,
+        id: &str,
+        hold: &Hold,
+        lease: Duration,
+    ) -> LeaseKeeper {
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let mut session = session.clone();
+        let credentials = credentials.clone();
         let path = api_path(&["api", "jobs", id, "renew"], &[]);
         let hold = hold.clone();
         let every = (lease / 3).max(Duration::from_secs(1));
         let thread = std::thread::spawn(move || {
             while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every)
             {
-                let _ = session.post(&path, &hold);
+                if let Ok(Err((401, _))) = session.post_answered(&path, &hold) {
+                    if let Ok(again) = Session::sign_in(session.base(), &credentials) {
+                        session = again;
+                        let _ = session.post(&path, &hold);
+                    }
+                }
             }
         });
         LeaseKeeper {
@@ -577,9 +591,18 @@ mod tests {
         let hold = |job: &Value| Hold {
             claim: job["claim"].as_str().unwrap().to_owned(),
         };
-        let keeper = LeaseKeeper::start(&session, &first, &hold(&kept), Duration::from_secs(2));
+        let keeper = LeaseKeeper::start(
+            &session,
+            &credentials,
+            &first,
+            &hold(&kept),
+            Duration::from_secs(2),
+        );
+        // The session the keeper started with ends: it signs in again and keeps renewing.
+        session.clone().sign_out();
         std::thread::sleep(Duration::from_millis(3500));
         drop(keeper);
+        let mut session = Session::sign_in(&issuer.server.base, &credentials).unwrap();
         let renew = |job: &Value| {
             api_path(
                 &["api", "jobs", job["job"]["id"].as_str().unwrap(), "renew"],
