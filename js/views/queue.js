@@ -260,6 +260,9 @@ async function claim(jobId) {
       throw error;
     }
     card = null;
+    // The ATR of the card this session holds (the reader list's may be older: a card swapped
+    // since it was sent).
+    const atr = session.atr;
     touched = true;
     const mailer = await runPersonalization(bridge, opened, reader.name, {
       progress: $('#op-progress'), steps, status, confirmNewPin: askNewPin, card: session,
@@ -277,7 +280,7 @@ async function claim(jobId) {
       claim: claimedAt - started, open: openedAt - claimedAt, personalize: started + elapsed - openedAt,
     });
     report = {
-      outcome: 'personalized', claim: answer.claim, atr: reader.atr, apdus: mailer.apdus, read_back_ok: true,
+      outcome: 'personalized', claim: answer.claim, atr, apdus: mailer.apdus, read_back_ok: true,
     };
     await reportPersonalized(answer.job.id, report);
     setStatus(status, `Verified in ${seconds(elapsed)}: the card for ${mailer.holderName} is done and reported. Take it out, insert the next blank card, then press Next card.`);

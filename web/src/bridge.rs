@@ -25,8 +25,8 @@ use rand_core::OsRng;
 use vsc_core::envelope::{Binding, Envelope};
 use vsc_core::perso::{NewPinQuestion, Personalization};
 use vsc_core::protocol::{
-    Event, HelloReply, HexBytes, Op, ReaderInfo, ReplyBody, ReplyKind, Request, RequestId,
-    ServerMessage, SessionId, StationKeyReply, WireSecret, PROTOCOL_VERSION,
+    ConnectReply, Event, HelloReply, HexBytes, Op, ReaderInfo, ReplyBody, ReplyKind, Request,
+    RequestId, ServerMessage, SessionId, StationKeyReply, WireSecret, PROTOCOL_VERSION,
 };
 use vsc_core::secret::SecretBytes;
 use vsc_core::vsc::Vsc;
@@ -235,13 +235,13 @@ impl Connection {
     }
 
     /// `connect`: a session with the card in `reader`, for [`Connection::personalize`]
-    /// (or [`Connection::disconnect`]).
-    pub async fn connect_card(&self, reader: &str) -> Result<SessionId, WebError> {
+    /// (or [`Connection::disconnect`]), and the card's ATR as the bridge read it.
+    pub async fn connect_card(&self, reader: &str) -> Result<ConnectReply, WebError> {
         let op = Op::Connect {
             reader: reader.to_owned(),
         };
         match self.inner.request(op, REQUEST_TIMEOUT_MS).await? {
-            ReplyBody::Connect(reply) => Ok(reply.session),
+            ReplyBody::Connect(reply) => Ok(reply),
             other => Err(unexpected("connect", &other)),
         }
     }

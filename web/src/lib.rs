@@ -441,8 +441,8 @@ impl Bridge {
     ) -> Promise {
         let connection = self.connection.clone();
         future_to_promise(async move {
-            let session = connection.connect_card(&reader).await?;
-            run(connection, vsc, session, on_progress, confirm_new_pin).await
+            let card = connection.connect_card(&reader).await?;
+            run(connection, vsc, card.session, on_progress, confirm_new_pin).await
         })
     }
 
@@ -453,8 +453,12 @@ impl Bridge {
     pub fn connect_card(&self, reader: String) -> Promise {
         let connection = self.connection.clone();
         future_to_promise(async move {
-            let session = connection.connect_card(&reader).await?;
-            Ok(CardSession { session }.into())
+            let card = connection.connect_card(&reader).await?;
+            Ok(CardSession {
+                session: card.session,
+                atr: hex::encode_upper(card.atr.expose()),
+            }
+            .into())
         })
     }
 
@@ -495,6 +499,17 @@ impl Bridge {
 #[wasm_bindgen]
 pub struct CardSession {
     session: vsc_core::protocol::SessionId,
+    atr: String,
+}
+
+#[wasm_bindgen]
+impl CardSession {
+    /// The ATR of the card this session holds, upper-case hex, as the bridge read it at
+    /// `connect` (what a report names: not the reader list's, which may be older).
+    #[wasm_bindgen(getter)]
+    pub fn atr(&self) -> String {
+        self.atr.clone()
+    }
 }
 
 /// One personalization run of the card of `session` with the page's callbacks.
