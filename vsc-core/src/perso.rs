@@ -208,7 +208,7 @@ pub enum PersoError {
     #[error("the card does not hold what was written ({0}); the card is faulty or was tampered with: do not issue it")]
     Mismatch(AgentError),
     /// The transport failed.
-    #[error("{source} while {}: the card is left unfinished; put it back in the reader and run again with the same VSC, which finishes or restarts it cleanly", .step.in_words())]
+    #[error("{source} while {}: {}", .step.in_words(), transport_advice(*.step))]
     Transport {
         /// The step.
         step: Step,
@@ -226,16 +226,39 @@ pub enum PersoError {
     Driver(String),
 }
 
+/// What to do after the transport failed during `step`.
+fn transport_advice(step: Step) -> &'static str {
+    if step == Step::CheckCard {
+        "nothing was written to the card; put it back in the reader and run again"
+    } else {
+        "the card is left unfinished; put it back in the reader and run again with the same VSC, which finishes or restarts it cleanly"
+    }
+}
+
 impl PersoError {
     /// Whether the run stopped before anything was written to the card (another VSC on it,
-    /// the wrong card type, a new PIN declined): the card is as it was, so its job is given
-    /// back untouched rather than reported failed. The one rule the CLI and the page follow.
+    /// the wrong card type, a new PIN declined, or any failure while the card was being
+    /// checked, which only reads): the card is as it was, so its job is given back untouched
+    /// rather than reported failed and the card spoiled. The one rule the CLI and the page
+    /// follow.
     pub fn card_untouched(&self) -> bool {
         matches!(
             self,
             PersoError::ForeignCard { .. }
                 | PersoError::WrongCardType { .. }
                 | PersoError::NewPinDeclined { .. }
+                | PersoError::Transport {
+                    step: Step::CheckCard,
+                    ..
+                }
+                | PersoError::UnusableCard {
+                    step: Step::CheckCard,
+                    ..
+                }
+                | PersoError::Refused {
+                    step: Step::CheckCard,
+                    ..
+                }
         )
     }
 }

@@ -275,6 +275,36 @@ fn a_card_holding_another_vsc_is_refused_with_its_uid() {
 }
 
 #[test]
+fn a_card_lost_while_it_is_checked_is_untouched_and_still_blank() {
+    let vsc = vsc("Alice");
+    let mut faulty = FaultyCard::new(Card::blank(), Tear::Before(1));
+    let engine = Personalization::new(vsc.clone(), &mut OsRng);
+    let error = perso::run(engine, &mut Torn(&mut faulty), |_| {}, |_| true).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            PersoError::Transport {
+                step: Step::CheckCard,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(
+        error.card_untouched(),
+        "its job goes back untouched, the card not spoiled"
+    );
+    let text = error.to_string();
+    assert!(text.contains("nothing was written"), "{text}");
+    assert!(!text.contains("unfinished"), "{text}");
+    // The card is as it was: it takes the VSC in a new session.
+    let mut card = faulty.into_card();
+    card.reset();
+    let outcome = personalize(&vsc, &mut card).unwrap();
+    assert_card_holds(&card, &vsc, &outcome.pin);
+}
+
+#[test]
 fn long_responses_through_get_response_and_wrong_le() {
     let vsc = vsc("Grace Hopper");
     let mut card = Card::blank();
