@@ -15,6 +15,11 @@ use std::time::Duration;
 use tokio::sync::{broadcast, Notify, Semaphore};
 use vsc_core::protocol::{Event, ReaderInfo, SessionId};
 
+/// How soon the reader watcher lists again after a listing failed.
+pub const RELIST_FIRST: Duration = Duration::from_millis(500);
+/// The longest the reader watcher waits to list again while listings keep failing.
+pub const RELIST_MAX: Duration = Duration::from_secs(30);
+
 /// What the operator configured.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -142,31 +147,39 @@ impl App {
     }
 
     /// Watches the backend: broadcasts `readers_changed` when the list differs, and ends the
-    /// sessions whose card is gone with a `card_removed` event to their owner.
+    /// sessions whose card is gone with a `card_removed` event to their owner. A listing that
+    /// fails changes nothing (the watcher lists again after [`RELIST_FIRST`], doubling up to
+    /// [`RELIST_MAX`]).
     pub async fn watch_readers(self: Arc<Self>) {
         let changed = Arc::new(Notify::new());
         self.backend.watch(Arc::clone(&changed));
         let mut last = self.readers().await.ok();
+        // After a listing failed, how long until the watcher lists again unasked.
+        let mut retry_in = RELIST_FIRST;
         loop {
             changed.notified().await;
             // Let a burst of PC/SC events settle into one snapshot.
             tokio::time::sleep(Duration::from_millis(20)).await;
-            let (readers, listed) = match self.readers().await {
-                Ok(readers) => (readers, true),
+            let readers = match self.readers().await {
+                Ok(readers) => readers,
                 Err(e) => {
-                    tracing::warn!(%e, "cannot list readers after a change");
-                    (Vec::new(), false)
+                    // A list that could not be read says nothing of the readers or of the
+                    // cards in the sessions: ending them would reset cards mid-run on a
+                    // passing PC/SC error, and pages would be told of no readers. A card
+                    // really gone fails its session's next transmit; the watcher lists again
+                    // soon, then less and less often.
+                    tracing::warn!(%e, retry_in_ms = retry_in.as_millis() as u64, "cannot list readers after a change");
+                    let again = Arc::clone(&changed);
+                    tokio::spawn(async move {
+                        tokio::time::sleep(retry_in).await;
+                        again.notify_one();
+                    });
+                    retry_in = (retry_in * 2).min(RELIST_MAX);
+                    continue;
                 }
             };
-            // A list that could not be read says nothing of the cards in the sessions: ending
-            // them would reset cards mid-run on a passing PC/SC error. A card really gone fails
-            // its session's next transmit.
-            let sessions = if listed {
-                self.sessions.all()
-            } else {
-                Vec::new()
-            };
-            for (id, reader) in sessions {
+            retry_in = RELIST_FIRST;
+            for (id, reader) in self.sessions.all() {
                 if readers.iter().any(|r| r.name == reader && r.card_present) {
                     continue;
                 }
@@ -202,11 +215,20 @@ mod tests {
     use vsc_core::envelope::StationSecretKey;
 
     /// The simulated reader, whose listing fails while `fail` is set (as PC/SC's can for a
-    /// moment).
+    /// moment), and whose changes the watcher hears of only when the test pokes it.
     #[derive(Default)]
     struct FlakyListing {
         sim: SimBackend,
         fail: AtomicBool,
+        changed: Mutex<Option<Arc<Notify>>>,
+    }
+
+    impl FlakyListing {
+        fn poke(&self) {
+            if let Some(changed) = lock(&self.changed).as_ref() {
+                changed.notify_one();
+            }
+        }
     }
 
     impl Backend for FlakyListing {
@@ -222,7 +244,7 @@ mod tests {
         }
 
         fn watch(&self, changed: Arc<Notify>) {
-            self.sim.watch(changed);
+            *lock(&self.changed) = Some(changed);
         }
 
         fn set_simulated_card(&self, present: bool) -> Option<()> {
@@ -255,6 +277,7 @@ mod tests {
             PairingStore::new(dir.path().to_owned()),
             station,
         );
+        let mut broadcast = app.readers_events.subscribe();
         tokio::spawn(Arc::clone(&app).watch_readers());
         let (events, mut received) = tokio::sync::mpsc::unbounded_channel();
         let id = app.sessions.insert(SessionEntry {
@@ -266,21 +289,28 @@ mod tests {
         let settle = || tokio::time::sleep(Duration::from_millis(200));
         settle().await;
 
-        // A change is noticed, but the list cannot be read: the session stays.
+        // A change is noticed, but the list cannot be read: the session stays, and the pages
+        // are not told of an empty list.
         backend.fail.store(true, Ordering::SeqCst);
-        backend.set_simulated_card(true);
+        backend.poke();
         settle().await;
         assert_eq!(app.sessions.all(), vec![(id, SIM_READER.to_owned())]);
         assert!(received.try_recv().is_err(), "no card_removed was sent");
+        assert!(broadcast.try_recv().is_err(), "no readers_changed was sent");
 
-        // The card really leaves: the session ends, its owner told.
-        backend.fail.store(false, Ordering::SeqCst);
+        // The card leaves unheard while listing still fails; once listing works again, the
+        // watcher lists by itself: the session ends, its owner told, the pages too.
         backend.set_simulated_card(false);
         settle().await;
+        assert_eq!(app.sessions.all().len(), 1, "nothing is known yet");
+        backend.fail.store(false, Ordering::SeqCst);
+        tokio::time::sleep(RELIST_MAX.min(Duration::from_secs(3))).await;
         assert!(app.sessions.all().is_empty());
         assert_eq!(
             received.try_recv().unwrap(),
             Event::CardRemoved { session: id }
         );
+        let told = broadcast.try_recv().expect("readers_changed");
+        assert!(told.contains("\"card_present\":false"), "{told}");
     }
 }

@@ -45,12 +45,17 @@ pub const SERVICE_NOT_RUNNING: &str = "pcscd is not running; start it (systemctl
      pcscd.socket, or install the pcscd package) and install the reader's driver (e.g. libccid)";
 
 fn query_readers(context: &Context) -> Result<Vec<ReaderInfo>, Fault> {
-    let names = vsc_pcsc::reader_names(context)?;
-    let statuses = match vsc_pcsc::reader_statuses(context, &names) {
-        Ok(statuses) => statuses,
-        // A reader left between listing and asking: the next readers_changed lists again.
-        Err(Fault::UnknownReader(_)) => return Ok(Vec::new()),
-        Err(e) => return Err(e),
+    // A reader that leaves between listing and asking fails the asking: list again. Never an
+    // empty list instead: the reader watcher would take it for every card gone and reset the
+    // cards of the other readers mid-run.
+    let mut attempts = 0;
+    let statuses = loop {
+        let names = vsc_pcsc::reader_names(context)?;
+        match vsc_pcsc::reader_statuses(context, &names) {
+            Ok(statuses) => break statuses,
+            Err(Fault::UnknownReader(_)) if attempts < 3 => attempts += 1,
+            Err(e) => return Err(e),
+        }
     };
     Ok(statuses
         .into_iter()
