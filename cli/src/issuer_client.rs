@@ -128,6 +128,16 @@ impl Session {
     /// Signs in to the service at `url` (`https://host[:port]`, or `http://` on a trusted
     /// network) with `credentials`.
     pub fn sign_in(url: &str, credentials: &Credentials) -> Result<Session, CliError> {
+        Session::sign_in_answered(url, credentials)?.map_err(|(_, refused)| refused)
+    }
+
+    /// [`Session::sign_in`], telling a refusal (the inner error, with the HTTP status: wrong
+    /// password, account disabled or locked; trying again with the same credentials only
+    /// counts towards a lockout) from a service that could not be reached (the outer one).
+    pub fn sign_in_answered(
+        url: &str,
+        credentials: &Credentials,
+    ) -> Result<Result<Session, (u16, CliError)>, CliError> {
         let (base, origin) = base_and_origin(url).ok_or_else(|| {
             CliError::Input(format!(
                 "--server {url:?} is not an http:// or https:// address of the issuer service \
@@ -158,7 +168,7 @@ impl Session {
             Some(("application/json", body.as_slice())),
         )?;
         if answer.status != 200 {
-            return Err(session.refused("sign in", &answer));
+            return Ok(Err((answer.status, session.refused("sign in", &answer))));
         }
         if session.cookie.is_none() {
             return Err(CliError::Issuer(format!(
@@ -166,7 +176,7 @@ impl Session {
                 session.base
             )));
         }
-        Ok(session)
+        Ok(Ok(session))
     }
 
     /// The user signed in.

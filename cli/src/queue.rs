@@ -206,8 +206,9 @@ impl Worker {
         let lease = Duration::from_secs(claim["lease_seconds"].as_u64().unwrap_or(600));
         // Kept until the job is reported (or released): a verified card whose report waits for
         // the service keeps its claim.
-        let _renewing = LeaseKeeper::start(session, &self.credentials, &id, &hold, lease);
+        let renewing = LeaseKeeper::start(session, &self.credentials, &id, &hold, lease);
         let run = personalize::personalize_card(vsc, &self.reader, self.new_pin);
+        renewing.adopt(session);
         let run = match run {
             Ok(run) => run,
             Err(error) => {
@@ -344,14 +345,17 @@ fn report_personalized(
     loop {
         let (status, error) = match session.post_answered(&path, report) {
             Ok(Ok(_)) => return Ok(()),
-            Ok(Err((401, ended))) => match Session::sign_in(session.base(), credentials) {
-                Ok(again) => {
+            Ok(Err((401, ended))) => match Session::sign_in_answered(session.base(), credentials) {
+                Ok(Ok(again)) => {
                     eprintln!("job {id}: the session had ended ({ended}); signed in again");
                     *session = again;
                     attempt += 1;
                     continue;
                 }
-                Err(refused) => (None, refused),
+                // Refused (a new password, the account disabled or locked): the same
+                // credentials again would only count towards a lockout.
+                Ok(Err((status, refused))) => (Some(status), refused),
+                Err(unreachable) => (None, unreachable),
             },
             Ok(Err((status, refusal))) => (Some(status), refusal),
             Err(unreachable) => (None, unreachable),
@@ -402,11 +406,14 @@ fn report_failed(
 /// Renews the lease of a claimed job every third of its length on a thread of its own, until
 /// dropped: a card run waiting on a question at the terminal keeps its job. A session that
 /// ended (the service signed it out) is signed in again with the station's credentials, as the
-/// report does; any other failed renewal is left to the result report, which says what
-/// happened.
+/// report does, and the new session is handed to the card's run ([`LeaseKeeper::adopt`]); a
+/// sign-in refused is not tried again (it would count towards a lockout). Any other failed
+/// renewal is left to the result report, which says what happened.
 struct LeaseKeeper {
     stop: Option<std::sync::mpsc::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// A session the keeper signed in, not yet adopted.
+    fresh: Arc<std::sync::Mutex<Option<Session>>>,
 }
 
 impl LeaseKeeper {
@@ -423,20 +430,44 @@ impl LeaseKeeper {
         let path = api_path(&["api", "jobs", id, "renew"], &[]);
         let hold = hold.clone();
         let every = (lease / 3).max(Duration::from_secs(1));
+        let fresh = Arc::new(std::sync::Mutex::new(None));
+        let handed = Arc::clone(&fresh);
         let thread = std::thread::spawn(move || {
+            let mut refused = false;
             while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every)
             {
-                if let Ok(Err((401, _))) = session.post_answered(&path, &hold) {
-                    if let Ok(again) = Session::sign_in(session.base(), &credentials) {
+                let Ok(Err((401, _))) = session.post_answered(&path, &hold) else {
+                    continue;
+                };
+                if refused {
+                    continue;
+                }
+                match Session::sign_in_answered(session.base(), &credentials) {
+                    Ok(Ok(again)) => {
                         session = again;
                         let _ = session.post(&path, &hold);
+                        *handed.lock().unwrap_or_else(|p| p.into_inner()) = Some(session.clone());
                     }
+                    Ok(Err((_, why))) => {
+                        eprintln!("the lease of the job could not be renewed: {why}");
+                        refused = true;
+                    }
+                    Err(_) => {}
                 }
             }
         });
         LeaseKeeper {
             stop: Some(stop),
             thread: Some(thread),
+            fresh,
+        }
+    }
+
+    /// Puts the session the keeper signed in since (its run's had ended), if any, in place of
+    /// `session`, for the run's release or report.
+    fn adopt(&self, session: &mut Session) {
+        if let Some(fresh) = self.fresh.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            *session = fresh;
         }
     }
 }
@@ -598,11 +629,15 @@ mod tests {
             &hold(&kept),
             Duration::from_secs(2),
         );
-        // The session the keeper started with ends: it signs in again and keeps renewing.
+        // The session the keeper started with ends: it signs in again, keeps renewing, and
+        // hands the new session over for the run's report.
         session.clone().sign_out();
         std::thread::sleep(Duration::from_millis(3500));
+        keeper.adopt(&mut session);
         drop(keeper);
-        let mut session = Session::sign_in(&issuer.server.base, &credentials).unwrap();
+        session
+            .get("/api/queue")
+            .expect("the keeper's session is the run's now");
         let renew = |job: &Value| {
             api_path(
                 &["api", "jobs", job["job"]["id"].as_str().unwrap(), "renew"],
@@ -633,6 +668,39 @@ mod tests {
             .get(&api_path(&["api", "jobs", &first], &[]))
             .unwrap();
         assert_eq!(job["job"]["state"], "personalized", "{job}");
+
+        // The operator's password is changed (its sessions end) while a lease is kept: the
+        // keeper's sign-in is refused once, and not tried again every renewal.
+        let third = queued_job(&issuer, &station);
+        let claimed = session
+            .post(
+                "/api/queue/claim",
+                &json!({ "station": station, "job": third }),
+            )
+            .unwrap();
+        let keeper = LeaseKeeper::start(
+            &session,
+            &credentials,
+            &third,
+            &hold(&claimed),
+            Duration::from_secs(2),
+        );
+        let mut admin = issuer.login("admin");
+        let (status, body) = admin.send(
+            "PATCH",
+            "/api/users/operator",
+            json!({ "password": "a new password for the operator" }),
+        );
+        assert_eq!(status, 200, "{body}");
+        std::thread::sleep(Duration::from_millis(4500));
+        drop(keeper);
+        let auditor = issuer.login("auditor");
+        let (_, audit) = auditor.get("/api/audit?actor=operator&action=login&outcome=refused");
+        let refused = audit["rows"].as_array().map_or(0, Vec::len);
+        assert_eq!(
+            refused, 1,
+            "one refused sign-in, not one per renewal: {audit}"
+        );
     }
 
     #[test]
