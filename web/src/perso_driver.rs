@@ -300,7 +300,14 @@ mod tests {
         assert!(engine.next_batch().is_none());
         let error = tracker.error(engine.finish().unwrap_err());
         assert_eq!(error.code, "card_removed");
-        assert!(error.message.contains("run again with the same VSC"));
+        // Removed while it was being checked: nothing was written, its job goes back untouched.
+        assert!(
+            error.message.contains("nothing was written"),
+            "{}",
+            error.message
+        );
+        assert!(error.message.contains("run again"), "{}", error.message);
+        assert!(error.card_untouched);
     }
 
     #[test]
