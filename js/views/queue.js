@@ -219,6 +219,8 @@ async function claim(jobId) {
   // Set when a verified card's report is left to `keepReporting`, which then owns the claim.
   let handedOff = false;
   let stopRenewing = () => {};
+  // Set when the service refuses a renewal: this claim no longer holds the job.
+  let lost = null;
   // The card session opens while the service answers the claim; given back unless used.
   const reader = panel.readerInfo;
   const bridge = panel.bridge;
@@ -236,7 +238,12 @@ async function claim(jobId) {
     }
     claimed = answer;
     const claimedAt = performance.now();
-    stopRenewing = keepLease(answer.job.id, answer.claim, answer.lease_seconds);
+    stopRenewing = keepLease(answer.job.id, answer.claim, answer.lease_seconds, (error) => {
+      lost = error;
+      // A question at the counter is answered "no": a claim that ended may set no PIN.
+      const dialog = $('#new-pin-dialog');
+      if (dialog.open) dialog.close();
+    });
     const vscBytes = Uint8Array.from(atob(answer.vsc), (c) => c.charCodeAt(0));
     // The bridge opens the envelope while the page shows the job.
     setStatus(status, 'Opening the password envelope…');
@@ -265,7 +272,11 @@ async function claim(jobId) {
     const atr = session.atr;
     touched = true;
     const mailer = await runPersonalization(bridge, opened, reader.name, {
-      progress: $('#op-progress'), steps, status, confirmNewPin: askNewPin, card: session,
+      progress: $('#op-progress'),
+      steps,
+      status,
+      confirmNewPin: (question) => (lost ? Promise.resolve(false) : askNewPin(question)),
+      card: session,
     });
     const elapsed = performance.now() - started;
     // From here the card holds the VSC: its PIN mailer is kept whatever the service says, and
@@ -296,6 +307,14 @@ async function claim(jobId) {
     } else if (verified) {
       showError(errorBox, error);
       setStatus(status, `The card for ${verified.holderName} is personalized and verified and its PIN mailer is ready, but the service refused its report (${error.message}). Keep the card, print the mailer, and tell an administrator that job ${claimed.job.id} is personalized.`);
+    } else if (lost) {
+      // The job is not this page's any more (its lease ended and it went back to the queue,
+      // or it was claimed again): nothing is sent for it, and nothing more was written.
+      showError(errorBox, lost);
+      const advice = touched && !error.cardUntouched
+        ? ' This card may hold part of this VSC: set it aside to be destroyed, do not run it again, and tell an administrator.'
+        : '';
+      setStatus(status, `Not personalized: the service took job ${claimed.job.id} back from this page (${lost.message}), so the page stopped.${advice}`);
     } else {
       showError(errorBox, error);
       if (claimed) await giveBack(claimed, touched && !error.cardUntouched, error, steps);
@@ -362,13 +381,25 @@ async function keepReporting(id, body, holderName, stopRenewing) {
 
 // Renews the lease of job `id` under `claim` every third of its `leaseSeconds` until the
 // returned function is called, so a long question at the counter does not send the job back
-// to the queue. A failed renewal is left to the result report, which says what happened.
-function keepLease(id, claim, leaseSeconds) {
+// to the queue. A renewal the service refuses (409: the lease ended and the job went back to
+// the queue, or it was claimed again) stops the renewals and calls `onLost(error)` once: the
+// claim no longer holds the job. Any other failed renewal (the network, a session that ended)
+// is tried again at the next turn, and the result report says what happened.
+function keepLease(id, claim, leaseSeconds, onLost) {
   const every = Math.max(1000, ((leaseSeconds || 600) * 1000) / 3);
+  let stopped = false;
+  const stop = () => {
+    stopped = true;
+    clearInterval(timer);
+  };
   const timer = setInterval(() => {
-    api('POST', `/api/jobs/${encodeURIComponent(id)}/renew`, { claim }).catch(() => {});
+    api('POST', `/api/jobs/${encodeURIComponent(id)}/renew`, { claim }).catch((error) => {
+      if (error.status !== 409 || stopped) return;
+      stop();
+      onLost(error);
+    });
   }, every);
-  return () => clearInterval(timer);
+  return stop;
 }
 
 // Reports a verified card, trying three times over a few seconds: a lost answer must not

@@ -19,7 +19,10 @@
 //! its own (which gives the test a card's password; the job is released); that job claimed by
 //! the page onto a card that holds its VSC already (the file mode's budget card), the new-PIN
 //! question left open for more than two of the service's short leases while the page renews
-//! the lease (the job stays claimed), then declined (the job back in the queue); the station
+//! the lease (the job stays claimed), then declined (the job back in the queue); claimed so
+//! again with the page's renewals cut until the lease ends and the test claims the job, the
+//! page told by the next renewal that the claim is gone, answering the question "no" itself and
+//! sending nothing more for the job (still the test's claim, no spoiled card counted); the station
 //! revoked by the admin, its next claim refused and the Queue saying in words what to do (a new
 //! key, `vsc-bridge station rotate`, enrolled and approved); the auditor's log shows
 //! every step, filtered, and its chain verifies; Sign out. Last, no PIN the page's PIN mailers
@@ -817,6 +820,57 @@ fn run(db: &str, pg: Option<&PostgresCluster>, dir: &Path, screenshots: Option<&
     assert_eq!(back["job"]["state"], "queued", "{back}");
     assert_eq!(back["job"]["spoiled_cards"], 1, "{back}");
 
+    // A claim the service took back is not the page's any more: the same question left open
+    // while the page's renewals cannot reach the service, the lease ends and the job is
+    // claimed again (here by the test); the next renewal is refused, and the page answers the
+    // question "no" itself, says so, and sends nothing more for that job.
+    browser.execute(
+        "window.vscFetch = window.fetch; \
+         window.fetch = (url, init) => String(url).includes('/renew') \
+           ? Promise.reject(new TypeError('renewals cut by the test')) : window.vscFetch(url, init);",
+        json!([]),
+    );
+    browser.click(&browser.button("Claim"));
+    browser.wait_for("the new-PIN question again", WAIT, || {
+        browser.execute(
+            "return document.querySelector('#new-pin-dialog').open;",
+            json!([]),
+        ) == json!(true)
+    });
+    std::thread::sleep(LEASE + Duration::from_millis(1500));
+    let (_, stations) = operator.get("/api/stations");
+    let station = stations["stations"][0]["id"].clone();
+    let (status, taken) = operator.post(
+        "/api/queue/claim",
+        json!({"station": station, "job": third}),
+    );
+    assert_eq!(
+        status, 200,
+        "the lease ended, so the job can be claimed again: {taken}"
+    );
+    browser.execute("window.fetch = window.vscFetch;", json!([]));
+    wait_text(&browser, "#op-status", "took job");
+    wait_text(&browser, "#queue-error", "claimed again");
+    assert_eq!(
+        browser.execute(
+            "return document.querySelector('#new-pin-dialog').open;",
+            json!([])
+        ),
+        json!(false),
+        "the question is closed for the operator"
+    );
+    let (_, kept) = clerk.get(&format!("/api/jobs/{third}"));
+    assert_eq!(kept["job"]["state"], "claimed", "{kept}");
+    assert_eq!(kept["job"]["spoiled_cards"], 1, "nothing reported: {kept}");
+    let (status, released) = operator.post(
+        &format!("/api/jobs/{third}/release"),
+        json!({ "claim": taken["claim"] }),
+    );
+    assert_eq!(
+        status, 200,
+        "the test's claim still holds the job: {released}"
+    );
+
     // A revoked station is told in words what to do: its claim is refused with the reason,
     // and the Queue says how to get a new key approved.
     let mut admin = service.login("admin");
@@ -861,10 +915,11 @@ fn run(db: &str, pg: Option<&PostgresCluster>, dir: &Path, screenshots: Option<&
             json!([]),
         );
         let actions: Vec<String> = serde_json::from_value(actions).unwrap();
-        // Uploaded 3, approved 3, claimed 6 (5 by the page, 1 by the test), reported 3,
-        // released 3; and the renewals (at least two, of the claim held by the question).
+        // Uploaded 3, approved 3, claimed 8 (6 by the page, 2 by the test), reported 3,
+        // released 4, the lease that ended 1; and the renewals (at least two, of the claim
+        // held by the question, and the one refused).
         let renewals = actions.iter().filter(|a| *a == "job.renew").count();
-        actions.len() - renewals == 18
+        actions.len() - renewals == 22
             && renewals >= 2
             && actions.iter().all(|a| a.starts_with("job."))
     });
