@@ -8,7 +8,9 @@
 //! ([`crate::personalize::personalize_card`]), write its PIN mailer, and report the result
 //! (`POST /api/jobs/{id}/result`): personalized, or failed with the step and the reason (the
 //! service puts the job back in the queue). A card the engine did not write (another VSC's,
-//! another card type, a new PIN declined) is not reported failed: its job is released. Then
+//! another card type) is not reported failed: its job is released. A card that held the job's
+//! VSC already (an earlier claim wrote it) is given a new PIN if the clerk says yes (or with
+//! `--new-pin`), and is otherwise reported failed (spoiled: the job goes to a new card). Then
 //! the clerk removes the card and inserts the next one (unless the queue is empty).
 //!
 //! It stops when the queue has nothing left for this station, or on Ctrl-C: the card in
@@ -261,6 +263,25 @@ impl Worker {
                     path.display()
                 );
                 Ok(Ended::Personalized)
+            }
+            // The card held this job's VSC already (an earlier claim wrote it) and no new PIN
+            // was set: the job goes to a new card, so this one is recorded spoiled.
+            Err(error @ PersoError::NewPinDeclined { .. }) => {
+                report_failed(
+                    session,
+                    &id,
+                    &hold,
+                    run.step.label(),
+                    None,
+                    &error.to_string(),
+                )?;
+                outln!(
+                    "job {id}: {error}; reported failed: the job is back in the queue for a new \
+                     blank card. This card is spoiled: it holds this VSC from before, with the \
+                     PIN it had then, so set it aside to be destroyed (answer yes, or run with \
+                     --new-pin, to give such a card a new PIN and finish the job on it)"
+                );
+                Ok(Ended::Failed)
             }
             Err(error) if error.card_untouched() => {
                 eprintln!("job {id}: {error}");

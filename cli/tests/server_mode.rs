@@ -3,7 +3,8 @@
 //! (pcscd, its vpcd readers and `softcard --vpcd`): the batch is uploaded with its passwords
 //! sealed to the branch's station, the station works the queue card after card, the jobs end
 //! personalized and audited; a wrong branch, a missing station key and a tampered envelope are
-//! each refused with a message that says what to do, and the card is not touched.
+//! each refused with a message that says what to do, and the card is not touched; a card that
+//! holds the claimed job's VSC already is reported spoiled unless given a new PIN.
 
 mod common;
 
@@ -371,7 +372,15 @@ fn wrong_branch_missing_station_key_and_tampered_envelope_leave_the_card_untouch
     assert_eq!(records["total"], 0, "nothing imported: {records}");
 
     // A job whose envelope was altered after sealing (uploaded through the API).
-    let tampered = upload_tampered_job(&station, &setup.issuer.login("clerk"));
+    let tampered = upload_job(
+        &station,
+        &setup.issuer.login("clerk"),
+        "holder_name,holder_id\nMallory,M-1\n",
+        true,
+    )
+    .vscs[0]
+        .uid
+        .clone();
     setup.approve_all();
 
     let stack = PcscStack::start();
@@ -441,18 +450,120 @@ fn wrong_branch_missing_station_key_and_tampered_envelope_leave_the_card_untouch
     assert_eq!(audited(&rows, "job.report-personalized", &tampered), 0);
 }
 
-/// Builds one VSC with `vsc build --out`, imports its holder, seals its password for `station`
-/// with a flipped ciphertext byte and uploads the job for b1; the job's id (the VSC UID).
-fn upload_tampered_job(station: &str, clerk: &Client) -> String {
+#[test]
+fn a_card_holding_the_claimed_jobs_vsc_is_spoiled_unless_given_a_new_pin() {
+    let setup = Setup::start();
+    let station_dir = setup.station_dir("station");
+    let station = setup.enrol("operator", &station_dir);
+    let batch = upload_job(
+        &station,
+        &setup.issuer.login("clerk"),
+        "holder_name,holder_id\nGrace Hopper,G-1\n",
+        false,
+    );
+    let built = &batch.vscs[0];
+    setup.approve_all();
+
+    // The card holds the queued job's VSC already (here written from its file, as an earlier
+    // claim would have).
+    let stack = PcscStack::start();
+    let reader = stack.reader_name(0);
+    let _card = stack.softcard(0, SoftcardOptions::new());
+    let mailers = setup.dir.path().join("mailers");
+    std::fs::create_dir(&mailers).unwrap();
+    ok(&run(&[
+        "personalize",
+        s(&built.file),
+        "--password-file",
+        s(&built.password_file),
+        "--reader",
+        &reader,
+        "--pin-mailer",
+        s(&setup.dir.path().join("earlier-pin-mailer.html")),
+    ]));
+    let queue = |extra: &[&str]| {
+        let mut args = setup.queue_args("operator", &station_dir, &reader, &mailers);
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(&args)
+    };
+
+    // No terminal to answer the new-PIN question: no new PIN, so the card is recorded spoiled
+    // and the job goes back to the queue for a new blank card. The run then waits for the card
+    // to be taken out, and is stopped there with Ctrl-C.
+    let mut child = vsc()
+        .args(setup.queue_args("operator", &station_dir, &reader, &mailers))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run vsc");
+    let mut stderr = String::new();
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        stderr.push_str(&line);
+        stderr.push('\n');
+        if line.starts_with("remove the card") {
+            let interrupted = std::process::Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(interrupted.success());
+        }
+    }
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("stopped (Ctrl-C): 0 card(s) personalized, 1 failed"),
+        "{stdout}{stderr}"
+    );
+    let id = &built.uid;
+    assert!(
+        stdout.contains(&format!("job {id}: no new PIN was set"))
+            && stdout.contains("reported failed")
+            && stdout.contains("This card is spoiled: it holds this VSC from before")
+            && stdout.contains("set it aside to be destroyed"),
+        "{stdout}{stderr}"
+    );
+    assert!(common::file_names(&mailers).is_empty(), "no PIN mailer");
+    let jobs = setup.jobs();
+    assert_eq!(jobs[0]["state"], "queued", "{jobs:?}");
+    assert_eq!(jobs[0]["spoiled_cards"], 1, "{jobs:?}");
+
+    // With --new-pin the same card is given a new PIN and finishes the job.
+    let output = queue(&["--new-pin"]);
+    let (stdout, stderr) = texts(&output);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!("job {id}: VSC {id} personalized for Grace Hopper")),
+        "{stdout}{stderr}"
+    );
+    assert_eq!(
+        pin_of(&mailers.join(format!("{id}-pin-mailer.html"))).len(),
+        6
+    );
+    let jobs = setup.jobs();
+    assert_eq!(jobs[0]["state"], "personalized", "{jobs:?}");
+    let (rows, verified) = setup.audit();
+    assert!(verified);
+    assert_eq!(audited(&rows, "job.report-failed", id), 1, "{rows:?}");
+    assert_eq!(audited(&rows, "job.report-personalized", id), 1, "{rows:?}");
+}
+
+/// Builds one VSC for `csv` (a header and one holder) with `vsc build --out`, imports its
+/// holder, seals its password for `station` (with a flipped ciphertext byte when `tamper`) and
+/// uploads the job for b1; the batch, whose VSC's UID is the job's id.
+fn upload_job(station: &str, clerk: &Client, csv: &str, tamper: bool) -> common::Batch {
     let mut clerk = clerk.clone();
-    let batch = common::build_batch("holder_name,holder_id\nMallory,M-1\n");
+    let batch = common::build_batch(csv);
     let built = &batch.vscs[0];
     let bytes = std::fs::read(&built.file).unwrap();
     let (status, _, text) = clerk.raw(
         "POST",
         "/api/records/import?profile=iso7816-generic",
         Some("text/csv"),
-        b"holder_name,holder_id\nMallory,M-1\n".to_vec(),
+        csv.as_bytes().to_vec(),
     );
     assert_eq!(status, 201, "{text}");
     let record = serde_json::from_str::<Value>(&text).unwrap()["ids"][0]
@@ -480,9 +591,11 @@ fn upload_tampered_job(station: &str, clerk: &Client) -> String {
     .unwrap()
     .seal(&built.password, &binding, &mut rand_core::OsRng)
     .unwrap();
-    let mut ciphertext = hex::decode(&envelopes[0].ciphertext).unwrap();
-    ciphertext[0] ^= 1;
-    envelopes[0].ciphertext = hex::encode(ciphertext);
+    if tamper {
+        let mut ciphertext = hex::decode(&envelopes[0].ciphertext).unwrap();
+        ciphertext[0] ^= 1;
+        envelopes[0].ciphertext = hex::encode(ciphertext);
+    }
     let (status, body) = clerk.post(
         "/api/jobs",
         json!({
@@ -493,5 +606,5 @@ fn upload_tampered_job(station: &str, clerk: &Client) -> String {
         }),
     );
     assert_eq!(status, 201, "{body}");
-    built.uid.clone()
+    batch
 }

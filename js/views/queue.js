@@ -311,13 +311,13 @@ async function claim(jobId) {
       // The job is not this page's any more (its lease ended and it went back to the queue,
       // or it was claimed again): nothing is sent for it, and nothing more was written.
       showError(errorBox, lost);
-      const advice = touched && !error.cardUntouched
-        ? ' This card may hold part of this VSC: set it aside to be destroyed, do not run it again, and tell an administrator.'
+      const advice = touched && spoils(error)
+        ? ' This card may hold this VSC: set it aside to be destroyed, do not run it again, and tell an administrator.'
         : '';
       setStatus(status, `Not personalized: the service took job ${claimed.job.id} back from this page (${lost.message}), so the page stopped.${advice}`);
     } else {
       showError(errorBox, error);
-      if (claimed) await giveBack(claimed, touched && !error.cardUntouched, error, steps);
+      if (claimed) await giveBack(claimed, touched && spoils(error), error, steps);
       // A station revoked or no longer approved since the page looked: its status says why
       // and what to do.
       else if (error.status === 403) await loadStation();
@@ -416,8 +416,16 @@ async function reportPersonalized(id, body) {
   }
 }
 
+// Whether a run that failed with `error` after the card was connected leaves a card that may
+// hold this job's VSC: one written to, and one that held it already (from an earlier claim)
+// whose new PIN the operator declined. In the file mode that card is the holder's; in the
+// queue the job goes to a new card, so this one must be set aside.
+function spoils(error) {
+  return !error.cardUntouched || error.code === 'new_pin_declined';
+}
+
 // A claim (the service's answer to a claim) that did not end verified goes back to the
-// queue: reported failed with its step and reason when the card was written to (the card is
+// queue: reported failed with its step and reason when the card may hold its VSC (the card is
 // spoiled), released otherwise.
 async function giveBack(claimed, touched, error, steps) {
   const status = $('#op-status');
@@ -432,7 +440,10 @@ async function giveBack(claimed, touched, error, steps) {
       });
       // The engine's advice (run the same VSC again on this card) is for a file; a queued job
       // goes to a new card, so this one must not stay usable.
-      setStatus(status, 'Not personalized: reported as failed, and the job is back in the queue for a new blank card. This card is spoiled: it may hold part of this VSC, so set it aside to be destroyed; do not run it again.');
+      const holds = error.code === 'new_pin_declined'
+        ? 'it holds this VSC from before, with the PIN it had then'
+        : 'it may hold part of this VSC';
+      setStatus(status, `Not personalized: reported as failed, and the job is back in the queue for a new blank card. This card is spoiled: ${holds}, so set it aside to be destroyed; do not run it again.`);
     } else {
       await api('POST', `/api/jobs/${id}/release`, { claim: claimed.claim });
       setStatus(status, 'Not personalized: the job is back in the queue.');

@@ -19,7 +19,8 @@
 //! its own (which gives the test a card's password; the job is released); that job claimed by
 //! the page onto a card that holds its VSC already (the file mode's budget card), the new-PIN
 //! question left open for more than two of the service's short leases while the page renews
-//! the lease (the job stays claimed), then declined (the job back in the queue); claimed so
+//! the lease (the job stays claimed), then declined (the job back in the queue, the card
+//! reported spoiled: it holds the job's VSC); claimed so
 //! again with the page's renewals cut until the lease ends and the test claims the job, the
 //! page told by the next renewal that the claim is gone, answering the question "no" itself and
 //! sending nothing more for the job (still the test's claim, no spoiled card counted); the station
@@ -784,7 +785,8 @@ fn run(db: &str, pg: Option<&PostgresCluster>, dir: &Path, screenshots: Option<&
     // A claim held by a long question at the counter keeps its lease: card 4 holds the third
     // job's VSC already (the file mode above), so the page's claim of that job asks whether to
     // set a new PIN; with the dialog open for more than two leases, the page renews the lease
-    // and the job stays claimed. Declined, the job goes back to the queue, the card untouched.
+    // and the job stays claimed. Declined, the job goes back to the queue for a new card and
+    // this one, which holds the job's VSC, is reported spoiled.
     let holding = stack.softcard(0, card(dir, 4, None));
     browser.click(&browser.link("Sign in"));
     sign_in(&browser, "operator", PW, "view-queue");
@@ -811,14 +813,11 @@ fn run(db: &str, pg: Option<&PostgresCluster>, dir: &Path, screenshots: Option<&
         "the page renewed the lease: {held}"
     );
     browser.click(&browser.button("Cancel"));
-    wait_text(
-        &browser,
-        "#op-status",
-        "Not personalized: the job is back in the queue",
-    );
+    wait_text(&browser, "#op-status", "reported as failed");
+    wait_text(&browser, "#op-status", "it holds this VSC from before");
     let (_, back) = clerk.get(&format!("/api/jobs/{third}"));
     assert_eq!(back["job"]["state"], "queued", "{back}");
-    assert_eq!(back["job"]["spoiled_cards"], 1, "{back}");
+    assert_eq!(back["job"]["spoiled_cards"], 2, "{back}");
 
     // A claim the service took back is not the page's any more: the same question left open
     // while the page's renewals cannot reach the service, the lease ends and the job is
@@ -861,7 +860,7 @@ fn run(db: &str, pg: Option<&PostgresCluster>, dir: &Path, screenshots: Option<&
     );
     let (_, kept) = clerk.get(&format!("/api/jobs/{third}"));
     assert_eq!(kept["job"]["state"], "claimed", "{kept}");
-    assert_eq!(kept["job"]["spoiled_cards"], 1, "nothing reported: {kept}");
+    assert_eq!(kept["job"]["spoiled_cards"], 2, "nothing reported: {kept}");
     let (status, released) = operator.post(
         &format!("/api/jobs/{third}/release"),
         json!({ "claim": taken["claim"] }),
@@ -915,8 +914,8 @@ fn run(db: &str, pg: Option<&PostgresCluster>, dir: &Path, screenshots: Option<&
             json!([]),
         );
         let actions: Vec<String> = serde_json::from_value(actions).unwrap();
-        // Uploaded 3, approved 3, claimed 8 (6 by the page, 2 by the test), reported 3,
-        // released 4, the lease that ended 1; and the renewals (at least two, of the claim
+        // Uploaded 3, approved 3, claimed 8 (6 by the page, 2 by the test), reported 4,
+        // released 3, the lease that ended 1; and the renewals (at least two, of the claim
         // held by the question, and the one refused).
         let renewals = actions.iter().filter(|a| *a == "job.renew").count();
         actions.len() - renewals == 22
