@@ -10,7 +10,7 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -159,6 +159,18 @@ impl Setup {
         .to_vec()
     }
 
+    /// `vsc personalize --server --queue` as the operator started in the background, with no
+    /// terminal to answer on and its output piped.
+    fn spawn_queue(&self, station_dir: &Path, reader: &str, mailers: &Path) -> Child {
+        vsc()
+            .args(self.queue_args("operator", station_dir, reader, mailers))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run vsc")
+    }
+
     /// Every job the clerk sees, oldest first.
     fn jobs(&self) -> Vec<Value> {
         let (status, body) = self.issuer.login("clerk").get("/api/jobs?per_page=100");
@@ -245,13 +257,7 @@ fn build_uploads_sealed_jobs_and_the_station_personalizes_the_queue_card_after_c
     let mut card = Some(stack.softcard(0, SoftcardOptions::new()));
     let mailers = setup.dir.path().join("mailers");
     std::fs::create_dir(&mailers).unwrap();
-    let mut child = vsc()
-        .args(setup.queue_args("operator", &station_dir, &reader, &mailers))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run vsc");
+    let mut child = setup.spawn_queue(&station_dir, &reader, &mailers);
     let stderr = child.stderr.take().unwrap();
     let (lines, received) = mpsc::channel();
     let reader_thread = std::thread::spawn(move || {
@@ -491,13 +497,7 @@ fn a_card_holding_the_claimed_jobs_vsc_is_spoiled_unless_given_a_new_pin() {
     // No terminal to answer the new-PIN question: no new PIN, so the card is recorded spoiled
     // and the job goes back to the queue for a new blank card. The run then waits for the card
     // to be taken out, and is stopped there with Ctrl-C.
-    let mut child = vsc()
-        .args(setup.queue_args("operator", &station_dir, &reader, &mailers))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run vsc");
+    let mut child = setup.spawn_queue(&station_dir, &reader, &mailers);
     let mut stderr = String::new();
     for line in BufReader::new(child.stderr.take().unwrap()).lines() {
         let line = line.unwrap();

@@ -794,13 +794,14 @@ fn run(db: &str, pg: Option<&PostgresCluster>, dir: &Path, screenshots: Option<&
     wait_text(&browser, "#op-bridge-status", "aired");
     wait_text(&browser, "#op-reader-status", "Card present");
     wait_text(&browser, "#station-status", "is approved");
-    browser.click(&browser.button("Claim"));
-    browser.wait_for("the new-PIN question", WAIT, || {
+    let question_open = || {
         browser.execute(
             "return document.querySelector('#new-pin-dialog').open;",
             json!([]),
         ) == json!(true)
-    });
+    };
+    browser.click(&browser.button("Claim"));
+    browser.wait_for("the new-PIN question", WAIT, question_open);
     std::thread::sleep(LEASE * 2 + Duration::from_secs(1));
     let (_, held) = clerk.get(&format!("/api/jobs/{third}"));
     assert_eq!(held["job"]["state"], "claimed", "{held}");
@@ -830,12 +831,7 @@ fn run(db: &str, pg: Option<&PostgresCluster>, dir: &Path, screenshots: Option<&
         json!([]),
     );
     browser.click(&browser.button("Claim"));
-    browser.wait_for("the new-PIN question again", WAIT, || {
-        browser.execute(
-            "return document.querySelector('#new-pin-dialog').open;",
-            json!([]),
-        ) == json!(true)
-    });
+    browser.wait_for("the new-PIN question again", WAIT, question_open);
     std::thread::sleep(LEASE + Duration::from_millis(1500));
     let (_, stations) = operator.get("/api/stations");
     let station = stations["stations"][0]["id"].clone();
@@ -850,14 +846,7 @@ fn run(db: &str, pg: Option<&PostgresCluster>, dir: &Path, screenshots: Option<&
     browser.execute("window.fetch = window.vscFetch;", json!([]));
     wait_text(&browser, "#op-status", "took job");
     wait_text(&browser, "#queue-error", "claimed again");
-    assert_eq!(
-        browser.execute(
-            "return document.querySelector('#new-pin-dialog').open;",
-            json!([])
-        ),
-        json!(false),
-        "the question is closed for the operator"
-    );
+    assert!(!question_open(), "the question is closed for the operator");
     let (_, kept) = clerk.get(&format!("/api/jobs/{third}"));
     assert_eq!(kept["job"]["state"], "claimed", "{kept}");
     assert_eq!(kept["job"]["spoiled_cards"], 2, "nothing reported: {kept}");
