@@ -4,7 +4,7 @@
 
 import { $, el } from '../core/dom.js';
 import { go } from '../core/router.js';
-import { role, session } from '../core/session.js';
+import { role } from '../core/session.js';
 
 const tray = [];
 // Who personalized the cards in the tray: signing in again as someone else wipes it; a session
@@ -13,8 +13,9 @@ let owner = null;
 // The mailers the list shows (what "Print" printed).
 let shown = [];
 
-export function addMailer(mailer) {
-  owner = session.user ? session.user.name : null;
+// Adds the mailer of a card `operator` (the name of who claimed it) personalized.
+export function addMailer(mailer, operator) {
+  if (operator) owner = operator;
   tray.push(mailer);
   renderTray();
 }

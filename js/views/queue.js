@@ -48,10 +48,11 @@ export const view = {
     $('#next-card').addEventListener('click', () => claim(null));
     $('#station-name').value = 'Branch PC';
     // A reload, a link away or closing the tab asks first while PIN mailers wait to be
-    // printed (they would be wiped) or a verified card waits to be reported (the job would go
-    // back to the queue for a second card when its lease ends).
+    // printed (they would be wiped), a card is being claimed or written (it would be left
+    // half-written, the job claimed until its lease ends), or a verified card waits to be
+    // reported (the job would go back to the queue for a second card when its lease ends).
     window.addEventListener('beforeunload', (event) => {
-      if (mailerCount() > 0 || state.reporting) {
+      if (mailerCount() > 0 || state.busy || state.reporting) {
         event.preventDefault();
         // Browsers that predate preventDefault() here ask only when returnValue is set.
         event.returnValue = '';
@@ -77,8 +78,15 @@ export const view = {
   },
 };
 
-// Whether the operator may leave the page (sign out) with PIN mailers still to print.
+// Whether the operator may leave the page (sign out): not while a card is being written or a
+// verified card's report is pending (the report needs this operator's session, and the job
+// would go back to the queue for a second card); with PIN mailers still to print, if the
+// operator confirms.
 export function mayLeave() {
+  if (state.busy || state.reporting) {
+    window.alert('A card is being personalized or its result reported to the service. Wait until the Queue says it is done, then sign out.');
+    return false;
+  }
   return mailerCount() === 0
     || window.confirm(`${plural(mailerCount(), 'PIN mailer')} not printed yet will be cleared. Sign out anyway?`);
 }
@@ -212,6 +220,8 @@ async function claim(jobId) {
   const status = $('#op-status');
   const steps = $('#op-steps');
   const started = performance.now();
+  // Who claims: the mailers of this run belong to this operator, even if the session ends.
+  const operator = session.user ? session.user.name : null;
   let claimed = null;
   let touched = false;
   let verified = null;
@@ -270,6 +280,10 @@ async function claim(jobId) {
     // The ATR of the card this session holds (the reader list's may be older: a card swapped
     // since it was sent).
     const atr = session.atr;
+    if (lost) {
+      bridge.releaseCard(session);
+      throw lost;
+    }
     touched = true;
     const mailer = await runPersonalization(bridge, opened, reader.name, {
       progress: $('#op-progress'),
@@ -282,19 +296,21 @@ async function claim(jobId) {
     // From here the card holds the VSC: its PIN mailer is kept whatever the service says, and
     // the job is never given back (another card would get the same VSC). "Verified" shows at
     // once; the report follows, and its outcome is shown when it comes.
-    // The holder's name as text: the mailer may be wiped (signed out) while the report waits.
+    // The holder's name as text: the mailer may be wiped (printed and cleared) while the
+    // report waits.
+    report = {
+      outcome: 'personalized', claim: answer.claim, atr, apdus: mailer.apdus, read_back_ok: true,
+    };
     verified = { holderName: mailer.holderName };
-    addMailer(mailer);
+    state.reporting = true;
+    addMailer(mailer, operator);
     setStatus(status, `Verified in ${seconds(elapsed)}: the card for ${mailer.holderName} is done; reporting it to the service…`);
     status.dataset.ms = String(elapsed);
     status.dataset.steps = JSON.stringify({
       claim: claimedAt - started, open: openedAt - claimedAt, personalize: started + elapsed - openedAt,
     });
-    report = {
-      outcome: 'personalized', claim: answer.claim, atr, apdus: mailer.apdus, read_back_ok: true,
-    };
     await reportPersonalized(answer.job.id, report);
-    setStatus(status, `Verified in ${seconds(elapsed)}: the card for ${mailer.holderName} is done and reported. Take it out, insert the next blank card, then press Next card.`);
+    setStatus(status, `Verified in ${seconds(elapsed)}: the card for ${verified.holderName} is done and reported. Take it out, insert the next blank card, then press Next card.`);
     offerNextCard();
   } catch (error) {
     if (verified && report && retryable(error)) {
@@ -304,6 +320,10 @@ async function claim(jobId) {
       setStatus(status, `The card for ${verified.holderName} is personalized and verified and its PIN mailer is ready, but the service was not told yet (${error.message}). Keep the card and this page open${error.status === 401 ? ', and sign in again' : ''}: the page keeps the claim and reports the card again every ${RETRY_SECONDS} seconds.`);
       handedOff = true;
       keepReporting(claimed.job.id, report, verified.holderName, stopRenewing);
+    } else if (verified && (lost || error.status === 409)) {
+      // Claimed again since: another card may get (or have) this VSC.
+      showError(errorBox, error);
+      setStatus(status, `The card for ${verified.holderName} is personalized and verified, but this page's claim no longer holds job ${claimed.job.id} (${error.message}): another card may get the same VSC. Do not hand this card out or print its mailer: set it aside and tell an administrator.`);
     } else if (verified) {
       showError(errorBox, error);
       setStatus(status, `The card for ${verified.holderName} is personalized and verified and its PIN mailer is ready, but the service refused its report (${error.message}). Keep the card, print the mailer, and tell an administrator that job ${claimed.job.id} is personalized.`);
@@ -325,6 +345,7 @@ async function claim(jobId) {
   } finally {
     if (card) card.then((session) => bridge.releaseCard(session), () => {});
     if (!handedOff) {
+      state.reporting = false;
       stopRenewing();
       state.busy = false;
       renderControls();
@@ -449,6 +470,12 @@ async function giveBack(claimed, touched, error, steps) {
       setStatus(status, 'Not personalized: the job is back in the queue.');
     }
   } catch (reportError) {
-    setStatus(status, `Not personalized, and the service could not be told (${reportError.message}); the job returns to the queue when its lease ends.`);
+    const spoiled = touched
+      ? ' This card is spoiled: it may hold part of this VSC, so set it aside to be destroyed; do not run it again.'
+      : '';
+    const job = reportError.status === 409
+      ? 'the job is no longer this claim\'s'
+      : 'the job returns to the queue when its lease ends';
+    setStatus(status, `Not personalized, and the service could not be told (${reportError.message}); ${job}.${spoiled}`);
   }
 }
