@@ -19,6 +19,7 @@ use std::time::Instant;
 use rand_core::OsRng;
 use vsc_core::perso::{self, NewPinQuestion, Outcome, PersoError, Personalization, Step};
 use vsc_core::pin::PinMailer;
+use vsc_core::transport::TransportError;
 use vsc_core::vsc::Vsc;
 use vsc_pcsc::pcsc::Disposition;
 
@@ -90,7 +91,7 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     drop(password);
 
     let started = Instant::now();
-    let run = personalize_card(vsc, &args.reader, args.new_pin)?;
+    let run = personalize_card(vsc, &args.reader, args.new_pin, &|| true)?;
     let outcome = run.result.map_err(|error| match error {
         PersoError::NewPinDeclined { .. } if !args.new_pin => CliError::Input(format!(
             "{error}; to set a new PIN, run again at a terminal and answer yes, or add --new-pin"
@@ -136,9 +137,14 @@ pub struct CardRun {
 /// Personalizes the card in `reader` with `vsc` (the engine of `vsc_core::perso` over PC/SC,
 /// one transaction per run of batches), showing each step on standard error. A card that
 /// already holds this VSC gets a new PIN when `new_pin` says so or the clerk answers yes at
-/// the terminal. Errors before the engine runs (no pcscd, no reader, no card) are
+/// the terminal, and only while `still_held()` (a queued job's claim) holds. Errors before the engine runs (no pcscd, no reader, no card) are
 /// [`CliError`]s; the engine's own end is in [`CardRun::result`].
-pub fn personalize_card(vsc: Vsc, reader: &str, new_pin: bool) -> Result<CardRun, CliError> {
+pub fn personalize_card(
+    vsc: Vsc,
+    reader: &str,
+    new_pin: bool,
+    still_held: &dyn Fn() -> bool,
+) -> Result<CardRun, CliError> {
     let context = pcsc_messages::context()?;
     let mut card = pcsc_messages::connect(&context, reader)?;
     let atr = card
@@ -148,14 +154,27 @@ pub fn personalize_card(vsc: Vsc, reader: &str, new_pin: bool) -> Result<CardRun
     let mut engine = Personalization::new(vsc, &mut OsRng);
     eprintln!("{}...", Step::CheckCard.label());
     let mut shown = Step::CheckCard;
+    // Whether the clerk said yes to a new PIN: the card holds this VSC then.
+    let mut answered = false;
     loop {
         {
-            let transaction = card.transaction().map_err(|e| {
-                CliError::Pcsc(format!(
-                    "cannot start a transaction on the card in {reader:?} ({e}): put the card \
-                     back and run again"
-                ))
-            })?;
+            let transaction = match card.transaction() {
+                Ok(transaction) => transaction,
+                // A card gone after the question holds this VSC: a failed run, not a card the
+                // run never touched.
+                Err(e) if answered => {
+                    engine.transport_failed(TransportError::Failed(format!(
+                        "the card in {reader:?} cannot be reached after the question ({e})"
+                    )));
+                    break;
+                }
+                Err(e) => {
+                    return Err(CliError::Pcsc(format!(
+                        "cannot start a transaction on the card in {reader:?} ({e}): put the \
+                         card back and run again"
+                    )))
+                }
+            };
             let mut transport = vsc_pcsc::CardTransport::new(&transaction);
             perso::run_batches(&mut engine, &mut transport, |progress| {
                 if progress.step != shown {
@@ -168,7 +187,16 @@ pub fn personalize_card(vsc: Vsc, reader: &str, new_pin: bool) -> Result<CardRun
             let _ = transaction.end(Disposition::LeaveCard);
         }
         match engine.question() {
-            Some(question) => engine.answer(confirm_new_pin(&question, new_pin)),
+            Some(question) => {
+                // A queued job taken back meanwhile gets no new PIN.
+                let yes = still_held() && confirm_new_pin(&question, new_pin) && still_held();
+                engine.answer(yes);
+                if !yes {
+                    // Declined: the run ends here, with nothing more sent to the card.
+                    break;
+                }
+                answered = true;
+            }
             None => break,
         }
         let step = engine.progress().step;

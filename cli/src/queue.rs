@@ -209,8 +209,12 @@ impl Worker {
         // Kept until the job is reported (or released): a verified card whose report waits for
         // the service keeps its claim.
         let renewing = LeaseKeeper::start(session, &self.credentials, &id, &hold, lease);
-        let run = personalize::personalize_card(vsc, &self.reader, self.new_pin);
+        let run =
+            personalize::personalize_card(vsc, &self.reader, self.new_pin, &|| !renewing.lost());
         renewing.adopt(session);
+        if renewing.lost() {
+            return Ok(taken_back(&id, &run));
+        }
         let run = match run {
             Ok(run) => run,
             Err(error) => {
@@ -264,25 +268,6 @@ impl Worker {
                 );
                 Ok(Ended::Personalized)
             }
-            // The card held this job's VSC already (an earlier claim wrote it) and no new PIN
-            // was set: the job goes to a new card, so this one is recorded spoiled.
-            Err(error @ PersoError::NewPinDeclined { .. }) => {
-                report_failed(
-                    session,
-                    &id,
-                    &hold,
-                    run.step.label(),
-                    None,
-                    &error.to_string(),
-                )?;
-                outln!(
-                    "job {id}: {error}; reported failed: the job is back in the queue for a new \
-                     blank card. This card is spoiled: it holds this VSC from before, with the \
-                     PIN it had then, so set it aside to be destroyed (answer yes, or run with \
-                     --new-pin, to give such a card a new PIN and finish the job on it)"
-                );
-                Ok(Ended::Failed)
-            }
             Err(error) if error.card_untouched() => {
                 eprintln!("job {id}: {error}");
                 release(session, &id, &hold)?;
@@ -294,18 +279,39 @@ impl Worker {
                     PersoError::Refused { sw, .. } => Some(format!("{:04X}", sw.0)),
                     _ => None,
                 };
-                report_failed(
+                let spoiled = match &error {
+                    // The card held this job's VSC already (an earlier claim wrote it) and no
+                    // new PIN was set: the job goes to a new card.
+                    PersoError::NewPinDeclined { .. } => {
+                        "This card is spoiled: it holds this VSC from before, with the PIN it had \
+                         then, so set it aside to be destroyed (answer yes, or run with \
+                         --new-pin, to give such a card a new PIN and finish the job on it)"
+                    }
+                    _ => {
+                        "This card is spoiled: it may hold part of the VSC, so set it aside to \
+                         be destroyed; do not run it again"
+                    }
+                };
+                let reported = report_failed(
                     session,
                     &id,
                     &hold,
                     run.step.label(),
                     status_word,
                     &error.to_string(),
-                )?;
+                );
+                if let Err(report_error) = reported {
+                    // The card advice holds whether the service heard or not.
+                    return Err(CliError::Input(format!(
+                        "job {id}: failed while {}: {error}. {spoiled}. The failure could not be \
+                         reported ({report_error}): the job returns to the queue when its lease \
+                         ends",
+                        run.step.in_words()
+                    )));
+                }
                 outln!(
                     "job {id}: failed while {}: {error}; reported failed: the job is back in \
-                     the queue for a new blank card. This card is spoiled: it may hold part of \
-                     the VSC, so set it aside to be destroyed; do not run it again",
+                     the queue for a new blank card. {spoiled}",
                     run.step.in_words()
                 );
                 Ok(Ended::Failed)
@@ -338,12 +344,38 @@ impl Worker {
 /// Seconds between reports of a verified card once the first quick tries failed.
 const REPORT_RETRY_SECONDS: u64 = 10;
 
+/// What a run whose claim the service took back (a renewal refused: the lease ended and the
+/// job was claimed again) says and counts: nothing is sent for the job any more, and a card
+/// that may hold its VSC is to be set aside, since another card gets the job.
+fn taken_back(id: &str, run: &Result<personalize::CardRun, CliError>) -> Ended {
+    let card = match run {
+        Ok(run) => match &run.result {
+            Ok(_) => {
+                "the card was personalized meanwhile, but another card may get the same \
+                      VSC: do not hand this card out or use its PIN mailer; set it aside and tell \
+                      an administrator"
+            }
+            Err(error) if error.card_untouched() => "nothing was written to the card",
+            Err(_) => {
+                "the card may hold this VSC: set it aside to be destroyed and tell an \
+                       administrator"
+            }
+        },
+        Err(_) => {
+            "the card may hold this VSC: set it aside to be destroyed and tell an administrator"
+        }
+    };
+    outln!("job {id}: this station's claim was taken back by the service (its lease ended and the job was claimed again); {card}");
+    Ended::Failed
+}
+
 /// After a verified card's report was not taken (`answer`: the HTTP status, or `None` when
 /// the service could not be reached) on try number `attempt`: the seconds to wait before
 /// sending it again, or `None` when the service refused it for good (it said why).
 fn retry_report_after(answer: Option<u16>, attempt: u64) -> Option<u64> {
     match answer {
-        Some(status) if status < 500 => None,
+        // Too many requests: the service's rate limit, which passes.
+        Some(status) if status < 500 && status != 429 => None,
         _ if attempt < 3 => Some(attempt),
         _ => Some(REPORT_RETRY_SECONDS),
     }
@@ -428,13 +460,16 @@ fn report_failed(
 /// dropped: a card run waiting on a question at the terminal keeps its job. A session that
 /// ended (the service signed it out) is signed in again with the station's credentials, as the
 /// report does, and the new session is handed to the card's run ([`LeaseKeeper::adopt`]); a
-/// sign-in refused is not tried again (it would count towards a lockout). Any other failed
+/// sign-in refused is not tried again (it would count towards a lockout). A renewal refused
+/// with 409 means the claim no longer holds the job ([`LeaseKeeper::lost`]); any other failed
 /// renewal is left to the result report, which says what happened.
 struct LeaseKeeper {
     stop: Option<std::sync::mpsc::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
     /// A session the keeper signed in, not yet adopted.
     fresh: Arc<std::sync::Mutex<Option<Session>>>,
+    /// Set when the service refused a renewal with 409.
+    lost: Arc<AtomicBool>,
 }
 
 impl LeaseKeeper {
@@ -453,13 +488,21 @@ impl LeaseKeeper {
         let every = (lease / 3).max(Duration::from_secs(1));
         let fresh = Arc::new(std::sync::Mutex::new(None));
         let handed = Arc::clone(&fresh);
+        let lost = Arc::new(AtomicBool::new(false));
+        let lost_here = Arc::clone(&lost);
         let thread = std::thread::spawn(move || {
             let mut refused = false;
             while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every)
             {
-                let Ok(Err((401, _))) = session.post_answered(&path, &hold) else {
-                    continue;
-                };
+                match session.post_answered(&path, &hold) {
+                    Ok(Err((401, _))) => {}
+                    Ok(Err((409, why))) => {
+                        eprintln!("the lease of the job was refused: {why}");
+                        lost_here.store(true, Ordering::SeqCst);
+                        break;
+                    }
+                    _ => continue,
+                }
                 if refused {
                     continue;
                 }
@@ -469,6 +512,8 @@ impl LeaseKeeper {
                         let _ = session.post(&path, &hold);
                         *handed.lock().unwrap_or_else(|p| p.into_inner()) = Some(session.clone());
                     }
+                    // The service's rate limit passes: tried again at the next turn.
+                    Ok(Err((429, _))) => {}
                     Ok(Err((_, why))) => {
                         eprintln!("the lease of the job could not be renewed: {why}");
                         refused = true;
@@ -481,7 +526,14 @@ impl LeaseKeeper {
             stop: Some(stop),
             thread: Some(thread),
             fresh,
+            lost,
         }
+    }
+
+    /// Whether the service refused a renewal: the claim no longer holds the job (its lease
+    /// ended and it was claimed again), so nothing more is written or sent for it.
+    fn lost(&self) -> bool {
+        self.lost.load(Ordering::SeqCst)
     }
 
     /// Puts the session the keeper signed in since (its run's had ended), if any, in place of
@@ -508,6 +560,11 @@ fn ctrl_c_flag() -> Result<Arc<AtomicBool>, CliError> {
     let flag = Arc::clone(&stop);
     ctrlc::set_handler(move || {
         if flag.swap(true, Ordering::SeqCst) {
+            eprintln!(
+                "quit at once: a card being personalized may hold its VSC without its job \
+                 being told; set that card aside, and its job returns to the queue when its \
+                 lease ends"
+            );
             std::process::exit(130);
         }
         eprintln!("stopping after the card in progress (Ctrl-C again to quit at once)");
@@ -725,11 +782,57 @@ mod tests {
     }
 
     #[test]
+    fn a_claim_taken_back_is_seen_by_the_lease_keeper() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = format!("sqlite://{}/issuer.db", dir.path().display());
+        let issuer = Issuer::start_on(&db, &["--lease-seconds", "3"]);
+        let station = issuer.station("operator");
+        let job = queued_job(&issuer, &station);
+        let credentials = dir.path().join("operator.credentials");
+        std::fs::write(&credentials, format!("operator\n{PW}\n")).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&credentials, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let credentials = Credentials::read(&CredentialArgs {
+            credentials: Some(credentials),
+        })
+        .unwrap();
+        let mut session = Session::sign_in(&issuer.server.base, &credentials).unwrap();
+        let claim = json!({ "station": station, "job": job });
+        let first = session.post("/api/queue/claim", &claim).unwrap();
+        let keeper = LeaseKeeper::start(
+            &session,
+            &credentials,
+            &job,
+            &Hold {
+                claim: first["claim"].as_str().unwrap().to_owned(),
+            },
+            Duration::from_secs(3),
+        );
+        std::thread::sleep(Duration::from_millis(1500));
+        assert!(!keeper.lost(), "renewed while the claim holds");
+        // Given back and claimed again elsewhere (here by the same operator, as from a second PC).
+        session
+            .post(
+                &api_path(&["api", "jobs", &job, "release"], &[]),
+                &json!({ "claim": first["claim"] }),
+            )
+            .unwrap();
+        let again = session.post("/api/queue/claim", &claim).unwrap();
+        assert_ne!(again["claim"], first["claim"]);
+        std::thread::sleep(Duration::from_millis(1500));
+        assert!(keeper.lost(), "the refused renewal is seen");
+    }
+
+    #[test]
     fn a_verified_cards_report_is_retried_only_while_the_service_fails() {
         for refused in [400, 401, 403, 404, 409, 422] {
             assert_eq!(retry_report_after(Some(refused), 1), None);
         }
-        for failed in [None, Some(500), Some(503)] {
+        // 429: the service's rate limit, which passes.
+        for failed in [None, Some(429), Some(500), Some(503)] {
             assert_eq!(retry_report_after(failed, 1), Some(1));
             assert_eq!(retry_report_after(failed, 2), Some(2));
             assert_eq!(

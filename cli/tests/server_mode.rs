@@ -520,7 +520,8 @@ fn a_card_holding_the_claimed_jobs_vsc_is_spoiled_unless_given_a_new_pin() {
     );
     let id = &built.uid;
     assert!(
-        stdout.contains(&format!("job {id}: no new PIN was set"))
+        stdout.contains(&format!("job {id}: failed while "))
+            && stdout.contains("no new PIN was set")
             && stdout.contains("reported failed")
             && stdout.contains("This card is spoiled: it holds this VSC from before")
             && stdout.contains("set it aside to be destroyed"),

@@ -438,11 +438,11 @@ async function reportPersonalized(id, body) {
 }
 
 // Whether a run that failed with `error` after the card was connected leaves a card that may
-// hold this job's VSC: one written to, and one that held it already (from an earlier claim)
-// whose new PIN the operator declined. In the file mode that card is the holder's; in the
-// queue the job goes to a new card, so this one must be set aside.
+// hold this job's VSC (vsc_core's `card_untouched`): one written to, and one that held it
+// already (from an earlier claim) whose new PIN the operator declined. The job goes to a new
+// card, so this one must be set aside.
 function spoils(error) {
-  return !error.cardUntouched || error.code === 'new_pin_declined';
+  return !error.cardUntouched;
 }
 
 // A claim (the service's answer to a claim) that did not end verified goes back to the

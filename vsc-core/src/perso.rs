@@ -236,17 +236,17 @@ fn transport_advice(step: Step) -> &'static str {
 }
 
 impl PersoError {
-    /// Whether the run stopped before anything was written to the card (another VSC on it,
-    /// the wrong card type, a new PIN declined, or any failure while the card was being
-    /// checked, which only reads): the card is as it was, so its job is given back untouched
-    /// rather than reported failed and the card spoiled. The one rule the CLI and the page
-    /// follow.
+    /// Whether the run stopped before anything was written to the card and the card holds
+    /// nothing of this VSC (another VSC on it, the wrong card type, or any failure while the
+    /// card was being checked, which only reads): its job is given back untouched rather than
+    /// reported failed and the card spoiled. The one rule the CLI and the page follow. A new
+    /// PIN declined is not untouched: that card holds this VSC from an earlier run, and a
+    /// queued job that goes to a new card leaves it to be set aside.
     pub fn card_untouched(&self) -> bool {
         matches!(
             self,
             PersoError::ForeignCard { .. }
                 | PersoError::WrongCardType { .. }
-                | PersoError::NewPinDeclined { .. }
                 | PersoError::Transport {
                     step: Step::CheckCard,
                     ..

@@ -188,8 +188,8 @@ fn a_new_pin_is_only_set_once_the_clerk_confirms() {
     );
     assert!(matches!(declined, Err(PersoError::NewPinDeclined { uid }) if uid == vsc.uid()));
     assert!(
-        declined.unwrap_err().card_untouched(),
-        "the job goes back untouched"
+        !declined.unwrap_err().card_untouched(),
+        "the card holds this VSC: a queued job does not go back as if it were blank"
     );
     assert_eq!(asked.len(), 1);
     let question = &asked[0];
