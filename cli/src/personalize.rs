@@ -113,7 +113,12 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     let mailer = outcome.pin_mailer();
     match &args.pin_mailer {
         Some(path) => {
-            write_pin_mailer(path, &mailer)?;
+            write_pin_mailer(path, &mailer).map_err(|e| {
+                CliError::Input(format!(
+                    "{e}; the PIN is lost: personalize the card again with the same VSC \
+                     (--new-pin) to set a new one"
+                ))
+            })?;
             eprintln!(
                 "PIN mailer written to {}: print it, hand it to the holder, then delete the file",
                 path.display()
@@ -217,20 +222,20 @@ pub fn personalize_card(
 }
 
 /// Writes the PIN mailer of a verified card to `path` (atomically, owner-only); the error
-/// says the PIN is lost and how to set a new one.
-pub fn write_pin_mailer(path: &Path, mailer: &PinMailer) -> Result<(), CliError> {
+/// says the card is done and the mailer not written, and leaves the advice (how to get a
+/// new PIN) to the caller, which knows whether the clerk holds the VSC.
+pub fn write_pin_mailer(path: &Path, mailer: &PinMailer) -> Result<(), String> {
     atomic_file::write(
         path,
         pin_mailer::html(mailer).expose().as_bytes(),
         Existing::Replace,
     )
     .map_err(|e| {
-        CliError::Input(format!(
+        format!(
             "the card is personalized and verified, but its PIN mailer could not be written \
-                 to {} ({e}); the PIN is lost: personalize the card again with the same VSC \
-                 (--new-pin) to set a new one",
+             to {} ({e})",
             path.display()
-        ))
+        )
     })
 }
 

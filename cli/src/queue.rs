@@ -213,7 +213,7 @@ impl Worker {
             personalize::personalize_card(vsc, &self.reader, self.new_pin, &|| !renewing.lost());
         renewing.adopt(session);
         if renewing.lost() {
-            return Ok(taken_back(&id, &run));
+            return Ok(taken_back(&id, card_after(&run)));
         }
         let run = match run {
             Ok(run) => run,
@@ -239,6 +239,9 @@ impl Worker {
                     read_back_ok: true,
                 };
                 if let Err(error) = report_personalized(session, &self.credentials, &id, &report) {
+                    if renewing.lost() {
+                        return Ok(taken_back(&id, VERIFIED_TAKEN_BACK));
+                    }
                     let mailer_state = match &mailer {
                         Ok(()) => format!("its PIN mailer is {}", path.display()),
                         Err(_) => "its PIN mailer could not be written".to_owned(),
@@ -252,8 +255,9 @@ impl Worker {
                 }
                 if let Err(error) = mailer {
                     return Err(CliError::Input(format!(
-                        "job {id}: {error}; the job is reported personalized, since the card holds its VSC: \
-                         set the card aside and ask the issuer for a new PIN for {}",
+                        "job {id}: {error}; the PIN is lost. The job is reported personalized, \
+                         since the card holds its VSC: set the card aside and ask the issuer for \
+                         a new PIN for {}",
                         outcome.holder_name
                     )));
                 }
@@ -346,28 +350,29 @@ const REPORT_RETRY_SECONDS: u64 = 10;
 
 /// What a run whose claim the service took back (a renewal refused: the lease ended and the
 /// job was claimed again) says and counts: nothing is sent for the job any more, and a card
-/// that may hold its VSC is to be set aside, since another card gets the job.
-fn taken_back(id: &str, run: &Result<personalize::CardRun, CliError>) -> Ended {
-    let card = match run {
-        Ok(run) => match &run.result {
-            Ok(_) => {
-                "the card was personalized meanwhile, but another card may get the same \
-                      VSC: do not hand this card out or use its PIN mailer; set it aside and tell \
-                      an administrator"
-            }
-            Err(error) if error.card_untouched() => "nothing was written to the card",
-            Err(_) => {
-                "the card may hold this VSC: set it aside to be destroyed and tell an \
-                       administrator"
-            }
-        },
-        Err(_) => {
-            "the card may hold this VSC: set it aside to be destroyed and tell an administrator"
-        }
-    };
-    outln!("job {id}: this station's claim was taken back by the service (its lease ended and the job was claimed again); {card}");
+/// that may hold its VSC is to be set aside, since another card gets the job. `card` says what
+/// the run left on the card ([`card_after`]).
+fn taken_back(id: &str, card: &str) -> Ended {
+    outln!(
+        "job {id}: this station's claim was taken back by the service (its lease ended and the \
+         job was claimed again); {card}"
+    );
     Ended::Failed
 }
+
+/// What a card holds after a run, for [`taken_back`].
+fn card_after(run: &Result<personalize::CardRun, CliError>) -> &'static str {
+    match run.as_ref().map(|run| &run.result) {
+        Ok(Ok(_)) => VERIFIED_TAKEN_BACK,
+        Ok(Err(error)) if error.card_untouched() => "nothing was written to the card",
+        _ => "the card may hold this VSC: set it aside to be destroyed and tell an administrator",
+    }
+}
+
+/// A verified card whose claim was taken back.
+const VERIFIED_TAKEN_BACK: &str = "the card was personalized meanwhile, but another card may get \
+    the same VSC: do not hand this card out or use its PIN mailer; set it aside and tell an \
+    administrator";
 
 /// After a verified card's report was not taken (`answer`: the HTTP status, or `None` when
 /// the service could not be reached) on try number `attempt`: the seconds to wait before
