@@ -142,8 +142,9 @@ pub struct CardRun {
 /// Personalizes the card in `reader` with `vsc` (the engine of `vsc_core::perso` over PC/SC,
 /// one transaction per run of batches), showing each step on standard error. A card that
 /// already holds this VSC gets a new PIN when `new_pin` says so or the clerk answers yes at
-/// the terminal, and only while `still_held()` (a queued job's claim) holds. Errors before the engine runs (no pcscd, no reader, no card) are
-/// [`CliError`]s; the engine's own end is in [`CardRun::result`].
+/// the terminal, and only while `still_held()` (a queued job's claim) holds. Errors before
+/// the engine runs (no pcscd, no reader, no card) are [`CliError`]s; the engine's own end is
+/// in [`CardRun::result`].
 pub fn personalize_card(
     vsc: Vsc,
     reader: &str,
