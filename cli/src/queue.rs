@@ -670,6 +670,21 @@ mod tests {
         id
     }
 
+    /// The operator's credentials, read from an owner-only file in `dir` as `vsc` reads them.
+    fn operator_credentials(dir: &std::path::Path) -> Credentials {
+        let path = dir.join("operator.credentials");
+        std::fs::write(&path, format!("operator\n{PW}\n")).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        Credentials::read(&CredentialArgs {
+            credentials: Some(path),
+        })
+        .unwrap()
+    }
+
     #[test]
     fn a_claimed_job_keeps_its_lease_while_the_card_run_lasts() {
         let dir = tempfile::tempdir().unwrap();
@@ -678,17 +693,7 @@ mod tests {
         let station = issuer.station("operator");
         let first = queued_job(&issuer, &station);
         let second = queued_job(&issuer, &station);
-        let credentials = dir.path().join("operator.credentials");
-        std::fs::write(&credentials, format!("operator\n{PW}\n")).unwrap();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&credentials, std::fs::Permissions::from_mode(0o600)).unwrap();
-        }
-        let credentials = Credentials::read(&CredentialArgs {
-            credentials: Some(credentials),
-        })
-        .unwrap();
+        let credentials = operator_credentials(dir.path());
         let mut session = Session::sign_in(&issuer.server.base, &credentials).unwrap();
         let mut claim = |job: &str| {
             let claim = session
@@ -793,17 +798,7 @@ mod tests {
         let issuer = Issuer::start_on(&db, &["--lease-seconds", "3"]);
         let station = issuer.station("operator");
         let job = queued_job(&issuer, &station);
-        let credentials = dir.path().join("operator.credentials");
-        std::fs::write(&credentials, format!("operator\n{PW}\n")).unwrap();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&credentials, std::fs::Permissions::from_mode(0o600)).unwrap();
-        }
-        let credentials = Credentials::read(&CredentialArgs {
-            credentials: Some(credentials),
-        })
-        .unwrap();
+        let credentials = operator_credentials(dir.path());
         let mut session = Session::sign_in(&issuer.server.base, &credentials).unwrap();
         let claim = json!({ "station": station, "job": job });
         let first = session.post("/api/queue/claim", &claim).unwrap();
