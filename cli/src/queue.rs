@@ -283,19 +283,7 @@ impl Worker {
                     PersoError::Refused { sw, .. } => Some(format!("{:04X}", sw.0)),
                     _ => None,
                 };
-                let spoiled = match &error {
-                    // The card held this job's VSC already (an earlier claim wrote it) and no
-                    // new PIN was set: the job goes to a new card.
-                    PersoError::NewPinDeclined { .. } => {
-                        "This card is spoiled: it holds this VSC from before, with the PIN it had \
-                         then, so set it aside to be destroyed (answer yes, or run with \
-                         --new-pin, to give such a card a new PIN and finish the job on it)"
-                    }
-                    _ => {
-                        "This card is spoiled: it may hold part of the VSC, so set it aside to \
-                         be destroyed; do not run it again"
-                    }
-                };
+                let spoiled = spoiled_advice(&error);
                 let reported = report_failed(
                     session,
                     &id,
@@ -355,7 +343,7 @@ const REPORT_RETRY_SECONDS: u64 = 10;
 fn taken_back(id: &str, card: &str) -> Ended {
     outln!(
         "job {id}: this station's claim was taken back by the service (its lease ended and the \
-         job was claimed again); {card}"
+         job was claimed again). {card}"
     );
     Ended::Failed
 }
@@ -364,13 +352,34 @@ fn taken_back(id: &str, card: &str) -> Ended {
 fn card_after(run: &Result<personalize::CardRun, CliError>) -> &'static str {
     match run.as_ref().map(|run| &run.result) {
         Ok(Ok(_)) => VERIFIED_TAKEN_BACK,
-        Ok(Err(error)) if error.card_untouched() => "nothing was written to the card",
-        _ => "the card may hold this VSC: set it aside to be destroyed and tell an administrator",
+        Ok(Err(error)) if error.card_untouched() => "Nothing was written to the card.",
+        Ok(Err(error)) => spoiled_advice(error),
+        Err(_) => MAY_HOLD_PART,
     }
 }
 
+/// What the clerk does with a card a run that failed with `error` may have left holding the
+/// job's VSC (not [`PersoError::card_untouched`]): the job goes to a new card, so this one is
+/// set aside.
+fn spoiled_advice(error: &PersoError) -> &'static str {
+    match error {
+        // The card held this job's VSC already (an earlier claim wrote it) and no new PIN was
+        // set.
+        PersoError::NewPinDeclined { .. } => {
+            "This card is spoiled: it holds this VSC from before, with the PIN it had then, so \
+             set it aside to be destroyed (answer yes, or run with --new-pin, to give such a \
+             card a new PIN and finish the job on it)"
+        }
+        _ => MAY_HOLD_PART,
+    }
+}
+
+/// A card a failed run may have written part of the VSC to.
+const MAY_HOLD_PART: &str = "This card is spoiled: it may hold part of the VSC, so set it aside \
+    to be destroyed; do not run it again";
+
 /// A verified card whose claim was taken back.
-const VERIFIED_TAKEN_BACK: &str = "the card was personalized meanwhile, but another card may get \
+const VERIFIED_TAKEN_BACK: &str = "The card was personalized meanwhile, but another card may get \
     the same VSC: do not hand this card out or use its PIN mailer; set it aside and tell an \
     administrator";
 

@@ -331,9 +331,7 @@ async function claim(jobId) {
       // The job is not this page's any more (its lease ended and it went back to the queue,
       // or it was claimed again): nothing is sent for it, and nothing more was written.
       showError(errorBox, lost);
-      const advice = touched && spoils(error)
-        ? ' This card may hold this VSC: set it aside to be destroyed, do not run it again, and tell an administrator.'
-        : '';
+      const advice = touched && spoils(error) ? ` ${spoiledAdvice(error)} Tell an administrator.` : '';
       setStatus(status, `Not personalized: the service took job ${claimed.job.id} back from this page (${lost.message}), so the page stopped.${advice}`);
     } else {
       showError(errorBox, error);
@@ -370,11 +368,10 @@ function retryable(error) {
 }
 
 // Reports verified card `id` again and again while the service or the network fails, with
-// its lease renewed, and no other claim from this page meanwhile; then lets go of the claim
-// and says how it ended.
+// its lease renewed, and no other claim from this page meanwhile (`state.reporting`, set by
+// the claim that hands over); then lets go of the claim and says how it ended.
 async function keepReporting(id, body, holderName, stopRenewing) {
   const status = $('#op-status');
-  state.reporting = true;
   try {
     for (;;) {
       await new Promise((resolve) => setTimeout(resolve, RETRY_SECONDS * 1000));
@@ -445,6 +442,16 @@ function spoils(error) {
   return !error.cardUntouched;
 }
 
+// What the operator does with a card that `spoils` after `error`: the engine's advice (run the
+// same VSC again on this card) is for a file; a queued job goes to a new card, so this one
+// must not stay usable.
+function spoiledAdvice(error) {
+  const holds = error.code === 'new_pin_declined'
+    ? 'it holds this VSC from before, with the PIN it had then'
+    : 'it may hold part of this VSC';
+  return `This card is spoiled: ${holds}, so set it aside to be destroyed; do not run it again.`;
+}
+
 // A claim (the service's answer to a claim) that did not end verified goes back to the
 // queue: reported failed with its step and reason when the card may hold its VSC (the card is
 // spoiled), released otherwise.
@@ -459,20 +466,13 @@ async function giveBack(claimed, touched, error, steps) {
         step: failedStep(steps),
         reason: `${error.code || 'internal'}: ${error.message}`,
       });
-      // The engine's advice (run the same VSC again on this card) is for a file; a queued job
-      // goes to a new card, so this one must not stay usable.
-      const holds = error.code === 'new_pin_declined'
-        ? 'it holds this VSC from before, with the PIN it had then'
-        : 'it may hold part of this VSC';
-      setStatus(status, `Not personalized: reported as failed, and the job is back in the queue for a new blank card. This card is spoiled: ${holds}, so set it aside to be destroyed; do not run it again.`);
+      setStatus(status, `Not personalized: reported as failed, and the job is back in the queue for a new blank card. ${spoiledAdvice(error)}`);
     } else {
       await api('POST', `/api/jobs/${id}/release`, { claim: claimed.claim });
       setStatus(status, 'Not personalized: the job is back in the queue.');
     }
   } catch (reportError) {
-    const spoiled = touched
-      ? ' This card is spoiled: it may hold part of this VSC, so set it aside to be destroyed; do not run it again.'
-      : '';
+    const spoiled = touched ? ` ${spoiledAdvice(error)}` : '';
     const job = reportError.status === 409
       ? 'the job is no longer this claim\'s'
       : 'the job returns to the queue when its lease ends';

@@ -20,17 +20,17 @@
 //! the page onto a card that holds its VSC already (the file mode's budget card), the new-PIN
 //! question left open for more than two of the service's short leases while the page renews
 //! the lease (the job stays claimed), then declined (the job back in the queue, the card
-//! reported spoiled: it holds the job's VSC); claimed so
-//! again with the page's renewals cut until the lease ends and the test claims the job, the
-//! page told by the next renewal that the claim is gone, answering the question "no" itself and
-//! sending nothing more for the job (still the test's claim, no spoiled card counted); the station
-//! revoked by the admin, its next claim refused and the Queue saying in words what to do (a new
-//! key, `vsc-bridge station rotate`, enrolled and approved); the auditor's log shows
-//! every step, filtered, and its chain verifies; Sign out. Last, no PIN the page's PIN mailers
-//! showed and no card password appears, as text or as hex, in the database (the SQLite file
-//! and its WAL, or every file of the PostgreSQL cluster's data directory after a checkpoint,
-//! and its log), the service's log or the bridge's debug log, and OpenSC (independent of this workspace) reads
-//! the holder name back from the first card.
+//! reported spoiled: it holds the job's VSC); claimed so again with the page's renewals cut
+//! until the lease ends and the test claims the job, the page told by the next renewal that the
+//! claim is gone, answering the question "no" itself and sending nothing more for the job
+//! (still the test's claim, no spoiled card counted); the station revoked by the admin, its
+//! next claim refused and the Queue saying in words what to do (a new key, `vsc-bridge station
+//! rotate`, enrolled and approved); the auditor's log shows every step, filtered, and its
+//! chain verifies; Sign out. Last, no PIN the page's PIN mailers showed and no card password
+//! appears, as text or as hex, in the database (the SQLite file and its WAL, or every file of
+//! the PostgreSQL cluster's data directory after a checkpoint, and its log), the service's log
+//! or the bridge's debug log, and OpenSC (independent of this workspace) reads the holder name
+//! back from the first card.
 //!
 //! Not covered here: the PIN mailers' print itself. Screenshots of each view go where the other
 //! browser test puts them (`docs/screenshots/` with `VSC_UPDATE_SCREENSHOTS=1`), from the
